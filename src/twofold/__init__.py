@@ -1,0 +1,3 @@
+"""Twofold: a self-hosted sign-in service with two-factor authentication at its heart."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,23 @@
+"""The names of security events in the audit log; stable, since operators filter on them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditEventType(StrEnum):
+    SIGN_IN_SUCCEEDED = "sign_in.succeeded"
+    SIGN_IN_PASSWORD_FAILED = "sign_in.password_failed"
+    SECOND_FACTOR_FAILED = "second_factor.failed"
+    SECOND_FACTOR_CODE_REUSED = "second_factor.code_reused"
+    SECOND_FACTOR_LOCKED = "second_factor.locked"
+    SECOND_FACTOR_UNLOCKED = "second_factor.unlocked"
+    RECOVERY_CODE_USED = "recovery_code.used"
+    RECOVERY_CODES_REGENERATED = "recovery_codes.regenerated"
+    TWO_FACTOR_ENABLED = "two_factor.enabled"
+    TWO_FACTOR_DISABLED = "two_factor.disabled"
+    PASSWORD_CHANGED = "password.changed"
+    PASSWORD_CHECK_FAILED = "password.check_failed"
+    SIGNED_OUT = "session.signed_out"
+    USER_CREATED = "user.created"
+    CSRF_REJECTED = "request.csrf_rejected"

@@ -1,0 +1,29 @@
+"""Bounds on guessing the second factor (NIST SP 800-63B §5.2.2: at most 100 in a row).
+
+The count of consecutive wrong codes is reset only by a successful second factor, never by
+waiting, so a lock's length grows with every further ten failures.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+FAILURES_PER_LOCK = 10
+FIRST_LOCK = timedelta(minutes=15)
+PERMANENT_LOCK_AT = 100
+
+
+def lock_after_failure(failed_count: int, now: datetime) -> tuple[bool, datetime | None]:
+    """For the count just reached: (locks now?, until when — None means until an operator)."""
+    if failed_count >= PERMANENT_LOCK_AT:
+        return True, None
+    if failed_count > 0 and failed_count % FAILURES_PER_LOCK == 0:
+        doublings = failed_count // FAILURES_PER_LOCK - 1
+        return True, now + FIRST_LOCK * (2**doublings)
+    return False, None
+
+
+def is_locked(failed_count: int, locked_until: datetime | None, now: datetime) -> bool:
+    if failed_count >= PERMANENT_LOCK_AT:
+        return True
+    return locked_until is not None and now < locked_until

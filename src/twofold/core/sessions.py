@@ -1,0 +1,27 @@
+"""The sign-in state machine: a session is password-verified, then authenticated."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SessionState(StrEnum):
+    # May reach only the code prompt; expires in minutes.
+    PASSWORD_VERIFIED = "password_verified"
+    AUTHENTICATED = "authenticated"
+
+
+class Method(StrEnum):
+    """Authentication methods, named as in RFC 8176 (amr values)."""
+
+    PASSWORD = "pwd"
+    TOTP = "otp"
+    RECOVERY_CODE = "rcv"
+
+
+def amr_string(methods: list[Method]) -> str:
+    return " ".join(m.value for m in methods)
+
+
+def amr_methods(amr: str) -> list[Method]:
+    return [Method(v) for v in amr.split() if v in Method._value2member_map_]

@@ -1,0 +1,98 @@
+"""RFC 6238 TOTP: HOTP over 30-second time steps, with a small window and replay refusal."""
+
+import hmac
+from dataclasses import dataclass
+
+from twofold.otp.codes import is_numeric_code
+from twofold.otp.hotp import ALGORITHMS, hotp
+
+_TOTP_DIGITS = (6, 8)  # what authenticator apps actually display
+_MIN_PERIOD = 15
+_MAX_PERIOD = 300
+
+
+@dataclass(frozen=True)
+class TotpParams:
+    """How one enrolled authenticator computes its codes; checked once, here."""
+
+    algorithm: str = "SHA1"
+    digits: int = 6
+    period: int = 30
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
+        if not isinstance(self.digits, int) or self.digits not in _TOTP_DIGITS:
+            raise ValueError(f"digits must be one of {_TOTP_DIGITS}, got {self.digits!r}")
+        if not isinstance(self.period, int) or not _MIN_PERIOD <= self.period <= _MAX_PERIOD:
+            raise ValueError(
+                f"period must be between {_MIN_PERIOD} and {_MAX_PERIOD} seconds, "
+                f"got {self.period!r}"
+            )
+
+
+_DEFAULT_PARAMS = TotpParams()
+
+
+def time_step(unix_seconds: int, period: int = 30) -> int:
+    """The RFC 6238 counter T = floor(unix time / period)."""
+    if not isinstance(unix_seconds, int) or unix_seconds < 0:
+        raise ValueError("unix_seconds must be a non-negative integer")
+    if not isinstance(period, int) or period < 1:
+        raise ValueError("period must be a positive integer")
+    return unix_seconds // period
+
+
+def totp_at(secret: bytes, unix_seconds: int, params: TotpParams = _DEFAULT_PARAMS) -> str:
+    """The code an authenticator shows at `unix_seconds`."""
+    step = time_step(unix_seconds, params.period)
+    return hotp(secret, step, digits=params.digits, algorithm=params.algorithm)
+
+
+def matching_steps(
+    secret: bytes,
+    code: str,
+    unix_seconds: int,
+    params: TotpParams = _DEFAULT_PARAMS,
+    *,
+    window: int = 1,
+) -> list[int]:
+    """Steps within `window` of now whose code equals `code`, ascending.
+
+    Every candidate is computed and compared in constant time, with no early exit, so the
+    response time does not reveal which step (if any) matched.
+    """
+    if not secret:
+        raise ValueError("secret must not be empty")
+    if not isinstance(window, int) or window < 0:
+        raise ValueError("window must be a non-negative integer")
+    current = time_step(unix_seconds, params.period)
+    if not is_numeric_code(code, params.digits):
+        return []  # a malformed code is the user's mistake, not an error
+    candidates = range(max(0, current - window), current + window + 1)
+    matches: list[int] = []
+    for step in candidates:
+        expected = hotp(secret, step, digits=params.digits, algorithm=params.algorithm)
+        if hmac.compare_digest(expected, code):
+            matches.append(step)
+    return matches
+
+
+def verify_totp(
+    secret: bytes,
+    code: str,
+    unix_seconds: int,
+    params: TotpParams = _DEFAULT_PARAMS,
+    *,
+    window: int = 1,
+    last_used_step: int | None = None,
+) -> int | None:
+    """The step to record as used if `code` is acceptable now, else None.
+
+    A step at or before `last_used_step` is refused, so an observed code cannot be replayed
+    (RFC 6238 section 5.2).
+    """
+    for step in matching_steps(secret, code, unix_seconds, params, window=window):
+        if last_used_step is None or step > last_used_step:
+            return step
+    return None

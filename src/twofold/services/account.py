@@ -1,0 +1,211 @@
+"""What a signed-in person does on their security page: set up, confirm and turn off 2FA,
+regenerate recovery codes, change the password."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from twofold.core.audit_events import AuditEventType
+from twofold.core.errors import (
+    EnrollmentNotStarted,
+    InvalidInput,
+    TwoFactorAlreadyEnabled,
+    TwoFactorNotEnabled,
+    WrongPassword,
+)
+from twofold.core.validation import PASSWORD_MAX
+from twofold.otp.recovery import generate_recovery_codes, normalize_recovery_code
+from twofold.otp.secret import encode_secret, generate_secret, group_for_display
+from twofold.otp.totp import TotpParams
+from twofold.otp.uri import provisioning_uri
+from twofold.services import audit, sessions
+from twofold.services.passwords import (
+    check_new_password,
+    clear_password_failures,
+    ensure_not_throttled,
+    record_password_failure,
+)
+from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.second_factor import consume_totp_step
+from twofold.services.totp_secrets import open_secret, seal_secret
+from twofold.services.users import has_two_factor
+from twofold.store.models import Authenticator, RecoveryCode, User
+
+# A setup page reopened within this time shows the same key, so a half-finished
+# scan in another tab still works; after it, a new key is made.
+PENDING_ENROLLMENT_TTL = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class PendingEnrollment:
+    """Shown to the owner during setup only; never again once confirmed."""
+
+    secret_b32: str
+    secret_grouped: str
+    uri: str
+    params: TotpParams
+
+
+def confirm_current_password(
+    db: Session, runtime: Runtime, user: User, password: str, client: ClientInfo
+) -> None:
+    """Re-check the password before a sensitive change, throttled like sign-in."""
+    ensure_not_throttled(db, runtime, user.login, client)
+    if (
+        not password
+        or len(password) > PASSWORD_MAX
+        or not runtime.hasher.verify(user.password_hash, password)
+    ):
+        record_password_failure(db, runtime, user.login, client)
+        audit.record(
+            db, runtime.now(), AuditEventType.PASSWORD_CHECK_FAILED, user_id=user.id, client=client
+        )
+        db.commit()
+        raise WrongPassword()
+    clear_password_failures(db, user.login)
+
+
+def begin_totp_enrollment(db: Session, runtime: Runtime, user: User) -> PendingEnrollment:
+    if has_two_factor(db, user.id):
+        raise TwoFactorAlreadyEnabled()
+    now = runtime.now()
+    pending = _pending_authenticator(db, user.id)
+    if pending is None or now - pending.created_at > PENDING_ENROLLMENT_TTL:
+        db.execute(
+            delete(Authenticator).where(
+                Authenticator.user_id == user.id, Authenticator.confirmed_at.is_(None)
+            )
+        )
+        params = TotpParams()
+        kid, sealed = seal_secret(runtime.keys, generate_secret(), user.id)
+        pending = Authenticator(
+            user_id=user.id,
+            kind="totp",
+            secret_kid=kid,
+            secret_sealed=sealed,
+            algorithm=params.algorithm,
+            digits=params.digits,
+            period=params.period,
+            created_at=now,
+        )
+        db.add(pending)
+        db.commit()
+    params = TotpParams(pending.algorithm, pending.digits, pending.period)
+    secret = open_secret(runtime, pending, user.id)
+    b32 = encode_secret(secret)
+    return PendingEnrollment(
+        secret_b32=b32,
+        secret_grouped=group_for_display(b32),
+        uri=provisioning_uri(
+            secret=secret, account=user.login, issuer=runtime.settings.issuer, params=params
+        ),
+        params=params,
+    )
+
+
+def _pending_authenticator(db: Session, user_id: int) -> Authenticator | None:
+    return db.scalar(
+        select(Authenticator)
+        .where(Authenticator.user_id == user_id, Authenticator.confirmed_at.is_(None))
+        .order_by(Authenticator.id.desc())
+        .limit(1)
+    )
+
+
+def confirm_totp_enrollment(
+    db: Session, runtime: Runtime, user: User, code: str, client: ClientInfo
+) -> list[str]:
+    """Turn 2FA on with a first code from the app; returns the recovery codes, shown once."""
+    if has_two_factor(db, user.id):
+        raise TwoFactorAlreadyEnabled()
+    pending = _pending_authenticator(db, user.id)
+    if pending is None or runtime.now() - pending.created_at > PENDING_ENROLLMENT_TTL:
+        raise EnrollmentNotStarted()
+    # Someone who holds the key is not guessing it, so a wrong code here is not counted.
+    consume_totp_step(db, runtime, pending, user, code)
+    now = runtime.now()
+    pending.confirmed_at = now
+    codes = _replace_recovery_codes(db, runtime, user)
+    audit.record(db, now, AuditEventType.TWO_FACTOR_ENABLED, user_id=user.id, client=client)
+    db.commit()
+    return codes
+
+
+def _replace_recovery_codes(db: Session, runtime: Runtime, user: User) -> list[str]:
+    db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = generate_recovery_codes()
+    now = runtime.now()
+    for code in codes:
+        kid = runtime.keys.primary_kid
+        digest = runtime.keys.recovery_code_digest(user.id, normalize_recovery_code(code))
+        db.add(RecoveryCode(user_id=user.id, key_id=kid, code_digest=digest, created_at=now))
+    db.flush()
+    return codes
+
+
+def regenerate_recovery_codes(
+    db: Session, runtime: Runtime, user: User, password: str, client: ClientInfo
+) -> list[str]:
+    """A new set; every code of the old set stops working in the same transaction."""
+    confirm_current_password(db, runtime, user, password, client)
+    if not has_two_factor(db, user.id):
+        raise TwoFactorNotEnabled()
+    codes = _replace_recovery_codes(db, runtime, user)
+    audit.record(
+        db, runtime.now(), AuditEventType.RECOVERY_CODES_REGENERATED, user_id=user.id, client=client
+    )
+    db.commit()
+    return codes
+
+
+def disable_two_factor(
+    db: Session, runtime: Runtime, user: User, password: str, client: ClientInfo
+) -> None:
+    """Delete the secret and every recovery code; the password alone signs in afterwards."""
+    confirm_current_password(db, runtime, user, password, client)
+    if not has_two_factor(db, user.id):
+        raise TwoFactorNotEnabled()
+    db.execute(delete(Authenticator).where(Authenticator.user_id == user.id))
+    db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    user.failed_code_count = 0
+    user.code_locked_until = None
+    audit.record(
+        db, runtime.now(), AuditEventType.TWO_FACTOR_DISABLED, user_id=user.id, client=client
+    )
+    db.commit()
+
+
+def change_password(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    *,
+    current_password: str,
+    new_password: str,
+    confirm_password: str,
+    keep_session_id: int | None,
+    client: ClientInfo,
+) -> int:
+    """Set a new password; every other session of the account ends. Returns how many."""
+    confirm_current_password(db, runtime, user, current_password, client)
+    if new_password != confirm_password:
+        raise InvalidInput("confirm_password", "The two new passwords are not the same.")
+    if new_password == current_password:
+        raise InvalidInput("new_password", "The new password is the same as the current one.")
+    check_new_password(new_password, user_inputs=[user.login, user.email or ""])
+    user.password_hash = runtime.hasher.hash(new_password)
+    ended = sessions.end_other_sessions(db, user.id, keep_session_id)
+    audit.record(
+        db,
+        runtime.now(),
+        AuditEventType.PASSWORD_CHANGED,
+        user_id=user.id,
+        client=client,
+        other_sessions_ended=ended,
+    )
+    db.commit()
+    return ended

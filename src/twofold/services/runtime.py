@@ -1,0 +1,122 @@
+"""What every use case needs, built once at start-up from Settings (never a global)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from twofold.core.errors import ConfigurationError, KeysMismatch
+from twofold.crypto import (
+    KeyRing,
+    KeyRingError,
+    PasswordHasher,
+    PasswordHashingParams,
+    load_or_create_key_file,
+)
+from twofold.otp.clock import Clock, SystemClock
+from twofold.settings import Settings
+from twofold.store.db import make_engine, make_session_factory, migrate, pending_migrations
+from twofold.store.models import KeyFingerprint
+
+
+@dataclass
+class ClientInfo:
+    """Who is on the other end of a request, for the audit log and throttling."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    keys: KeyRing
+    hasher: PasswordHasher
+    engine: Engine
+    session_factory: sessionmaker[Session]
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def db(self) -> Session:
+        return self.session_factory()
+
+
+def load_keys(settings: Settings) -> KeyRing:
+    """TWOFOLD_SECRET_KEYS wins; on the embedded default a key file is made on first start."""
+    try:
+        if settings.secret_keys is not None:
+            return KeyRing.parse(settings.secret_keys.get_secret_value())
+        if not settings.uses_embedded_database:
+            raise ConfigurationError(
+                "TWOFOLD_SECRET_KEYS must be set when TWOFOLD_DATABASE_URL points to a shared "
+                "database, so that every server process seals and opens secrets with the same "
+                "keys. Generate one with `twofold keys generate`."
+            )
+        ring, _created = load_or_create_key_file(settings.key_file)
+        return ring
+    except KeyRingError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    hashing: PasswordHashingParams | None = None,
+    apply_migrations: bool | None = None,
+) -> Runtime:
+    """Connect, migrate (by default only the embedded database), and check the keys."""
+    if settings.uses_embedded_database:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keys = load_keys(settings)
+    engine = make_engine(settings.resolved_database_url)
+    if apply_migrations is None:
+        apply_migrations = settings.uses_embedded_database
+    if apply_migrations:
+        migrate(engine)
+    elif pending_migrations(engine):
+        raise ConfigurationError(
+            "The database schema is not up to date. Run `twofold migrate` first."
+        )
+    params = hashing or PasswordHashingParams(
+        time_cost=settings.argon2_time_cost,
+        memory_cost_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+    runtime = Runtime(
+        settings=settings,
+        clock=clock or SystemClock(),
+        keys=keys,
+        hasher=PasswordHasher(params),
+        engine=engine,
+        session_factory=make_session_factory(engine),
+    )
+    with runtime.db() as db:
+        check_key_fingerprints(db, keys, runtime.now())
+        db.commit()
+    return runtime
+
+
+def check_key_fingerprints(db: Session, keys: KeyRing, now: datetime) -> None:
+    """Refuse keys that differ from those the data was sealed with; record new key ids."""
+    stored = {row.kid: row.fingerprint for row in db.scalars(select(KeyFingerprint))}
+    current = keys.fingerprints()
+    for kid, fingerprint in stored.items():
+        if kid not in current:
+            raise KeysMismatch(
+                f"The database holds data sealed with key id '{kid}', which is not in the "
+                "configured keys. Start with the key ring this database was created with."
+            )
+        if current[kid] != fingerprint:
+            raise KeysMismatch(
+                f"The key with id '{kid}' is not the key this database was created with "
+                "(its fingerprint differs). Check TWOFOLD_SECRET_KEYS or the key file."
+            )
+    for kid, fingerprint in current.items():
+        if kid not in stored:
+            db.add(KeyFingerprint(kid=kid, fingerprint=fingerprint, created_at=now))

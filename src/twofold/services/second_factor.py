@@ -1,0 +1,205 @@
+"""Verifying the second factor at sign-in: a TOTP code or a single-use recovery code.
+
+Single use is decided by one conditional UPDATE whose row count says whether this request
+consumed the step or the code, so it holds under concurrency and across processes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from twofold.core.audit_events import AuditEventType
+from twofold.core.errors import (
+    CodeReused,
+    InvalidCode,
+    InvalidRecoveryCode,
+    MalformedCode,
+    MalformedRecoveryCode,
+    NotPasswordVerified,
+    SecondFactorLocked,
+    TwoFactorNotEnabled,
+)
+from twofold.core.lockout import is_locked, lock_after_failure
+from twofold.core.sessions import Method, SessionState
+from twofold.core.validation import MAX_CODE_INPUT
+from twofold.otp.clock import unix_time
+from twofold.otp.codes import is_numeric_code, normalize_code
+from twofold.otp.recovery import is_well_formed_recovery_code, normalize_recovery_code
+from twofold.otp.totp import TotpParams, matching_steps
+from twofold.services import audit, sessions
+from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.totp_secrets import open_secret
+from twofold.services.users import confirmed_authenticator, recovery_codes_left
+from twofold.store.db import rows_affected
+from twofold.store.models import Authenticator, AuthSession, RecoveryCode, User
+
+TOTP_WINDOW = 1
+
+
+def _pending_user(db: Session, runtime: Runtime, session: AuthSession) -> User:
+    if session.state != SessionState.PASSWORD_VERIFIED or session.expires_at <= runtime.now():
+        raise NotPasswordVerified()
+    user = db.get(User, session.user_id)
+    if user is None or not user.is_active:
+        raise NotPasswordVerified()
+    ensure_not_locked(user, runtime.now())
+    return user
+
+
+def ensure_not_locked(user: User, now: datetime) -> None:
+    if is_locked(user.failed_code_count, user.code_locked_until, now):
+        until = (
+            user.code_locked_until
+            if user.code_locked_until and user.code_locked_until > now
+            else None
+        )
+        raise SecondFactorLocked(until)
+
+
+def _count_failure(
+    db: Session, runtime: Runtime, user: User, client: ClientInfo, event: AuditEventType
+) -> None:
+    """Count a wrong code, lock at each tenth, and commit before the caller raises."""
+    now = runtime.now()
+    count = db.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_code_count=User.failed_code_count + 1)
+        .returning(User.failed_code_count)
+    ).scalar_one()
+    audit.record(db, now, event, user_id=user.id, client=client, consecutive_failures=count)
+    locks, until = lock_after_failure(count, now)
+    if locks:
+        db.execute(update(User).where(User.id == user.id).values(code_locked_until=until))
+        audit.record(
+            db,
+            now,
+            AuditEventType.SECOND_FACTOR_LOCKED,
+            user_id=user.id,
+            client=client,
+            consecutive_failures=count,
+            locked_until=until.isoformat() if until else "until unlocked by an operator",
+        )
+    db.commit()
+    if locks:
+        raise SecondFactorLocked(until)
+
+
+def _succeed(
+    db: Session,
+    runtime: Runtime,
+    session: AuthSession,
+    user: User,
+    method: Method,
+    client: ClientInfo,
+) -> str:
+    now = runtime.now()
+    user.failed_code_count = 0
+    user.code_locked_until = None
+    user.last_sign_in_at = now
+    token = sessions.step_up(db, runtime, session, method)
+    audit.record(
+        db, now, AuditEventType.SIGN_IN_SUCCEEDED, user_id=user.id, client=client, amr=session.amr
+    )
+    db.commit()
+    return token
+
+
+def consume_totp_step(
+    db: Session, runtime: Runtime, authenticator: Authenticator, user: User, code: str
+) -> int:
+    """The step a code matches, consumed; CodeReused / InvalidCode / MalformedCode otherwise."""
+    params = TotpParams(
+        algorithm=authenticator.algorithm, digits=authenticator.digits, period=authenticator.period
+    )
+    normalized = normalize_code(code[: MAX_CODE_INPUT + 1])
+    if len(normalized) > MAX_CODE_INPUT or not is_numeric_code(normalized, params.digits):
+        raise MalformedCode()
+    secret = open_secret(runtime, authenticator, user.id)
+    steps = matching_steps(secret, normalized, unix_time(runtime.now()), params, window=TOTP_WINDOW)
+    last = authenticator.last_used_step
+    fresh = [step for step in steps if last is None or step > last]
+    if not fresh:
+        raise CodeReused() if steps else InvalidCode()
+    step = fresh[0]
+    consumed = rows_affected(
+        db,
+        update(Authenticator)
+        .where(
+            Authenticator.id == authenticator.id,
+            or_(Authenticator.last_used_step.is_(None), Authenticator.last_used_step < step),
+        )
+        .values(last_used_step=step)
+        .execution_options(synchronize_session=False),
+    )
+    if consumed != 1:
+        raise CodeReused()
+    authenticator.last_used_step = step
+    return step
+
+
+def verify_totp(
+    db: Session, runtime: Runtime, session: AuthSession, code: str, client: ClientInfo
+) -> str:
+    """Second step of sign-in with an authenticator app; returns the new session token."""
+    user = _pending_user(db, runtime, session)
+    authenticator = confirmed_authenticator(db, user.id)
+    if authenticator is None:
+        raise TwoFactorNotEnabled()
+    try:
+        consume_totp_step(db, runtime, authenticator, user, code)
+    except CodeReused:
+        _count_failure(db, runtime, user, client, AuditEventType.SECOND_FACTOR_CODE_REUSED)
+        raise
+    except InvalidCode:
+        _count_failure(db, runtime, user, client, AuditEventType.SECOND_FACTOR_FAILED)
+        raise
+    return _succeed(db, runtime, session, user, Method.TOTP, client)
+
+
+def verify_recovery_code(
+    db: Session, runtime: Runtime, session: AuthSession, code: str, client: ClientInfo
+) -> str:
+    """Second step with a recovery code, used up by this sign-in; returns the new token."""
+    user = _pending_user(db, runtime, session)
+    normalized = normalize_recovery_code(code[: MAX_CODE_INPUT + 1])
+    if len(code) > MAX_CODE_INPUT or not is_well_formed_recovery_code(normalized):
+        raise MalformedRecoveryCode()
+    digests = [digest for _kid, digest in runtime.keys.recovery_code_digests(user.id, normalized)]
+    now = runtime.now()
+    consumed = rows_affected(
+        db,
+        update(RecoveryCode)
+        .where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_digest.in_(digests),
+            RecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False),
+    )
+    if consumed != 1:
+        was_used = db.scalar(
+            select(RecoveryCode.id).where(
+                RecoveryCode.user_id == user.id, RecoveryCode.code_digest.in_(digests)
+            )
+        )
+        event = (
+            AuditEventType.SECOND_FACTOR_CODE_REUSED
+            if was_used
+            else AuditEventType.SECOND_FACTOR_FAILED
+        )
+        _count_failure(db, runtime, user, client, event)
+        raise InvalidRecoveryCode()
+    audit.record(
+        db,
+        now,
+        AuditEventType.RECOVERY_CODE_USED,
+        user_id=user.id,
+        client=client,
+        codes_left=recovery_codes_left(db, user.id),
+    )
+    return _succeed(db, runtime, session, user, Method.RECOVERY_CODE, client)

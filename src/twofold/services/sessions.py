@@ -1,0 +1,110 @@
+"""Server-side sessions. The cookie holds a random token; only its SHA-256 is stored, and the
+token changes at every step up (password, then second factor)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from twofold.core.sessions import Method, SessionState, amr_string
+from twofold.crypto import new_token, token_digest
+from twofold.services.runtime import ClientInfo, Runtime
+from twofold.store.db import rows_affected
+from twofold.store.models import AuthSession, User
+
+# Writing last_seen_at on every request would turn each page view into a write.
+_TOUCH_EVERY = timedelta(minutes=1)
+
+
+def _lifetime(runtime: Runtime, state: SessionState) -> timedelta:
+    if state is SessionState.PASSWORD_VERIFIED:
+        return timedelta(minutes=runtime.settings.password_session_minutes)
+    return timedelta(hours=runtime.settings.session_hours)
+
+
+def start_session(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    state: SessionState,
+    methods: list[Method],
+    client: ClientInfo,
+) -> tuple[AuthSession, str]:
+    now = runtime.now()
+    token = new_token()
+    session = AuthSession(
+        token_digest=token_digest(token),
+        user_id=user.id,
+        state=state.value,
+        amr=amr_string(methods),
+        organization_id=_default_organization_id(user),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + _lifetime(runtime, state),
+        ip=client.ip,
+        user_agent=(client.user_agent or "")[:300] or None,
+    )
+    db.add(session)
+    db.flush()
+    return session, token
+
+
+def _default_organization_id(user: User) -> int | None:
+    memberships = sorted(user.memberships, key=lambda m: m.id)
+    return memberships[0].organization_id if memberships else None
+
+
+def step_up(
+    db: Session,
+    runtime: Runtime,
+    session: AuthSession,
+    method: Method,
+) -> str:
+    """Password-verified -> authenticated, with a new token (the old one stops working)."""
+    now = runtime.now()
+    token = new_token()
+    session.token_digest = token_digest(token)
+    session.state = SessionState.AUTHENTICATED.value
+    session.amr = f"{session.amr} {method.value}".strip()
+    session.expires_at = now + _lifetime(runtime, SessionState.AUTHENTICATED)
+    session.last_seen_at = now
+    db.flush()
+    return token
+
+
+def find_session(db: Session, runtime: Runtime, token: str | None) -> AuthSession | None:
+    """The live session for a cookie value, or None (unknown, forged, expired, deactivated)."""
+    if not token or len(token) > 128:
+        return None
+    now = runtime.now()
+    session = db.scalar(select(AuthSession).where(AuthSession.token_digest == token_digest(token)))
+    if session is None:
+        return None
+    if session.expires_at <= now:
+        db.delete(session)
+        db.commit()
+        return None
+    user = db.get(User, session.user_id)
+    if user is None or not user.is_active:
+        return None
+    if now - session.last_seen_at >= _TOUCH_EVERY:
+        session.last_seen_at = now
+        db.commit()
+    return session
+
+
+def end_session(db: Session, session_id: int) -> None:
+    db.execute(delete(AuthSession).where(AuthSession.id == session_id))
+
+
+def end_other_sessions(db: Session, user_id: int, keep_session_id: int | None) -> int:
+    statement = delete(AuthSession).where(AuthSession.user_id == user_id)
+    if keep_session_id is not None:
+        statement = statement.where(AuthSession.id != keep_session_id)
+    return rows_affected(db, statement)
+
+
+def expire_old_sessions(db: Session, now: datetime) -> int:
+    return rows_affected(db, delete(AuthSession).where(AuthSession.expires_at <= now))

@@ -1,0 +1,95 @@
+"""The first step of sign-in: login name or email, and password."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from twofold.core.audit_events import AuditEventType
+from twofold.core.errors import InvalidCredentials
+from twofold.core.sessions import Method, SessionState
+from twofold.core.validation import PASSWORD_MAX
+from twofold.services import audit, sessions
+from twofold.services.passwords import (
+    clear_password_failures,
+    ensure_not_throttled,
+    record_password_failure,
+)
+from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.users import find_by_login_or_email, has_two_factor
+from twofold.store.models import AuthSession
+
+
+@dataclass(frozen=True)
+class SignInStarted:
+    session: AuthSession
+    token: str
+    needs_second_factor: bool
+
+
+def sign_in_with_password(
+    db: Session,
+    runtime: Runtime,
+    *,
+    login: str,
+    password: str,
+    client: ClientInfo,
+    previous_session_id: int | None = None,
+) -> SignInStarted:
+    """A person with 2FA on always gets a password-only session that reaches only the code
+    prompt; an unknown login costs a dummy hash so timing does not tell who exists."""
+    ensure_not_throttled(db, runtime, login, client)
+    user = find_by_login_or_email(db, login)
+    password = password[: PASSWORD_MAX + 1]
+    if user is not None and user.is_active:
+        correct = runtime.hasher.verify(user.password_hash, password)
+    else:
+        correct = runtime.hasher.verify_dummy(password)
+    if user is None or not user.is_active or not correct:
+        record_password_failure(db, runtime, login, client)
+        audit.record(
+            db,
+            runtime.now(),
+            AuditEventType.SIGN_IN_PASSWORD_FAILED,
+            user_id=user.id if user else None,
+            client=client,
+            reason="wrong_password" if user else "unknown_login",
+        )
+        db.commit()
+        raise InvalidCredentials()
+
+    clear_password_failures(db, login)
+    if runtime.hasher.needs_rehash(user.password_hash):
+        user.password_hash = runtime.hasher.hash(password)
+    if previous_session_id is not None:
+        sessions.end_session(db, previous_session_id)
+    if has_two_factor(db, user.id):
+        session, token = sessions.start_session(
+            db, runtime, user, SessionState.PASSWORD_VERIFIED, [Method.PASSWORD], client
+        )
+        db.commit()
+        return SignInStarted(session=session, token=token, needs_second_factor=True)
+
+    session, token = sessions.start_session(
+        db, runtime, user, SessionState.AUTHENTICATED, [Method.PASSWORD], client
+    )
+    user.last_sign_in_at = runtime.now()
+    audit.record(
+        db,
+        runtime.now(),
+        AuditEventType.SIGN_IN_SUCCEEDED,
+        user_id=user.id,
+        client=client,
+        amr=session.amr,
+    )
+    db.commit()
+    return SignInStarted(session=session, token=token, needs_second_factor=False)
+
+
+def sign_out(db: Session, runtime: Runtime, session: AuthSession, client: ClientInfo) -> None:
+    audit.record(
+        db, runtime.now(), AuditEventType.SIGNED_OUT, user_id=session.user_id, client=client
+    )
+    sessions.end_session(db, session.id)
+    db.commit()

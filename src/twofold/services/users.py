@@ -1,0 +1,165 @@
+"""Creating, finding and describing accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from twofold.core.audit_events import AuditEventType
+from twofold.core.errors import AlreadyExists, InvalidInput, NotFound
+from twofold.core.lockout import is_locked
+from twofold.core.validation import check_password_length, normalize_email, normalize_login
+from twofold.services import audit
+from twofold.services.passwords import check_new_password
+from twofold.services.runtime import ClientInfo, Runtime
+from twofold.store.models import Authenticator, Membership, Organization, RecoveryCode, User
+
+DEFAULT_ORGANIZATION = "default"
+
+
+def create_user(
+    db: Session,
+    runtime: Runtime,
+    *,
+    login: str,
+    password: str,
+    email: str | None = None,
+    superadmin: bool = False,
+    organization_slug: str = DEFAULT_ORGANIZATION,
+    role: str = "member",
+    actor_id: int | None = None,
+    client: ClientInfo | None = None,
+) -> User:
+    """A new account in an organization. Checks strength; the caller commits."""
+    login = normalize_login(login)
+    email = normalize_email(email) if email else None
+    check_new_password(password, user_inputs=[login, email or ""])
+    if db.scalar(select(User.id).where(User.login == login)) is not None:
+        raise AlreadyExists("login", "That login name is taken. Choose another.")
+    if email and db.scalar(select(User.id).where(User.email == email)) is not None:
+        raise AlreadyExists("email", "An account with that email address exists already.")
+    organization = db.scalar(select(Organization).where(Organization.slug == organization_slug))
+    if organization is None:
+        raise NotFound(f"There is no organization '{organization_slug}'.")
+    now = runtime.now()
+    user = User(
+        login=login,
+        email=email,
+        password_hash=runtime.hasher.hash(password),
+        is_superadmin=superadmin,
+        is_active=True,
+        created_at=now,
+        failed_code_count=0,
+    )
+    db.add(user)
+    db.flush()
+    db.add(Membership(user_id=user.id, organization_id=organization.id, role=role, created_at=now))
+    audit.record(
+        db,
+        now,
+        AuditEventType.USER_CREATED,
+        user_id=user.id,
+        actor_id=actor_id,
+        organization_id=organization.id,
+        client=client,
+        superadmin=superadmin,
+    )
+    db.flush()
+    return user
+
+
+def find_by_login_or_email(db: Session, identifier: str) -> User | None:
+    needle = identifier.strip().lower()
+    if not needle or len(needle) > 254:
+        return None
+    return db.scalar(select(User).where(or_(User.login == needle, User.email == needle)))
+
+
+def get_by_login(db: Session, login: str) -> User:
+    user = find_by_login_or_email(db, login)
+    if user is None:
+        raise NotFound(f"There is no user '{login.strip()}'.")
+    return user
+
+
+def confirmed_authenticator(db: Session, user_id: int) -> Authenticator | None:
+    return db.scalar(
+        select(Authenticator)
+        .where(Authenticator.user_id == user_id, Authenticator.confirmed_at.is_not(None))
+        .order_by(Authenticator.id.desc())
+        .limit(1)
+    )
+
+
+def has_two_factor(db: Session, user_id: int) -> bool:
+    return confirmed_authenticator(db, user_id) is not None
+
+
+def recovery_codes_left(db: Session, user_id: int) -> int:
+    return int(
+        db.scalar(
+            select(func.count(RecoveryCode.id)).where(
+                RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
+            )
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class UserStatus:
+    """What an operator may see of an account: never a secret or a code."""
+
+    login: str
+    email: str | None
+    superadmin: bool
+    active: bool
+    two_factor_enabled: bool
+    recovery_codes_left: int
+    last_sign_in_at: datetime | None
+    failed_code_count: int
+    locked: bool
+    locked_until: datetime | None
+    organizations: list[str]
+
+
+def describe(db: Session, runtime: Runtime, user: User) -> UserStatus:
+    now = runtime.now()
+    locked = is_locked(user.failed_code_count, user.code_locked_until, now)
+    return UserStatus(
+        login=user.login,
+        email=user.email,
+        superadmin=user.is_superadmin,
+        active=user.is_active,
+        two_factor_enabled=has_two_factor(db, user.id),
+        recovery_codes_left=recovery_codes_left(db, user.id),
+        last_sign_in_at=user.last_sign_in_at,
+        failed_code_count=user.failed_code_count,
+        locked=locked,
+        locked_until=user.code_locked_until if locked else None,
+        organizations=sorted(f"{m.organization.slug} ({m.role})" for m in user.memberships),
+    )
+
+
+def list_users(db: Session) -> list[User]:
+    return list(db.scalars(select(User).order_by(User.login)))
+
+
+def unlock(db: Session, runtime: Runtime, user: User, *, actor_id: int | None = None) -> None:
+    user.failed_code_count = 0
+    user.code_locked_until = None
+    audit.record(
+        db, runtime.now(), AuditEventType.SECOND_FACTOR_UNLOCKED, user_id=user.id, actor_id=actor_id
+    )
+
+
+def check_stdin_password(password: str) -> str:
+    """A password read from a pipe loses its trailing newline, nothing else."""
+    password = password.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise InvalidInput("password", "No password was given on standard input.")
+    check_password_length(password, "password")
+    return password

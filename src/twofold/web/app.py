@@ -1,0 +1,191 @@
+"""The application factory: create_app(settings) builds one FastAPI app around a Runtime."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from twofold import __version__
+from twofold.core.errors import TwofoldError
+from twofold.services.runtime import Runtime, build_runtime
+from twofold.settings import Settings
+from twofold.web.deps import CsrfRejected, Redirect
+from twofold.web.errors import message_for, status_for
+from twofold.web.pages import account, auth, setup
+from twofold.web.rendering import STATIC_DIR, redirect, render, runtime_of
+
+log = logging.getLogger("twofold.web")
+
+MAX_BODY_BYTES = 64 * 1024
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+class SecurityHeaders:
+    """CSP that allows only 'self', no framing, no caching of pages that may show secrets."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        is_static = str(scope.get("path", "")).startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                ]
+                if not is_static:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodySizeLimit:
+    """Refuses request bodies over MAX_BODY_BYTES before anything parses them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers", [])).get(b"content-length")
+            too_big = length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES)
+            if too_big:
+                response = HTMLResponse(
+                    "<!doctype html><title>Too large</title><p>That form was too large to "
+                    "accept. Go back and shorten what you entered.</p>",
+                    status_code=413,
+                )
+                await response(scope, receive, send)
+                return
+            received = 0
+
+            async def counting_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    raise _BodyTooLarge()
+                return message
+
+            try:
+                await self.app(scope, counting_receive, send)
+            except _BodyTooLarge:
+                await HTMLResponse("Request body too large", status_code=413)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    if runtime is None:
+        runtime = build_runtime(settings or Settings())
+    app = FastAPI(
+        title="Twofold",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.runtime = runtime
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(auth.router)
+    app.include_router(account.router)
+    app.include_router(setup.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    @app.get("/", include_in_schema=False)
+    def home() -> Response:
+        return redirect("/account/security")
+
+    _install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodySizeLimit)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Redirect)
+    async def on_redirect(_request: Request, exc: Redirect) -> Response:
+        return redirect(exc.url)
+
+    @app.exception_handler(CsrfRejected)
+    async def on_csrf(request: Request, _exc: CsrfRejected) -> Response:
+        return render(
+            request,
+            "error.html",
+            status_code=403,
+            title="This form has expired",
+            message=(
+                "For your safety we could not accept that form: it was open too long, or it "
+                "came from another site. Go back, reload the page and try again."
+            ),
+        )
+
+    @app.exception_handler(TwofoldError)
+    async def on_domain_error(request: Request, exc: TwofoldError) -> Response:
+        return render(
+            request,
+            "error.html",
+            status_code=status_for(exc),
+            title="That didn't work",
+            message=message_for(exc, runtime_of(request).now()),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, _exc: RequestValidationError) -> Response:
+        return render(
+            request,
+            "error.html",
+            status_code=400,
+            title="That form was not complete",
+            message="Something in the form was missing or malformed. Go back and try again.",
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        titles = {404: "Page not found", 405: "Not allowed here"}
+        return render(
+            request,
+            "error.html",
+            status_code=exc.status_code,
+            title=titles.get(exc.status_code, "That didn't work"),
+            message=(
+                "There is no page at this address."
+                if exc.status_code == 404
+                else "This address does not accept that kind of request."
+            ),
+        )
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return HTMLResponse(
+            "<!doctype html><title>Error</title><p>Something went wrong on our side. "
+            "Nothing was changed. Please try again in a moment.</p>",
+            status_code=500,
+        )

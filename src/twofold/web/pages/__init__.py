@@ -1,0 +1,1 @@
+"""Server-rendered pages; each handler calls one service and renders or redirects."""

@@ -1,0 +1,215 @@
+"""The person's security page: 2FA status, setup, recovery codes, disable, password."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import segno
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from twofold.core.errors import TwofoldError
+from twofold.core.sessions import Method, amr_methods
+from twofold.services import account
+from twofold.services.account import PendingEnrollment
+from twofold.services.users import has_two_factor, recovery_codes_left
+from twofold.web.deps import (
+    AuthenticatedSession,
+    ClientDep,
+    CsrfChecked,
+    CurrentUser,
+    DbDep,
+    RuntimeDep,
+)
+from twofold.web.errors import field_of, message_for, status_for
+from twofold.web.rendering import redirect, render
+
+router = APIRouter(prefix="/account")
+
+SECURITY_NOTICES = {
+    "disabled": "Two-factor authentication is off. Your password alone now signs you in.",
+    "password_changed": "Your password was changed. Your other sessions were signed out.",
+    "enabled": "Two-factor authentication is on. You'll be asked for a code when you sign in.",
+}
+
+MISSING_SETUP_CODE = "Enter the 6-digit code your authenticator app shows for this account."
+
+
+def _qr_svg(uri: str) -> str:
+    """The otpauth:// URI as an inline SVG (no external image, allowed by the CSP)."""
+    return str(segno.make(uri, error="m").svg_inline(scale=5, border=2, omitsize=True))
+
+
+def _setup_page(
+    request: Request, pending: PendingEnrollment, *, error: str | None = None, status: int = 200
+) -> Response:
+    return render(
+        request,
+        "setup_totp.html",
+        status_code=status,
+        error=error,
+        qr_svg=_qr_svg(pending.uri),
+        secret_grouped=pending.secret_grouped,
+        secret_plain=pending.secret_b32,
+        params=pending.params,
+    )
+
+
+@router.get("/security")
+def security_page(
+    request: Request,
+    db: DbDep,
+    user: CurrentUser,
+    session: AuthenticatedSession,
+    notice: str = "",
+) -> Response:
+    enabled = has_two_factor(db, user.id)
+    return render(
+        request,
+        "security.html",
+        notice=SECURITY_NOTICES.get(notice),
+        two_factor_enabled=enabled,
+        codes_left=recovery_codes_left(db, user.id) if enabled else 0,
+        used_recovery_code=Method.RECOVERY_CODE in amr_methods(session.amr),
+    )
+
+
+@router.get("/security/setup")
+def setup_page(request: Request, db: DbDep, runtime: RuntimeDep, user: CurrentUser) -> Response:
+    if has_two_factor(db, user.id):
+        return redirect("/account/security")
+    return _setup_page(request, account.begin_totp_enrollment(db, runtime, user))
+
+
+@router.post("/security/setup")
+def setup_confirm(
+    request: Request,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: CurrentUser,
+    code: Annotated[str, Form()] = "",
+) -> Response:
+    if has_two_factor(db, user.id):
+        return redirect("/account/security")
+    if not code.strip():
+        pending = account.begin_totp_enrollment(db, runtime, user)
+        return _setup_page(request, pending, error=MISSING_SETUP_CODE, status=400)
+    try:
+        codes = account.confirm_totp_enrollment(db, runtime, user, code, client)
+    except TwofoldError as exc:
+        pending = account.begin_totp_enrollment(db, runtime, user)
+        return _setup_page(
+            request, pending, error=message_for(exc, runtime.now()), status=status_for(exc)
+        )
+    return _recovery_codes_page(request, codes, first_time=True)
+
+
+def _recovery_codes_page(request: Request, codes: list[str], *, first_time: bool) -> Response:
+    return render(
+        request,
+        "recovery_codes.html",
+        codes=codes,
+        codes_text="\n".join(codes) + "\n",
+        first_time=first_time,
+    )
+
+
+@router.get("/security/recovery-codes")
+def regenerate_page(request: Request, db: DbDep, user: CurrentUser) -> Response:
+    if not has_two_factor(db, user.id):
+        return redirect("/account/security")
+    return render(request, "regenerate.html", codes_left=recovery_codes_left(db, user.id))
+
+
+@router.post("/security/recovery-codes")
+def regenerate_submit(
+    request: Request,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: CurrentUser,
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        codes = account.regenerate_recovery_codes(db, runtime, user, password, client)
+    except TwofoldError as exc:
+        return render(
+            request,
+            "regenerate.html",
+            status_code=status_for(exc),
+            error=message_for(exc, runtime.now()),
+            codes_left=recovery_codes_left(db, user.id),
+        )
+    return _recovery_codes_page(request, codes, first_time=False)
+
+
+@router.get("/security/disable")
+def disable_page(request: Request, db: DbDep, user: CurrentUser) -> Response:
+    if not has_two_factor(db, user.id):
+        return redirect("/account/security")
+    return render(request, "disable.html")
+
+
+@router.post("/security/disable")
+def disable_submit(
+    request: Request,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: CurrentUser,
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        account.disable_two_factor(db, runtime, user, password, client)
+    except TwofoldError as exc:
+        return render(
+            request,
+            "disable.html",
+            status_code=status_for(exc),
+            error=message_for(exc, runtime.now()),
+        )
+    return redirect("/account/security?notice=disabled")
+
+
+@router.get("/password")
+def password_page(request: Request, user: CurrentUser) -> Response:
+    return render(request, "password.html")
+
+
+@router.post("/password")
+def password_submit(
+    request: Request,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: CurrentUser,
+    session: AuthenticatedSession,
+    current_password: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+    confirm_password: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        account.change_password(
+            db,
+            runtime,
+            user,
+            current_password=current_password,
+            new_password=new_password,
+            confirm_password=confirm_password,
+            keep_session_id=session.id,
+            client=client,
+        )
+    except TwofoldError as exc:
+        field = field_of(exc) or "current_password"
+        return render(
+            request,
+            "password.html",
+            status_code=status_for(exc),
+            field_errors={field: message_for(exc, runtime.now())},
+        )
+    return redirect("/account/security?notice=password_changed")

@@ -1,0 +1,167 @@
+"""Sign-in: password, then the authentication code or a recovery code; sign-out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from twofold.core.errors import SecondFactorLocked, TwofoldError
+from twofold.services import second_factor, signin
+from twofold.web.deps import (
+    ClientDep,
+    CsrfChecked,
+    DbDep,
+    OptionalSession,
+    PendingSession,
+    RuntimeDep,
+)
+from twofold.web.errors import message_for, status_for
+from twofold.web.rendering import clear_session_cookie, redirect, render, set_session_cookie
+
+router = APIRouter()
+
+# Fixed notices chosen by a query parameter: never text reflected from the URL.
+LOGIN_NOTICES = {
+    "expired": "Your sign-in expired before you entered a code. Enter your password again.",
+    "signed_out": "You are signed out.",
+    "password_changed": "Your password was changed. Sign in with the new one.",
+}
+
+AFTER_SIGN_IN = "/account/security"
+
+
+@router.get("/login")
+def login_page(request: Request, session: OptionalSession, notice: str = "") -> Response:
+    if session is not None:
+        return redirect(AFTER_SIGN_IN if session.state == "authenticated" else "/login/code")
+    return render(request, "login.html", notice=LOGIN_NOTICES.get(notice), login="")
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    session: OptionalSession,
+    login: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    if not login.strip() or not password:
+        return render(
+            request,
+            "login.html",
+            status_code=400,
+            error="Enter your login name (or email) and your password.",
+            login=login[:254],
+        )
+    try:
+        started = signin.sign_in_with_password(
+            db,
+            runtime,
+            login=login,
+            password=password,
+            client=client,
+            previous_session_id=session.id if session else None,
+        )
+    except TwofoldError as exc:
+        return render(
+            request,
+            "login.html",
+            status_code=status_for(exc),
+            error=message_for(exc, runtime.now()),
+            login=login[:254],
+        )
+    response = redirect("/login/code" if started.needs_second_factor else AFTER_SIGN_IN)
+    set_session_cookie(request, response, started.token)
+    return response
+
+
+@router.get("/login/code")
+def code_page(request: Request, session: PendingSession) -> Response:
+    return render(request, "code.html")
+
+
+@router.post("/login/code")
+def code_submit(
+    request: Request,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    session: PendingSession,
+    code: Annotated[str, Form()] = "",
+) -> Response:
+    if not code.strip():
+        return render(
+            request,
+            "code.html",
+            status_code=400,
+            error="Enter the 6-digit code from your authenticator app.",
+        )
+    try:
+        token = second_factor.verify_totp(db, runtime, session, code, client)
+    except TwofoldError as exc:
+        return render(
+            request,
+            "code.html",
+            status_code=status_for(exc),
+            error=message_for(exc, runtime.now()),
+            locked=isinstance(exc, SecondFactorLocked),
+        )
+    response = redirect(AFTER_SIGN_IN)
+    set_session_cookie(request, response, token)
+    return response
+
+
+@router.get("/login/recovery")
+def recovery_page(request: Request, session: PendingSession) -> Response:
+    return render(request, "recovery.html")
+
+
+@router.post("/login/recovery")
+def recovery_submit(
+    request: Request,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    session: PendingSession,
+    code: Annotated[str, Form()] = "",
+) -> Response:
+    if not code.strip():
+        return render(
+            request, "recovery.html", status_code=400, error="Enter one of your recovery codes."
+        )
+    try:
+        token = second_factor.verify_recovery_code(db, runtime, session, code, client)
+    except TwofoldError as exc:
+        return render(
+            request,
+            "recovery.html",
+            status_code=status_for(exc),
+            error=message_for(exc, runtime.now()),
+            locked=isinstance(exc, SecondFactorLocked),
+        )
+    response = redirect(AFTER_SIGN_IN)
+    set_session_cookie(request, response, token)
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    session: OptionalSession,
+) -> Response:
+    if session is not None:
+        signin.sign_out(db, runtime, session, client)
+    response = redirect("/login?notice=signed_out")
+    clear_session_cookie(response)
+    return response

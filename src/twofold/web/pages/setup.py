@@ -1,0 +1,67 @@
+"""The one-time link that creates the first administrator on an empty installation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from twofold.core.errors import InvalidToken, TwofoldError
+from twofold.services import setup
+from twofold.web.deps import ClientDep, CsrfChecked, DbDep, RuntimeDep
+from twofold.web.errors import field_of, message_for, status_for
+from twofold.web.rendering import redirect, render, set_session_cookie
+
+router = APIRouter()
+
+
+def _form_field(exc: TwofoldError) -> str:
+    field = field_of(exc) or "password"
+    return "password" if field == "new_password" else field
+
+
+@router.get("/setup/{token}")
+def first_admin_page(request: Request, token: str, db: DbDep, runtime: RuntimeDep) -> Response:
+    setup.check_setup_token(db, runtime, token[:128])
+    return render(request, "first_admin.html", token=token, login="", email="")
+
+
+@router.post("/setup/{token}")
+def first_admin_submit(
+    request: Request,
+    token: str,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    login: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        _session, session_token = setup.complete_setup(
+            db,
+            runtime,
+            token=token[:128],
+            login=login,
+            email=email or None,
+            password=password,
+            client=client,
+        )
+    except InvalidToken:
+        raise
+    except TwofoldError as exc:
+        db.rollback()
+        return render(
+            request,
+            "first_admin.html",
+            status_code=status_for(exc),
+            token=token,
+            login=login[:64],
+            email=email[:254],
+            field_errors={_form_field(exc): message_for(exc, runtime.now())},
+        )
+    response = redirect("/account/security/setup")
+    set_session_cookie(request, response, session_token)
+    return response

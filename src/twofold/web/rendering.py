@@ -1,0 +1,93 @@
+"""Page rendering: templates, the CSRF cookie and field, and the security headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from twofold.otp.clock import unix_time
+from twofold.services.runtime import Runtime
+from twofold.web import csrf
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+SESSION_COOKIE = "twofold_session"
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def is_https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def csrf_cookie(request: Request) -> str:
+    """The browser's CSRF cookie, or a new one that render() will set."""
+    existing = request.cookies.get(csrf.COOKIE_NAME)
+    if existing and len(existing) <= 64:
+        return existing
+    fresh: str | None = getattr(request.state, "new_csrf_cookie", None)
+    if fresh is None:
+        fresh = csrf.new_cookie_value()
+        request.state.new_csrf_cookie = fresh
+    return fresh
+
+
+def csrf_token(request: Request) -> str:
+    runtime = runtime_of(request)
+    return csrf.make_token(runtime.keys.csrf_key(), csrf_cookie(request), unix_time(runtime.now()))
+
+
+def render(
+    request: Request, template: str, *, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    context.setdefault("error", None)
+    context.setdefault("notice", None)
+    context.setdefault("field_errors", {})
+    context.setdefault("current_user", getattr(request.state, "user", None))
+    context["csrf_token"] = csrf_token(request)
+    response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    set_csrf_cookie_if_new(request, response)
+    return response
+
+
+def set_csrf_cookie_if_new(request: Request, response: HTMLResponse | RedirectResponse) -> None:
+    fresh = getattr(request.state, "new_csrf_cookie", None)
+    if fresh:
+        response.set_cookie(
+            csrf.COOKIE_NAME,
+            fresh,
+            httponly=True,
+            samesite="lax",
+            secure=is_https(request),
+            path="/",
+        )
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def set_session_cookie(
+    request: Request, response: RedirectResponse | HTMLResponse, token: str
+) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+        path="/",
+    )
+
+
+def clear_session_cookie(response: RedirectResponse | HTMLResponse) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")

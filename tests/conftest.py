@@ -1,0 +1,103 @@
+"""Shared fixtures. Storage and flow tests run on SQLite and, when TWOFOLD_TEST_DATABASE_URL
+is set (CI sets it), on PostgreSQL too. Time is a FixedClock: no test sleeps for TOTP."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from support import POSTGRES_URL, START, TEST_KEYS, Person, make_person, require_or_skip
+from twofold.crypto import PasswordHashingParams
+from twofold.otp.clock import FixedClock
+from twofold.services.runtime import Runtime, build_runtime
+from twofold.settings import Settings
+from twofold.store.db import make_engine, migrate
+from twofold.store.models import Base
+from twofold.web.app import create_app
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file, copied for every test (migrating each time is slow)."""
+    path = tmp_path_factory.mktemp("template") / "twofold.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine]:
+    require_or_skip(bool(POSTGRES_URL), "PostgreSQL (TWOFOLD_TEST_DATABASE_URL)")
+    assert POSTGRES_URL is not None
+    engine = make_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def _empty_postgres(engine: Engine) -> None:
+    tables = [t.name for t in Base.metadata.sorted_tables if t.name != "organizations"]
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        connection.execute(text("DELETE FROM organizations WHERE slug <> 'default'"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "twofold.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    engine: Engine = request.getfixturevalue("postgres_engine")
+    _empty_postgres(engine)
+    return str(POSTGRES_URL)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        secret_keys=TEST_KEYS.to_text(),
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
+    rt = build_runtime(
+        settings, clock=clock, hashing=PasswordHashingParams.for_tests(), apply_migrations=False
+    )
+    yield rt
+    rt.engine.dispose()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime=runtime), follow_redirects=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def alice(runtime: Runtime) -> Person:
+    return make_person(runtime, "alice")
+
+
+@pytest.fixture
+def alice_with_totp(runtime: Runtime, clock: FixedClock) -> Person:
+    person = make_person(runtime, "alice", with_totp=True)
+    clock.advance(30)  # the enrollment code's step is used; move on to a fresh one
+    return person

@@ -1,0 +1,97 @@
+"""Helpers for tests: people in each state, and forms posted the way a browser does."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx2 as httpx
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+
+from twofold.crypto import KeyRing
+from twofold.otp.clock import FixedClock, unix_time
+from twofold.otp.secret import encode_secret
+from twofold.services import account, users
+from twofold.services.runtime import ClientInfo, Runtime
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+POSTGRES_URL = os.environ.get("TWOFOLD_TEST_DATABASE_URL")
+TEST_KEYS = KeyRing.generate("test1")
+START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+STRONG_PASSWORD = "correct horse battery staple"
+OTHER_STRONG_PASSWORD = "purple elephant juggles quietly"
+
+
+def require_or_skip(available: bool, what: str) -> None:
+    """Skip with a reason locally; under CI a missing service is a failure, not a skip."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required under CI=true but is not available")
+    pytest.skip(f"{what} not available (set it up as in docs/development.md)")
+
+
+@dataclass
+class Person:
+    """A test user and what only its owner knows."""
+
+    id: int
+    login: str
+    password: str
+    secret: bytes | None = None
+    recovery_codes: list[str] | None = None
+
+    def totp(self, clock: FixedClock, offset_steps: int = 0) -> str:
+        assert self.secret is not None
+        return pyotp.TOTP(encode_secret(self.secret)).at(unix_time(clock.now()) + 30 * offset_steps)
+
+
+def make_person(
+    runtime: Runtime, login: str = "alice", *, with_totp: bool = False, email: str | None = None
+) -> Person:
+    with runtime.db() as db:
+        user = users.create_user(db, runtime, login=login, password=STRONG_PASSWORD, email=email)
+        db.commit()
+        person = Person(id=user.id, login=user.login, password=STRONG_PASSWORD)
+        if with_totp:
+            pending = account.begin_totp_enrollment(db, runtime, user)
+            person.secret = pyotp.TOTP(pending.secret_b32).byte_secret()
+            code = pyotp.TOTP(pending.secret_b32).at(unix_time(runtime.now()))
+            person.recovery_codes = account.confirm_totp_enrollment(
+                db, runtime, user, code, ClientInfo()
+            )
+    return person
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client: TestClient, path: str) -> str:
+    """Open a page as a browser would and read its form's CSRF token."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    match = CSRF_FIELD.search(page.text)
+    assert match, f"no CSRF field on {path}"
+    return match.group(1)
+
+
+def post_form(
+    client: TestClient, page: str, data: dict[str, str], action: str | None = None
+) -> httpx.Response:
+    """GET the page, then POST its form with the page's CSRF token."""
+    token = csrf_token(client, page)
+    return client.post(action or page, data={**data, "csrf_token": token})
+
+
+def sign_in(client: TestClient, person: Person, clock: FixedClock | None = None) -> None:
+    response = post_form(client, "/login", {"login": person.login, "password": person.password})
+    assert response.status_code == 303, response.text
+    if response.headers["location"] == "/login/code":
+        assert clock is not None
+        response = post_form(client, "/login/code", {"code": person.totp(clock)})
+        assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/account/security"
