@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from dataclasses import dataclass
@@ -95,3 +96,26 @@ def sign_in(client: TestClient, person: Person, clock: FixedClock | None = None)
         response = post_form(client, "/login/code", {"code": person.totp(clock)})
         assert response.status_code == 303, response.text
     assert response.headers["location"] == "/account/security"
+
+
+def text_of(response: httpx.Response) -> str:
+    """The page as a person reads it (entities such as &#39; decoded)."""
+    return html.unescape(response.text)
+
+
+def snapshot(
+    runtime: Runtime, *, skip: tuple[str, ...] = ()
+) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table: to show that a refused request changed nothing."""
+    from sqlalchemy import select
+
+    from twofold.store.models import Base
+
+    with runtime.db() as db:
+        return {
+            table.name: [
+                tuple(row) for row in db.execute(select(table).order_by(*table.primary_key))
+            ]
+            for table in Base.metadata.sorted_tables
+            if table.name not in skip
+        }
