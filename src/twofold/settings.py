@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,7 +13,6 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TWOFOLD_", extra="ignore")
 
-    env: Literal["development", "production"] = "development"
     data_dir: Path = Path("var")
     database_url: str | None = None
     secret_keys: SecretStr | None = Field(
