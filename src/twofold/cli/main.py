@@ -3,6 +3,7 @@ with --help; none prints a secret, a code or a password."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
+from twofold.cli.logging_filters import RedactTokensFilter
 from twofold.core.errors import TwofoldError
 from twofold.crypto import KeyRing
 from twofold.services import setup as setup_service
@@ -108,6 +110,7 @@ def serve(
             )
             typer.echo("")
     typer.secho(f"Serving on {url}  (Ctrl+C to stop)", fg=typer.colors.GREEN)
+    logging.getLogger("uvicorn.access").addFilter(RedactTokensFilter())
     uvicorn.run(
         create_app(runtime=runtime),
         host=settings.host,
