@@ -183,3 +183,16 @@ def test_every_signed_in_page_offers_sign_out(client: TestClient, alice: Person)
     sign_in(client, alice)
     for path in ("/account/security", "/account/security/setup", "/account/password"):
         assert 'action="/logout"' in text_of(client.get(path))
+
+
+def test_while_locked_the_prompts_show_the_reason_instead_of_a_form(
+    client: TestClient, alice_with_totp: Person, clock: FixedClock
+) -> None:
+    post_form(client, "/login", {"login": "alice", "password": alice_with_totp.password})
+    wrong = "123456" if alice_with_totp.totp(clock) != "123456" else "654321"
+    for _ in range(10):
+        post_form(client, "/login/code", {"code": wrong})
+    for path in ("/login/code", "/login/recovery"):
+        page = client.get(path)
+        assert "two-factor sign-in is locked until 12:15 UTC" in text_of(page)
+        assert f'action="{path}"' not in page.text

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from twofold.core.errors import SecondFactorLocked, TwofoldError
 from twofold.services import second_factor, signin
+from twofold.store.models import User
 from twofold.web.deps import (
     ClientDep,
     CsrfChecked,
@@ -80,9 +81,24 @@ def login_submit(
     return response
 
 
+def _prompt(
+    request: Request, template: str, db: DbDep, runtime: RuntimeDep, session: PendingSession
+) -> Response:
+    """The code or recovery prompt; while the second factor is locked, only the reason."""
+    user = db.get(User, session.user_id)
+    try:
+        if user is not None:
+            second_factor.ensure_not_locked(user, runtime.now())
+    except SecondFactorLocked as exc:
+        return render(request, template, error=message_for(exc, runtime.now()), locked=True)
+    return render(request, template)
+
+
 @router.get("/login/code")
-def code_page(request: Request, session: PendingSession) -> Response:
-    return render(request, "code.html")
+def code_page(
+    request: Request, db: DbDep, runtime: RuntimeDep, session: PendingSession
+) -> Response:
+    return _prompt(request, "code.html", db, runtime, session)
 
 
 @router.post("/login/code")
@@ -118,8 +134,10 @@ def code_submit(
 
 
 @router.get("/login/recovery")
-def recovery_page(request: Request, session: PendingSession) -> Response:
-    return render(request, "recovery.html")
+def recovery_page(
+    request: Request, db: DbDep, runtime: RuntimeDep, session: PendingSession
+) -> Response:
+    return _prompt(request, "recovery.html", db, runtime, session)
 
 
 @router.post("/login/recovery")

@@ -1,0 +1,102 @@
+"""Interface conventions, checked in the browser at phone width (360 px): labels, the code
+fields' keyboard hints, the QR code's text alternative, focus, and nothing too wide or small."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from browser.flows import PHONE, at_path, create_first_admin, enroll, enter_password, sign_out
+from browser.server import Server
+
+LARGE_TAP = 44  # px: text fields and main buttons
+SMALL_TAP = 24  # px: any other control (WCAG 2.2, 2.5.8)
+
+
+def visible(page: Page, selector: str) -> list[Locator]:
+    matches = page.locator(selector)
+    return [matches.nth(i) for i in range(matches.count()) if matches.nth(i).is_visible()]
+
+
+def check_every_field_is_labelled(page: Page) -> None:
+    fields = visible(page, "input:not([type=hidden]), select, textarea")
+    assert fields, f"no form fields on {page.url}"
+    for field in fields:
+        field_id = field.get_attribute("id")
+        assert field_id, f"a field without id on {page.url}"
+        label = page.locator(f'label[for="{field_id}"]')
+        expect(label).to_have_count(1)
+        expect(label).to_be_visible()
+        expect(field).to_have_accessible_name(label.inner_text().strip())
+
+
+def check_code_field(field: Locator) -> None:
+    expect(field).to_have_attribute("autocomplete", "one-time-code")
+    expect(field).to_have_attribute("inputmode", "numeric")
+
+
+def check_fits_a_phone(page: Page) -> None:
+    """Nothing scrolls sideways at 360 px, and controls are big enough to tap."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{page.url} is {width} px wide at {PHONE['width']} px"
+    for control in visible(page, "input:not([type=hidden]), button.primary, .button"):
+        box = control.bounding_box()
+        assert box, control
+        assert box["height"] >= LARGE_TAP, f"{control} is {box['height']} px high on {page.url}"
+    for control in visible(page, "a, button"):
+        box = control.bounding_box()
+        assert box, control
+        assert min(box["width"], box["height"]) >= SMALL_TAP - 0.5, (
+            f"{control.inner_text()!r} is {box['width']:.0f}x{box['height']:.0f} px on {page.url}"
+        )
+
+
+@pytest.mark.browser
+def test_forms_follow_the_interface_conventions(page: Page, server: Server) -> None:
+    page.set_viewport_size(PHONE)
+
+    page.goto(server.setup_url)
+    check_every_field_is_labelled(page)
+    expect(page.get_by_label("Login name")).to_be_focused()
+    check_fits_a_phone(page)
+
+    create_first_admin(page, server.setup_url, "hopper")
+    check_every_field_is_labelled(page)
+    check_code_field(page.get_by_label("Authentication code"))
+    qr = page.locator("figure.qr")
+    expect(qr).to_have_attribute("role", "img")
+    expect(qr).to_have_attribute("aria-label", re.compile(r"\bQR code\b"))
+    expect(page.get_by_role("img", name=re.compile("QR code"))).to_be_visible()
+    qr_box = qr.locator("svg").bounding_box()
+    assert qr_box, "no QR code drawn"
+    assert qr_box["width"] >= 180, f"the QR code is only {qr_box['width']} px wide"
+    expect(page.locator("#setup-key")).to_have_text(re.compile(r"^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$"))
+    check_fits_a_phone(page)
+
+    enroll(page)
+    check_fits_a_phone(page)
+    page.get_by_role("link", name="I have saved these codes").click()
+    check_fits_a_phone(page)
+    sign_out(page)
+
+    check_every_field_is_labelled(page)
+    expect(page.get_by_label("Login name or email")).to_be_focused()
+    check_fits_a_phone(page)
+
+    enter_password(page, "hopper")
+    expect(page).to_have_url(at_path("/login/code"))
+    check_every_field_is_labelled(page)
+    code = page.get_by_label("Authentication code")
+    check_code_field(code)
+    expect(code).to_be_focused()
+    check_fits_a_phone(page)
+
+    page.get_by_role("link", name="Use a recovery code").click()
+    expect(page).to_have_url(at_path("/login/recovery"))
+    check_every_field_is_labelled(page)
+    recovery = page.get_by_label("Recovery code")
+    expect(recovery).to_be_focused()
+    expect(recovery).to_have_attribute("autocomplete", "off")  # letters too: not numeric
+    check_fits_a_phone(page)
