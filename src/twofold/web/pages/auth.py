@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from twofold.core.errors import SecondFactorLocked, TwofoldError
+from twofold.core.sessions import SessionState
 from twofold.services import second_factor, signin
 from twofold.store.models import User
 from twofold.web.deps import (
@@ -36,7 +38,9 @@ AFTER_SIGN_IN = "/account/security"
 @router.get("/login")
 def login_page(request: Request, session: OptionalSession, notice: str = "") -> Response:
     if session is not None:
-        return redirect(AFTER_SIGN_IN if session.state == "authenticated" else "/login/code")
+        return redirect(
+            AFTER_SIGN_IN if session.state == SessionState.AUTHENTICATED else "/login/code"
+        )
     return render(request, "login.html", notice=LOGIN_NOTICES.get(notice), login="")
 
 
@@ -101,6 +105,48 @@ def code_page(
     return _prompt(request, "code.html", db, runtime, session)
 
 
+# Which check each prompt runs, its page, and what to say when the field is left empty.
+SECOND_STEPS: dict[str, tuple[Callable[..., str], str, str]] = {
+    "totp": (
+        second_factor.verify_totp,
+        "code.html",
+        "Enter the 6-digit code from your authenticator app.",
+    ),
+    "recovery": (
+        second_factor.verify_recovery_code,
+        "recovery.html",
+        "Enter one of your recovery codes.",
+    ),
+}
+
+
+def _second_step(
+    kind: str,
+    request: Request,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    session: PendingSession,
+    code: str,
+) -> Response:
+    verify, template, empty_message = SECOND_STEPS[kind]
+    if not code.strip():
+        return render(request, template, status_code=400, error=empty_message)
+    try:
+        token = verify(db, runtime, session, code, client)
+    except TwofoldError as exc:
+        return render(
+            request,
+            template,
+            status_code=status_for(exc),
+            error=message_for(exc, runtime.now()),
+            locked=isinstance(exc, SecondFactorLocked),
+        )
+    response = redirect(AFTER_SIGN_IN)
+    set_session_cookie(request, response, token)
+    return response
+
+
 @router.post("/login/code")
 def code_submit(
     request: Request,
@@ -111,26 +157,7 @@ def code_submit(
     session: PendingSession,
     code: Annotated[str, Form()] = "",
 ) -> Response:
-    if not code.strip():
-        return render(
-            request,
-            "code.html",
-            status_code=400,
-            error="Enter the 6-digit code from your authenticator app.",
-        )
-    try:
-        token = second_factor.verify_totp(db, runtime, session, code, client)
-    except TwofoldError as exc:
-        return render(
-            request,
-            "code.html",
-            status_code=status_for(exc),
-            error=message_for(exc, runtime.now()),
-            locked=isinstance(exc, SecondFactorLocked),
-        )
-    response = redirect(AFTER_SIGN_IN)
-    set_session_cookie(request, response, token)
-    return response
+    return _second_step("totp", request, db, runtime, client, session, code)
 
 
 @router.get("/login/recovery")
@@ -150,23 +177,7 @@ def recovery_submit(
     session: PendingSession,
     code: Annotated[str, Form()] = "",
 ) -> Response:
-    if not code.strip():
-        return render(
-            request, "recovery.html", status_code=400, error="Enter one of your recovery codes."
-        )
-    try:
-        token = second_factor.verify_recovery_code(db, runtime, session, code, client)
-    except TwofoldError as exc:
-        return render(
-            request,
-            "recovery.html",
-            status_code=status_for(exc),
-            error=message_for(exc, runtime.now()),
-            locked=isinstance(exc, SecondFactorLocked),
-        )
-    response = redirect(AFTER_SIGN_IN)
-    set_session_cookie(request, response, token)
-    return response
+    return _second_step("recovery", request, db, runtime, client, session, code)
 
 
 @router.post("/logout")
