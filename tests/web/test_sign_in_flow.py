@@ -196,3 +196,13 @@ def test_while_locked_the_prompts_show_the_reason_instead_of_a_form(
         page = client.get(path)
         assert "two-factor sign-in is locked until 12:15 UTC" in text_of(page)
         assert f'action="{path}"' not in page.text
+
+
+def test_typing_the_email_instead_of_the_login_shares_the_same_throttle(
+    client: TestClient, runtime: Runtime
+) -> None:
+    person = make_person(runtime, "erin", email="erin@example.org")
+    for identifier in ("erin", "erin@example.org", "ERIN", "erin@example.org"):
+        post_form(client, "/login", {"login": identifier, "password": "not the password"})
+    slowed = post_form(client, "/login", {"login": "erin@example.org", "password": person.password})
+    assert slowed.status_code == 429

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from twofold.core.errors import ConfigurationError, KeysMismatch
@@ -75,30 +76,34 @@ def build_runtime(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     keys = load_keys(settings)
     engine = make_engine(settings.resolved_database_url)
-    if apply_migrations is None:
-        apply_migrations = settings.uses_embedded_database
-    if apply_migrations:
-        migrate(engine)
-    elif pending_migrations(engine):
-        raise ConfigurationError(
-            "The database schema is not up to date. Run `twofold migrate` first."
+    try:
+        if apply_migrations is None:
+            apply_migrations = settings.uses_embedded_database
+        if apply_migrations:
+            migrate(engine)
+        elif pending_migrations(engine):
+            raise ConfigurationError(
+                "The database schema is not up to date. Run `twofold migrate` first."
+            )
+        params = hashing or PasswordHashingParams(
+            time_cost=settings.argon2_time_cost,
+            memory_cost_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
         )
-    params = hashing or PasswordHashingParams(
-        time_cost=settings.argon2_time_cost,
-        memory_cost_kib=settings.argon2_memory_kib,
-        parallelism=settings.argon2_parallelism,
-    )
-    runtime = Runtime(
-        settings=settings,
-        clock=clock or SystemClock(),
-        keys=keys,
-        hasher=PasswordHasher(params),
-        engine=engine,
-        session_factory=make_session_factory(engine),
-    )
-    with runtime.db() as db:
-        check_key_fingerprints(db, keys, runtime.now())
-        db.commit()
+        runtime = Runtime(
+            settings=settings,
+            clock=clock or SystemClock(),
+            keys=keys,
+            hasher=PasswordHasher(params),
+            engine=engine,
+            session_factory=make_session_factory(engine),
+        )
+        with runtime.db() as db:
+            check_key_fingerprints(db, keys, runtime.now())
+            db.commit()
+    except BaseException:
+        engine.dispose()  # a refused start must not leave pooled connections open
+        raise
     return runtime
 
 
@@ -118,5 +123,15 @@ def check_key_fingerprints(db: Session, keys: KeyRing, now: datetime) -> None:
                 "(its fingerprint differs). Check TWOFOLD_SECRET_KEYS or the key file."
             )
     for kid, fingerprint in current.items():
-        if kid not in stored:
-            db.add(KeyFingerprint(kid=kid, fingerprint=fingerprint, created_at=now))
+        if kid in stored:
+            continue
+        try:
+            with db.begin_nested():
+                db.add(KeyFingerprint(kid=kid, fingerprint=fingerprint, created_at=now))
+        except IntegrityError:  # another process starting just now recorded this kid first
+            theirs = db.scalar(select(KeyFingerprint.fingerprint).where(KeyFingerprint.kid == kid))
+            if theirs != fingerprint:
+                raise KeysMismatch(
+                    f"Another server recorded a different key under the id '{kid}' just now. "
+                    "Give every server process the same TWOFOLD_SECRET_KEYS."
+                ) from None

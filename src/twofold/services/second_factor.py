@@ -42,7 +42,8 @@ TOTP_WINDOW = 1
 def _pending_user(db: Session, runtime: Runtime, session: AuthSession) -> User:
     if session.state != SessionState.PASSWORD_VERIFIED or session.expires_at <= runtime.now():
         raise NotPasswordVerified()
-    user = db.get(User, session.user_id)
+    # Read the lock state from the database, not from a copy the caller's db session may hold.
+    user = db.get(User, session.user_id, populate_existing=True)
     if user is None or not user.is_active:
         raise NotPasswordVerified()
     ensure_not_locked(user, runtime.now())

@@ -39,15 +39,17 @@ def sign_in_with_password(
 ) -> SignInStarted:
     """A person with 2FA on always gets a password-only session that reaches only the code
     prompt; an unknown login costs a dummy hash so timing does not tell who exists."""
-    ensure_not_throttled(db, runtime, login, client)
     user = find_by_login_or_email(db, login)
+    # One counter per account, whether the login name or the email address was typed.
+    throttle_name = user.login if user is not None else login
+    ensure_not_throttled(db, runtime, throttle_name, client)
     password = password[: PASSWORD_MAX + 1]
     if user is not None and user.is_active:
         correct = runtime.hasher.verify(user.password_hash, password)
     else:
         correct = runtime.hasher.verify_dummy(password)
     if user is None or not user.is_active or not correct:
-        record_password_failure(db, runtime, login, client)
+        record_password_failure(db, runtime, throttle_name, client)
         audit.record(
             db,
             runtime.now(),
@@ -59,7 +61,7 @@ def sign_in_with_password(
         db.commit()
         raise InvalidCredentials()
 
-    clear_password_failures(db, login)
+    clear_password_failures(db, throttle_name)
     if runtime.hasher.needs_rehash(user.password_hash):
         user.password_hash = runtime.hasher.hash(password)
     if previous_session_id is not None:

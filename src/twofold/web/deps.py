@@ -47,7 +47,7 @@ def get_db(request: Request) -> Iterator[Session]:
 
 def get_client(request: Request) -> ClientInfo:
     return ClientInfo(
-        ip=request.client.host if request.client else None,
+        ip=request.client.host[:64] if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
 

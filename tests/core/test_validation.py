@@ -1,0 +1,77 @@
+"""Shape rules for login names, email addresses and password lengths."""
+
+from __future__ import annotations
+
+import pytest
+
+from twofold.core.errors import InvalidInput
+from twofold.core.validation import (
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    check_password_length,
+    normalize_email,
+    normalize_login,
+)
+
+
+def test_login_is_trimmed_and_lower_cased() -> None:
+    assert normalize_login("  Alice.Smith_2 ") == "alice.smith_2"
+
+
+@pytest.mark.parametrize("login", ["ab", "a" * 64, "0-day", "x.y"])
+def test_login_within_the_rules_is_accepted(login: str) -> None:
+    assert normalize_login(login) == login
+
+
+@pytest.mark.parametrize(
+    "login", ["", "a", "a" * 65, ".alice", "-alice", "_alice", "al ice", "alice@x", "ålice"]
+)
+def test_login_outside_the_rules_is_refused_on_the_login_field(login: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        normalize_login(login)
+    assert caught.value.field == "login"
+
+
+def test_email_is_trimmed_and_lower_cased() -> None:
+    assert normalize_email("  Bob@Example.ORG ") == "bob@example.org"
+
+
+@pytest.mark.parametrize(
+    "email", ["", "bob", "bob@", "@example.org", "bob@example", "b ob@example.org", "a@b@c.org"]
+)
+def test_malformed_email_is_refused_on_the_email_field(email: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        normalize_email(email)
+    assert caught.value.field == "email"
+
+
+def test_email_longer_than_254_characters_is_refused() -> None:
+    email = "bob@" + "a" * 246 + ".org"
+    assert len(email) == 254
+    assert normalize_email(email) == email
+    with pytest.raises(InvalidInput):
+        normalize_email("bob@" + "a" * 247 + ".org")
+
+
+def test_email_local_part_longer_than_64_characters_is_refused() -> None:
+    with pytest.raises(InvalidInput):
+        normalize_email("b" * 65 + "@example.org")
+
+
+def test_password_at_the_length_bounds_is_accepted() -> None:
+    check_password_length("p" * PASSWORD_MIN)
+    check_password_length("p" * PASSWORD_MAX)
+
+
+def test_password_shorter_than_the_minimum_is_refused_with_the_bound() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        check_password_length("p" * (PASSWORD_MIN - 1))
+    assert caught.value.field == "new_password"
+    assert str(PASSWORD_MIN) in caught.value.detail
+
+
+def test_password_longer_than_the_maximum_is_refused_with_the_bound() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        check_password_length("p" * (PASSWORD_MAX + 1), field="password")
+    assert caught.value.field == "password"
+    assert str(PASSWORD_MAX) in caught.value.detail
