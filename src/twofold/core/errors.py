@@ -111,6 +111,22 @@ class NotFound(TwofoldError):
     code = "not_found"
 
 
+class Forbidden(TwofoldError):
+    """The person may not do this here (not a member, not an admin, sign-up closed)."""
+
+    code = "forbidden"
+
+
+class TwoFactorRequired(TwofoldError):
+    """2FA cannot be turned off: an organization or an admin role requires it."""
+
+    code = "two_factor_required"
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
+
+
 class AlreadyExists(TwofoldError):
     code = "already_exists"
 

@@ -15,14 +15,18 @@ from twofold.core.errors import (
     InvalidInput,
     TwoFactorAlreadyEnabled,
     TwoFactorNotEnabled,
+    TwoFactorRequired,
     WrongPassword,
 )
+from twofold.core.policy import blockers_to_disabling
+from twofold.core.sessions import Method
 from twofold.core.validation import PASSWORD_MAX
 from twofold.otp.recovery import generate_recovery_codes, normalize_recovery_code
 from twofold.otp.secret import encode_secret, generate_secret, group_for_display
 from twofold.otp.totp import TotpParams
 from twofold.otp.uri import provisioning_uri
 from twofold.services import audit, sessions
+from twofold.services.organizations import membership_views
 from twofold.services.passwords import (
     check_new_password,
     clear_password_failures,
@@ -33,7 +37,7 @@ from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.second_factor import consume_totp_step
 from twofold.services.totp_secrets import open_secret, seal_secret
 from twofold.services.users import has_two_factor
-from twofold.store.models import Authenticator, RecoveryCode, User
+from twofold.store.models import Authenticator, AuthSession, RecoveryCode, User
 
 # A setup page reopened within this time shows the same key, so a half-finished
 # scan in another tab still works; after it, a new key is made.
@@ -135,6 +139,22 @@ def confirm_totp_enrollment(
     return codes
 
 
+def confirm_totp_enrollment_in_session(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    session: AuthSession,
+    code: str,
+    client: ClientInfo,
+) -> tuple[list[str], str]:
+    """Confirm enrollment and count it as this session's second factor (a step up, so the
+    session token changes). Returns the recovery codes and the new token."""
+    codes = confirm_totp_enrollment(db, runtime, user, code, client)
+    token = sessions.step_up(db, runtime, session, Method.TOTP)
+    db.commit()
+    return codes, token
+
+
 def _replace_recovery_codes(db: Session, runtime: Runtime, user: User) -> list[str]:
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = generate_recovery_codes()
@@ -169,6 +189,9 @@ def disable_two_factor(
     confirm_current_password(db, runtime, user, password, client)
     if not has_two_factor(db, user.id):
         raise TwoFactorNotEnabled()
+    blockers = blockers_to_disabling(membership_views(db, user), user.is_superadmin)
+    if blockers:
+        raise TwoFactorRequired(blockers)
     db.execute(delete(Authenticator).where(Authenticator.user_id == user.id))
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     user.failed_code_count = 0

@@ -37,11 +37,19 @@ from twofold.store.db import rows_affected
 from twofold.store.models import Authenticator, AuthSession, RecoveryCode, User
 
 TOTP_WINDOW = 1
+CHALLENGE_STATES = {SessionState.PASSWORD_VERIFIED.value, SessionState.AUTHENTICATED.value}
 
 
 def _pending_user(db: Session, runtime: Runtime, session: AuthSession) -> User:
-    if session.state != SessionState.PASSWORD_VERIFIED or session.expires_at <= runtime.now():
+    """The person at the code prompt: after the password, or signed in and asked again
+    because the current organization requires 2FA and this session has not passed it there."""
+    if session.state not in CHALLENGE_STATES or session.expires_at <= runtime.now():
         raise NotPasswordVerified()
+    if session.state == SessionState.AUTHENTICATED.value and (
+        session.organization_id is None
+        or session.organization_id in sessions.verified_organizations(session)
+    ):
+        raise NotPasswordVerified()  # nothing left to verify in this session
     # Read the lock state from the database, not from a copy the caller's db session may hold.
     user = db.get(User, session.user_id, populate_existing=True)
     if user is None or not user.is_active:

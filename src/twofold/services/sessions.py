@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
-from twofold.core.sessions import Method, SessionState, amr_string
+from twofold.core.sessions import Method, SessionState, amr_methods, amr_string
 from twofold.crypto import new_token, token_digest
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.db import rows_affected
@@ -31,6 +31,8 @@ def start_session(
     state: SessionState,
     methods: list[Method],
     client: ClientInfo,
+    *,
+    organization_id: int | None = None,
 ) -> tuple[AuthSession, str]:
     now = runtime.now()
     token = new_token()
@@ -39,7 +41,7 @@ def start_session(
         user_id=user.id,
         state=state.value,
         amr=amr_string(methods),
-        organization_id=_default_organization_id(user),
+        organization_id=organization_id or _default_organization_id(user),
         created_at=now,
         last_seen_at=now,
         expires_at=now + _lifetime(runtime, state),
@@ -62,12 +64,17 @@ def step_up(
     session: AuthSession,
     method: Method,
 ) -> str:
-    """Password-verified -> authenticated, with a new token (the old one stops working)."""
+    """A second factor passed: authenticated, verified for the current organization, with a
+    new token (the old one stops working)."""
     now = runtime.now()
     token = new_token()
     session.token_digest = token_digest(token)
     session.state = SessionState.AUTHENTICATED.value
-    session.amr = f"{session.amr} {method.value}".strip()
+    methods = amr_methods(session.amr)
+    if method not in methods:
+        session.amr = amr_string([*methods, method])
+    if session.organization_id is not None:
+        mark_verified(session, session.organization_id)
     session.expires_at = now + _lifetime(runtime, SessionState.AUTHENTICATED)
     session.last_seen_at = now
     db.flush()
@@ -93,6 +100,19 @@ def find_session(db: Session, runtime: Runtime, token: str | None) -> AuthSessio
         session.last_seen_at = now
         db.commit()
     return session
+
+
+def verified_organizations(session: AuthSession) -> set[int]:
+    return {int(part) for part in session.verified_organizations.split() if part.isdigit()}
+
+
+def mark_verified(session: AuthSession, organization_id: int) -> None:
+    ids = verified_organizations(session) | {organization_id}
+    session.verified_organizations = " ".join(str(i) for i in sorted(ids))
+
+
+def end_sessions_where(db: Session, condition: ColumnElement[bool]) -> int:
+    return rows_affected(db, delete(AuthSession).where(condition))
 
 
 def end_session(db: Session, session_id: int) -> None:

@@ -17,7 +17,7 @@ from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings
 from twofold.web.deps import CsrfRejected, Redirect
 from twofold.web.errors import message_for, status_for
-from twofold.web.pages import account, auth, setup
+from twofold.web.pages import account, auth, setup, signup
 from twofold.web.rendering import STATIC_DIR, redirect, render, runtime_of
 
 log = logging.getLogger("twofold.web")
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(auth.router)
     app.include_router(account.router)
     app.include_router(setup.router)
+    app.include_router(signup.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

@@ -9,9 +9,11 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 from sqlalchemy.orm import Session
 
+from twofold.core.policy import Demand
 from twofold.core.sessions import SessionState
 from twofold.otp.clock import unix_time
-from twofold.services import sessions
+from twofold.services import organizations, sessions
+from twofold.services.organizations import Standing
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import AuthSession, User
 from twofold.web import csrf
@@ -66,38 +68,85 @@ def get_optional_session(request: Request, db: DbDep, runtime: RuntimeDep) -> Au
 OptionalSession = Annotated[AuthSession | None, Depends(get_optional_session)]
 
 
-def get_pending_session(request: Request, session: OptionalSession) -> AuthSession:
-    """A password-verified session, on its way to the code prompt."""
+SETUP_PAGE = "/account/security/setup"
+CODE_PAGE = "/login/code"
+
+
+def _standing(
+    request: Request, db: Session, runtime: Runtime, session: AuthSession
+) -> tuple[User, Standing]:
+    user = db.get(User, session.user_id)
+    if user is None:  # pragma: no cover - find_session already checked
+        raise Redirect("/login")
+    standing = organizations.standing(db, runtime, user, session)
+    request.state.user = user
+    request.state.standing = standing
+    return user, standing
+
+
+def get_challenge_session(
+    request: Request, db: DbDep, runtime: RuntimeDep, session: OptionalSession
+) -> AuthSession:
+    """A session at the code prompt: after the password, or signed in and asked again
+    because the current organization requires 2FA that this session has not passed there."""
     if session is None:
         raise Redirect("/login?notice=expired" if request.cookies.get(SESSION_COOKIE) else "/login")
     if session.state == SessionState.AUTHENTICATED:
-        raise Redirect("/account/security")
+        _user, standing = _standing(request, db, runtime, session)
+        if standing.access.demand is not Demand.VERIFY:
+            raise Redirect("/account/security")
     return session
 
 
-PendingSession = Annotated[AuthSession, Depends(get_pending_session)]
+PendingSession = Annotated[AuthSession, Depends(get_challenge_session)]
 
 
 def get_authenticated_session(request: Request, session: OptionalSession) -> AuthSession:
     if session is None:
         raise Redirect("/login")
     if session.state != SessionState.AUTHENTICATED:
-        raise Redirect("/login/code")
+        raise Redirect(CODE_PAGE)
     return session
 
 
 AuthenticatedSession = Annotated[AuthSession, Depends(get_authenticated_session)]
 
 
-def get_current_user(request: Request, db: DbDep, session: AuthenticatedSession) -> User:
-    user = db.get(User, session.user_id)
-    if user is None:  # pragma: no cover - find_session already checked
-        raise Redirect("/login")
-    request.state.user = user
+def get_enrolling_user(
+    request: Request, db: DbDep, runtime: RuntimeDep, session: AuthenticatedSession
+) -> User:
+    """Signed in, perhaps obliged to set up 2FA first: may reach the setup pages."""
+    user, standing = _standing(request, db, runtime, session)
+    if standing.access.demand is Demand.VERIFY:
+        raise Redirect(CODE_PAGE)
+    return user
+
+
+EnrollingUser = Annotated[User, Depends(get_enrolling_user)]
+
+
+def get_current_user(
+    request: Request, db: DbDep, runtime: RuntimeDep, session: AuthenticatedSession
+) -> User:
+    """Signed in with everything the current organization demands."""
+    user, standing = _standing(request, db, runtime, session)
+    if standing.access.demand is Demand.VERIFY:
+        raise Redirect(CODE_PAGE)
+    if standing.access.demand is Demand.ENROLL:
+        raise Redirect(SETUP_PAGE)
     return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_standing(request: Request) -> Standing:
+    """The standing computed by EnrollingUser or CurrentUser earlier in the same request."""
+    standing: Standing = request.state.standing
+    return standing
+
+
+StandingDep = Annotated[Standing, Depends(get_standing)]
 
 
 def require_csrf(

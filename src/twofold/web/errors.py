@@ -36,6 +36,7 @@ MESSAGES: dict[type[e.TwofoldError], str] = {
         "This link is not valid. It may have been used already or have expired. Ask for a new one."
     ),
     e.NotFound: "We couldn't find that.",
+    e.Forbidden: "You are not allowed to do that here.",
 }
 
 STATUS: dict[type[e.TwofoldError], int] = {
@@ -43,8 +44,15 @@ STATUS: dict[type[e.TwofoldError], int] = {
     e.SecondFactorLocked: 429,
     e.InvalidToken: 404,
     e.NotFound: 404,
+    e.Forbidden: 403,
     e.NotPasswordVerified: 401,
 }
+
+
+def _and_list(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _wait_words(seconds: int) -> str:
@@ -55,8 +63,15 @@ def _wait_words(seconds: int) -> str:
 
 
 def message_for(error: e.TwofoldError, now: datetime | None = None) -> str:
-    if isinstance(error, e.InvalidInput | e.AlreadyExists | e.ConfigurationError):
+    if isinstance(error, e.InvalidInput | e.AlreadyExists | e.ConfigurationError | e.Forbidden):
+        return error.detail or MESSAGES[e.Forbidden]
+    if isinstance(error, e.NotFound) and error.detail and error.detail != error.code:
         return error.detail
+    if isinstance(error, e.TwoFactorRequired):
+        return (
+            "You can't turn off two-factor authentication: it is required for "
+            f"{_and_list(error.reasons)}."
+        )
     if isinstance(error, e.PasswordAttemptsThrottled):
         return (
             "Too many wrong passwords. For your safety, wait "

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from twofold.core.policy import days_left
 from twofold.otp.clock import unix_time
 from twofold.services.runtime import Runtime
 from twofold.web import csrf
@@ -18,6 +19,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "twofold_session"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.filters["days_left"] = days_left
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -53,6 +55,8 @@ def render(
     context.setdefault("notice", None)
     context.setdefault("field_errors", {})
     context.setdefault("current_user", getattr(request.state, "user", None))
+    context.setdefault("standing", getattr(request.state, "standing", None))
+    context.setdefault("now", runtime_of(request).now())
     context["csrf_token"] = csrf_token(request)
     response = templates.TemplateResponse(request, template, context, status_code=status_code)
     set_csrf_cookie_if_new(request, response)
@@ -76,9 +80,7 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def set_session_cookie(
-    request: Request, response: RedirectResponse | HTMLResponse, token: str
-) -> None:
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,

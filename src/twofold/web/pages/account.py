@@ -9,20 +9,26 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from twofold.core.errors import TwofoldError
+from twofold.core.policy import Demand, blockers_to_disabling, two_factor_offered
 from twofold.core.sessions import Method, amr_methods
-from twofold.services import account
+from twofold.services import account, organizations
 from twofold.services.account import PendingEnrollment
+from twofold.services.organizations import Standing
 from twofold.services.users import has_two_factor, recovery_codes_left
+from twofold.store.models import User
 from twofold.web.deps import (
     AuthenticatedSession,
     ClientDep,
     CsrfChecked,
     CurrentUser,
     DbDep,
+    EnrollingUser,
     RuntimeDep,
+    StandingDep,
 )
 from twofold.web.errors import field_of, message_for, status_for
-from twofold.web.rendering import redirect, render
+from twofold.web.pages.auth import landing_page
+from twofold.web.rendering import redirect, render, set_session_cookie
 
 router = APIRouter(prefix="/account")
 
@@ -30,6 +36,7 @@ SECURITY_NOTICES = {
     "disabled": "Two-factor authentication is off. Your password alone now signs you in.",
     "password_changed": "Your password was changed. Your other sessions were signed out.",
     "enabled": "Two-factor authentication is on. You'll be asked for a code when you sign in.",
+    "not_offered": "Your organization does not use two-factor authentication.",
 }
 
 MISSING_SETUP_CODE = "Enter the 6-digit code your authenticator app shows for this account."
@@ -43,11 +50,13 @@ def _qr_svg(uri: str) -> str:
 def _setup_page(
     request: Request, pending: PendingEnrollment, *, error: str | None = None, status: int = 200
 ) -> Response:
+    standing: Standing = request.state.standing
     return render(
         request,
         "setup_totp.html",
         status_code=status,
         error=error,
+        enforced=standing.access.demand is Demand.ENROLL,
         qr_svg=_qr_svg(pending.uri),
         secret_grouped=pending.secret_grouped,
         secret_plain=pending.secret_b32,
@@ -60,24 +69,31 @@ def security_page(
     request: Request,
     db: DbDep,
     user: CurrentUser,
+    standing: StandingDep,
     session: AuthenticatedSession,
     notice: str = "",
 ) -> Response:
-    enabled = has_two_factor(db, user.id)
+    enabled = standing.has_two_factor
     return render(
         request,
         "security.html",
         notice=SECURITY_NOTICES.get(notice),
         two_factor_enabled=enabled,
+        offered=two_factor_offered(standing.memberships, user.is_superadmin, enabled),
+        disable_blockers=blockers_to_disabling(standing.memberships, user.is_superadmin),
         codes_left=recovery_codes_left(db, user.id) if enabled else 0,
         used_recovery_code=Method.RECOVERY_CODE in amr_methods(session.amr),
     )
 
 
 @router.get("/security/setup")
-def setup_page(request: Request, db: DbDep, runtime: RuntimeDep, user: CurrentUser) -> Response:
-    if has_two_factor(db, user.id):
+def setup_page(
+    request: Request, db: DbDep, runtime: RuntimeDep, user: EnrollingUser, standing: StandingDep
+) -> Response:
+    if standing.has_two_factor:
         return redirect("/account/security")
+    if not two_factor_offered(standing.memberships, user.is_superadmin, False):
+        return redirect("/account/security?notice=not_offered")
     return _setup_page(request, account.begin_totp_enrollment(db, runtime, user))
 
 
@@ -88,22 +104,31 @@ def setup_confirm(
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
-    user: CurrentUser,
+    user: EnrollingUser,
+    standing: StandingDep,
+    session: AuthenticatedSession,
     code: Annotated[str, Form()] = "",
 ) -> Response:
-    if has_two_factor(db, user.id):
+    if standing.has_two_factor:
         return redirect("/account/security")
+    if not two_factor_offered(standing.memberships, user.is_superadmin, False):
+        return redirect("/account/security?notice=not_offered")
     if not code.strip():
         pending = account.begin_totp_enrollment(db, runtime, user)
         return _setup_page(request, pending, error=MISSING_SETUP_CODE, status=400)
     try:
-        codes = account.confirm_totp_enrollment(db, runtime, user, code, client)
+        codes, token = account.confirm_totp_enrollment_in_session(
+            db, runtime, user, session, code, client
+        )
     except TwofoldError as exc:
         pending = account.begin_totp_enrollment(db, runtime, user)
         return _setup_page(
             request, pending, error=message_for(exc, runtime.now()), status=status_for(exc)
         )
-    return _recovery_codes_page(request, codes, first_time=True)
+    request.state.standing = organizations.standing(db, runtime, user, session)
+    response = _recovery_codes_page(request, codes, first_time=True)
+    set_session_cookie(request, response, token)
+    return response
 
 
 def _recovery_codes_page(request: Request, codes: list[str], *, first_time: bool) -> Response:
@@ -147,10 +172,11 @@ def regenerate_submit(
 
 
 @router.get("/security/disable")
-def disable_page(request: Request, db: DbDep, user: CurrentUser) -> Response:
-    if not has_two_factor(db, user.id):
+def disable_page(request: Request, user: CurrentUser, standing: StandingDep) -> Response:
+    if not standing.has_two_factor:
         return redirect("/account/security")
-    return render(request, "disable.html")
+    blockers = blockers_to_disabling(standing.memberships, user.is_superadmin)
+    return render(request, "disable.html", blockers=blockers)
 
 
 @router.post("/security/disable")
@@ -213,3 +239,22 @@ def password_submit(
             field_errors={field: message_for(exc, runtime.now())},
         )
     return redirect("/account/security?notice=password_changed")
+
+
+@router.post("/organization")
+def switch_organization(
+    request: Request,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    session: AuthenticatedSession,
+    organization: Annotated[str, Form()] = "",
+) -> Response:
+    """Another of the person's organizations becomes current; its policy applies at once
+    (the code is asked again, or 2FA setup, where it requires 2FA)."""
+    user = db.get(User, session.user_id)
+    if user is None:  # pragma: no cover - the session dependency checked it
+        return redirect("/login")
+    organizations.switch_organization(db, runtime, session, user, organization, client)
+    return redirect(landing_page(db, runtime, session))

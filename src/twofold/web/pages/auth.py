@@ -9,10 +9,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from twofold.core.errors import SecondFactorLocked, TwofoldError
+from twofold.core.policy import Demand
 from twofold.core.sessions import SessionState
-from twofold.services import second_factor, signin
-from twofold.store.models import User
+from twofold.services import organizations, second_factor, signin, signup
+from twofold.store.models import AuthSession, User
 from twofold.web.deps import (
+    CODE_PAGE,
+    SETUP_PAGE,
     ClientDep,
     CsrfChecked,
     DbDep,
@@ -35,13 +38,34 @@ LOGIN_NOTICES = {
 AFTER_SIGN_IN = "/account/security"
 
 
+def landing_page(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> str:
+    """Where a session goes next: the code prompt, 2FA setup, or the account."""
+    if session.state != SessionState.AUTHENTICATED:
+        return CODE_PAGE
+    user = db.get(User, session.user_id)
+    if user is None:
+        return "/login"
+    demand = organizations.standing(db, runtime, user, session).access.demand
+    if demand is Demand.VERIFY:
+        return CODE_PAGE
+    if demand in (Demand.ENROLL, Demand.GRACE):
+        return SETUP_PAGE
+    return AFTER_SIGN_IN
+
+
 @router.get("/login")
-def login_page(request: Request, session: OptionalSession, notice: str = "") -> Response:
+def login_page(
+    request: Request, db: DbDep, runtime: RuntimeDep, session: OptionalSession, notice: str = ""
+) -> Response:
     if session is not None:
-        return redirect(
-            AFTER_SIGN_IN if session.state == SessionState.AUTHENTICATED else "/login/code"
-        )
-    return render(request, "login.html", notice=LOGIN_NOTICES.get(notice), login="")
+        return redirect(landing_page(db, runtime, session))
+    return render(
+        request,
+        "login.html",
+        notice=LOGIN_NOTICES.get(notice),
+        login="",
+        signup_open=bool(signup.open_organizations(db)),
+    )
 
 
 @router.post("/login")
@@ -80,7 +104,7 @@ def login_submit(
             error=message_for(exc, runtime.now()),
             login=login[:254],
         )
-    response = redirect("/login/code" if started.needs_second_factor else AFTER_SIGN_IN)
+    response = redirect(landing_page(db, runtime, started.session))
     set_session_cookie(request, response, started.token)
     return response
 
@@ -142,7 +166,7 @@ def _second_step(
             error=message_for(exc, runtime.now()),
             locked=isinstance(exc, SecondFactorLocked),
         )
-    response = redirect(AFTER_SIGN_IN)
+    response = redirect(landing_page(db, runtime, session))
     set_session_cookie(request, response, token)
     return response
 

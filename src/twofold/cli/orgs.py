@@ -1,0 +1,134 @@
+"""`twofold org …`: organizations and their 2FA policies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from twofold.cli.common import DataDirOption, fail, open_runtime
+from twofold.core.errors import InvalidInput
+from twofold.core.policy import TwoFactorPolicy, parse_policy
+from twofold.services import organizations as org_service
+
+org_app = typer.Typer(
+    help="Create and list organizations; set their 2FA policy.", no_args_is_help=True
+)
+
+TwoFactorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--two-factor",
+        help="off (not offered), optional (members choose) or required (everyone).",
+        show_default=False,
+    ),
+]
+
+
+def _signup_open(value: str) -> bool:
+    choice = value.strip().lower()
+    if choice not in {"open", "closed"}:
+        raise InvalidInput("signup", "Sign-up must be 'open' or 'closed'.")
+    return choice == "open"
+
+
+@org_app.command("create")
+def org_create(
+    slug: Annotated[str, typer.Argument(help="Short name: lower-case letters, digits, dashes.")],
+    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    two_factor: TwoFactorOption = None,
+    signup: Annotated[
+        str, typer.Option("--signup", help="open: anyone may sign up at /signup; closed.")
+    ] = "closed",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create an organization (2FA optional and sign-up closed unless you say otherwise)."""
+    with open_runtime(data_dir) as (runtime, db):
+        policy = parse_policy(two_factor or TwoFactorPolicy.OPTIONAL.value)
+        organization = org_service.create_organization(
+            db,
+            runtime,
+            slug=slug,
+            name=name,
+            two_factor=policy,
+            signup_open=_signup_open(signup),
+        )
+        db.commit()
+        typer.echo(
+            f"Created organization '{organization.slug}' ({organization.name}): 2FA "
+            f"{policy.value}, sign-up {'open' if organization.signup_open else 'closed'}."
+        )
+
+
+@org_app.command("list")
+def org_list(data_dir: DataDirOption = None) -> None:
+    """List organizations with their policy, members, and members without 2FA."""
+    with open_runtime(data_dir) as (_runtime, db):
+        rows = org_service.list_organizations(db)
+        header = f"{'SLUG':<20} {'2FA':<9} {'GRACE':>5}  {'SIGN-UP':<7} {'MEMBERS':>7}"
+        typer.echo(f"{header} {'NO 2FA':>6}  NAME")
+        for organization in rows:
+            typer.echo(
+                f"{organization.slug:<20} {organization.two_factor_policy:<9} "
+                f"{organization.grace_days:>5}  "
+                f"{'open' if organization.signup_open else 'closed':<7} "
+                f"{org_service.member_count(db, organization.id):>7} "
+                f"{org_service.members_without_2fa(db, organization.id):>6}  {organization.name}"
+            )
+
+
+@org_app.command("policy")
+def org_policy(
+    slug: Annotated[str, typer.Argument(help="Organization short name.")],
+    two_factor: TwoFactorOption = None,
+    grace_days: Annotated[
+        int | None,
+        typer.Option(
+            "--grace-days",
+            help="Days, counted from when 2FA became required, during which members may "
+            "postpone setting it up. Changing it applies at once, to open sessions too.",
+        ),
+    ] = None,
+    sign_out_everyone: Annotated[
+        bool, typer.Option("--sign-out-everyone", help="End every member's sessions now.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show what a 2FA policy change would do, then apply it."""
+    with open_runtime(data_dir) as (runtime, db):
+        organization = org_service.get_organization(db, slug)
+        current = TwoFactorPolicy(organization.two_factor_policy)
+        policy = parse_policy(two_factor) if two_factor else current
+        effect = org_service.preview_policy(
+            db, runtime, organization, two_factor=policy, grace_days=grace_days
+        )
+        change = (
+            f"stays {policy.value}" if policy is current else f"{current.value} -> {policy.value}"
+        )
+        typer.echo(f"Organization '{organization.slug}': 2FA {change}.")
+        if policy is TwoFactorPolicy.REQUIRED:
+            typer.echo(f"{effect.members_without_2fa} of {effect.members} members have no 2FA yet.")
+            if effect.grace_ends_at is None:
+                typer.echo("They must set it up at their next sign-in or page view.")
+            else:
+                typer.echo(
+                    "They may postpone setting it up until "
+                    f"{effect.grace_ends_at:%Y-%m-%d %H:%M} UTC; after that they must."
+                )
+        if sign_out_everyone:
+            typer.echo(f"All {effect.members} members will be signed out now.")
+        if not yes and not typer.confirm("Apply?", default=False):
+            raise fail("Nothing was changed.")
+        ended = org_service.set_policy(
+            db,
+            runtime,
+            organization,
+            two_factor=policy,
+            grace_days=grace_days,
+            sign_out_everyone=sign_out_everyone,
+        )
+        db.commit()
+        typer.echo(f"Applied. 2FA is {policy.value} for '{organization.slug}'.")
+        if sign_out_everyone:
+            typer.echo(f"Signed out {ended} session{'s' if ended != 1 else ''}.")

@@ -1,0 +1,156 @@
+"""`twofold user …`: create, list, inspect, unlock users and manage their memberships."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from twofold.cli.common import DataDirOption, open_runtime
+from twofold.core.policy import parse_role
+from twofold.services import organizations as org_service
+from twofold.services import users as user_service
+
+user_app = typer.Typer(
+    help="Create, list, inspect and unlock user accounts; manage their organizations.",
+    no_args_is_help=True,
+)
+
+
+@user_app.command("create")
+def user_create(
+    login: Annotated[str, typer.Argument(help="Login name (letters, digits, . _ -).")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from standard input."),
+    ] = False,
+    email: Annotated[str | None, typer.Option("--email", help="Email address.")] = None,
+    superadmin: Annotated[
+        bool, typer.Option("--superadmin", help="A platform administrator.")
+    ] = False,
+    org: Annotated[
+        str, typer.Option("--org", help="Organization (short name) the user joins.")
+    ] = user_service.DEFAULT_ORGANIZATION,
+    role: Annotated[
+        str, typer.Option("--role", help="Role in that organization: member or admin.")
+    ] = "member",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a user. The password comes from standard input (or is asked for)."""
+    member_role = parse_role(role)
+    if password_stdin:
+        raw = sys.stdin.read()
+    else:
+        raw = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with open_runtime(data_dir) as (runtime, db):
+        password = user_service.check_stdin_password(raw)
+        user = user_service.create_user(
+            db,
+            runtime,
+            login=login,
+            password=password,
+            email=email,
+            superadmin=superadmin,
+            organization_slug=org,
+            role=member_role.value,
+        )
+        db.commit()
+        kind = "superadmin" if superadmin else "user"
+        typer.echo(f"Created {kind} '{user.login}'.")
+        typer.echo(f"Organization: {org} ({member_role.value}).")
+
+
+@user_app.command("list")
+def user_list(data_dir: DataDirOption = None) -> None:
+    """List users with their 2FA status."""
+    with open_runtime(data_dir) as (runtime, db):
+        rows = user_service.list_users(db)
+        if not rows:
+            typer.echo("No users yet.")
+            return
+        typer.echo(f"{'LOGIN':<24} {'2FA':<9} {'CODES':>5}  {'LOCKED':<7} LAST SIGN-IN")
+        for user in rows:
+            status = user_service.describe(db, runtime, user)
+            last = f"{status.last_sign_in_at:%Y-%m-%d %H:%M}" if status.last_sign_in_at else "never"
+            typer.echo(
+                f"{status.login:<24} {'on' if status.two_factor_enabled else 'off':<9} "
+                f"{status.recovery_codes_left:>5}  {'yes' if status.locked else 'no':<7} {last}"
+            )
+
+
+@user_app.command("show")
+def user_show(
+    login: Annotated[str, typer.Argument(help="Login name or email.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show one user's 2FA status, recovery codes left, last sign-in and lock state."""
+    with open_runtime(data_dir) as (runtime, db):
+        status = user_service.describe(db, runtime, user_service.get_by_login(db, login))
+        lock = "no"
+        if status.locked:
+            lock = (
+                f"yes, until {status.locked_until:%Y-%m-%d %H:%M} UTC"
+                if status.locked_until
+                else "yes, until unlocked (twofold user unlock)"
+            )
+        last = f"{status.last_sign_in_at:%Y-%m-%d %H:%M} UTC" if status.last_sign_in_at else "never"
+        lines = {
+            "Login": status.login,
+            "Email": status.email or "-",
+            "Superadmin": "yes" if status.superadmin else "no",
+            "Active": "yes" if status.active else "no",
+            "Two-factor": "on" if status.two_factor_enabled else "off",
+            "Recovery codes left": str(status.recovery_codes_left),
+            "Wrong codes in a row": str(status.failed_code_count),
+            "Locked": lock,
+            "Last sign-in": last,
+            "Organizations": ", ".join(status.organizations) or "-",
+        }
+        for key, value in lines.items():
+            typer.echo(f"{key + ':':<22} {value}")
+
+
+@user_app.command("unlock")
+def user_unlock(
+    login: Annotated[str, typer.Argument(help="Login name or email.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Unlock a user's second factor after too many wrong codes."""
+    with open_runtime(data_dir) as (runtime, db):
+        user = user_service.get_by_login(db, login)
+        user_service.unlock(db, runtime, user)
+        db.commit()
+        typer.echo(f"Unlocked the second factor of '{user.login}'.")
+
+
+@user_app.command("add-to-org")
+def user_add_to_org(
+    login: Annotated[str, typer.Argument(help="Login name or email.")],
+    slug: Annotated[str, typer.Argument(help="Organization short name.")],
+    role: Annotated[str, typer.Option("--role", help="member or admin.")] = "member",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Add a user to an organization; its 2FA policy applies to them from now on."""
+    member_role = parse_role(role)
+    with open_runtime(data_dir) as (runtime, db):
+        user = user_service.get_by_login(db, login)
+        organization = org_service.get_organization(db, slug)
+        org_service.add_member(db, runtime, user, organization, member_role)
+        db.commit()
+        typer.echo(f"Added '{user.login}' to '{organization.slug}' as {member_role.value}.")
+
+
+@user_app.command("remove-from-org")
+def user_remove_from_org(
+    login: Annotated[str, typer.Argument(help="Login name or email.")],
+    slug: Annotated[str, typer.Argument(help="Organization short name.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Remove a user from an organization (their account stays)."""
+    with open_runtime(data_dir) as (runtime, db):
+        user = user_service.get_by_login(db, login)
+        organization = org_service.get_organization(db, slug)
+        org_service.remove_member(db, runtime, user, organization)
+        db.commit()
+        typer.echo(f"Removed '{user.login}' from '{organization.slug}'.")

@@ -1,0 +1,135 @@
+"""Organization 2FA policies and what they demand of one person in one session.
+
+A policy only ever adds requirements: a person with 2FA on is always asked for it, and
+admins and super-admins must have it whatever their organizations' policies say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from twofold.core.errors import InvalidInput
+
+
+class TwoFactorPolicy(StrEnum):
+    OFF = "off"  # 2FA is not offered (a person who has it keeps it)
+    OPTIONAL = "optional"  # members may turn it on
+    REQUIRED = "required"  # every member must have it
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    ADMIN = "admin"
+
+
+def parse_policy(value: str) -> TwoFactorPolicy:
+    try:
+        return TwoFactorPolicy(value.strip().lower())
+    except ValueError:
+        raise InvalidInput(
+            "two_factor", "The 2FA policy must be one of: off, optional, required."
+        ) from None
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value.strip().lower())
+    except ValueError:
+        raise InvalidInput("role", "The role must be 'member' or 'admin'.") from None
+
+
+@dataclass(frozen=True)
+class MembershipView:
+    """One organization as it bears on a person: its policy and their place in it."""
+
+    organization_id: int
+    slug: str
+    name: str
+    role: Role
+    joined_at: datetime
+    policy: TwoFactorPolicy
+    required_since: datetime | None
+    grace_days: int
+
+    def grace_ends_at(self) -> datetime | None:
+        """End of the grace period for this member, or None when they have none."""
+        if self.policy is not TwoFactorPolicy.REQUIRED or self.required_since is None:
+            return None
+        if self.grace_days <= 0 or self.joined_at >= self.required_since:
+            return None  # people who join after enforcement began set it up at once
+        return self.required_since + timedelta(days=self.grace_days)
+
+
+class Demand(StrEnum):
+    NONE = "none"
+    GRACE = "grace"  # must set up 2FA before grace_ends_at; may postpone until then
+    ENROLL = "enroll"  # must set up 2FA now and can reach nothing else
+    VERIFY = "verify"  # has 2FA, but this session has not passed it for this organization
+
+
+@dataclass(frozen=True)
+class Access:
+    demand: Demand
+    grace_ends_at: datetime | None = None
+    because: str | None = None  # the organization (name) whose policy asks for it
+
+
+def must_always_have_2fa(memberships: Sequence[MembershipView], is_superadmin: bool) -> bool:
+    return is_superadmin or any(m.role is Role.ADMIN for m in memberships)
+
+
+def access_for(
+    *,
+    has_two_factor: bool,
+    is_superadmin: bool,
+    memberships: Sequence[MembershipView],
+    current: MembershipView | None,
+    verified_for_current: bool,
+    now: datetime,
+) -> Access:
+    """What the person must do before using the current organization."""
+    requires = current is not None and current.policy is TwoFactorPolicy.REQUIRED
+    if has_two_factor:
+        if requires and not verified_for_current:
+            assert current is not None
+            return Access(Demand.VERIFY, because=current.name)
+        return Access(Demand.NONE)
+    if must_always_have_2fa(memberships, is_superadmin):
+        return Access(Demand.ENROLL, because="administrators")
+    if requires:
+        assert current is not None
+        grace_end = current.grace_ends_at()
+        if grace_end is not None and now < grace_end:
+            return Access(Demand.GRACE, grace_ends_at=grace_end, because=current.name)
+        return Access(Demand.ENROLL, because=current.name)
+    return Access(Demand.NONE)
+
+
+def blockers_to_disabling(memberships: Sequence[MembershipView], is_superadmin: bool) -> list[str]:
+    """Why 2FA may not be turned off: organizations requiring it, or an admin role."""
+    reasons = [m.name for m in memberships if m.policy is TwoFactorPolicy.REQUIRED]
+    if is_superadmin:
+        reasons.append("platform administrators")
+    elif any(m.role is Role.ADMIN for m in memberships):
+        reasons.append("organization administrators")
+    return reasons
+
+
+def two_factor_offered(
+    memberships: Sequence[MembershipView], is_superadmin: bool, has_two_factor: bool
+) -> bool:
+    """Setup is offered unless every organization of the person has 2FA off."""
+    if has_two_factor or must_always_have_2fa(memberships, is_superadmin):
+        return True
+    if not memberships:
+        return True
+    return any(m.policy is not TwoFactorPolicy.OFF for m in memberships)
+
+
+def days_left(until: datetime, now: datetime) -> int:
+    """Whole days left, counting a started day (a countdown shows 1 on the last day)."""
+    seconds = (until - now).total_seconds()
+    return max(0, int(-(-seconds // 86400)))

@@ -1,0 +1,371 @@
+"""Organizations, memberships and their 2FA policies; switching the current organization."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from twofold.core.audit_events import AuditEventType
+from twofold.core.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
+from twofold.core.policy import (
+    Access,
+    MembershipView,
+    Role,
+    TwoFactorPolicy,
+    access_for,
+)
+from twofold.services import audit, sessions
+from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.users import has_two_factor
+from twofold.store.db import rows_affected
+from twofold.store.models import Authenticator, AuthSession, Membership, Organization, User
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+MAX_GRACE_DAYS = 365
+
+
+def normalize_slug(raw: str) -> str:
+    slug = raw.strip().lower()
+    if not SLUG_PATTERN.fullmatch(slug):
+        raise InvalidInput(
+            "slug",
+            "An organization's short name is 2 to 63 lower-case letters, digits and dashes, "
+            "starting with a letter or digit.",
+        )
+    return slug
+
+
+def get_organization(db: Session, slug: str) -> Organization:
+    organization = db.scalar(
+        select(Organization).where(Organization.slug == slug.strip().lower()[:64])
+    )
+    if organization is None:
+        raise NotFound(f"There is no organization '{slug.strip()[:64]}'.")
+    return organization
+
+
+def create_organization(
+    db: Session,
+    runtime: Runtime,
+    *,
+    slug: str,
+    name: str | None,
+    two_factor: TwoFactorPolicy,
+    signup_open: bool,
+    actor_id: int | None = None,
+) -> Organization:
+    slug = normalize_slug(slug)
+    display_name = (name or slug).strip()
+    if not display_name or len(display_name) > 200:
+        raise InvalidInput("name", "An organization's name is 1 to 200 characters.")
+    if db.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
+        raise AlreadyExists("slug", f"An organization '{slug}' exists already.")
+    now = runtime.now()
+    organization = Organization(
+        slug=slug,
+        name=display_name,
+        two_factor_policy=two_factor.value,
+        required_since=now if two_factor is TwoFactorPolicy.REQUIRED else None,
+        grace_days=0,
+        signup_open=signup_open,
+        created_at=now,
+    )
+    db.add(organization)
+    db.flush()
+    audit.record(
+        db,
+        now,
+        AuditEventType.ORGANIZATION_CREATED,
+        actor_id=actor_id,
+        organization_id=organization.id,
+        slug=slug,
+        two_factor=two_factor.value,
+        signup_open=signup_open,
+    )
+    return organization
+
+
+def list_organizations(db: Session) -> list[Organization]:
+    return list(db.scalars(select(Organization).order_by(Organization.slug)))
+
+
+def member_count(db: Session, organization_id: int) -> int:
+    return int(
+        db.scalar(
+            select(func.count(Membership.id)).where(Membership.organization_id == organization_id)
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class PolicyEffect:
+    """What a policy change would do, shown before it is applied."""
+
+    members: int
+    members_without_2fa: int
+    grace_ends_at: datetime | None
+
+
+def members_without_2fa(db: Session, organization_id: int) -> int:
+    with_2fa = select(Authenticator.user_id).where(Authenticator.confirmed_at.is_not(None))
+    return int(
+        db.scalar(
+            select(func.count(Membership.id)).where(
+                Membership.organization_id == organization_id,
+                Membership.user_id.not_in(with_2fa),
+            )
+        )
+        or 0
+    )
+
+
+def _check_grace_days(grace_days: int | None) -> None:
+    if grace_days is not None and not 0 <= grace_days <= MAX_GRACE_DAYS:
+        raise InvalidInput("grace_days", f"The grace period is 0 to {MAX_GRACE_DAYS} days.")
+
+
+def _required_since_after(
+    organization: Organization, two_factor: TwoFactorPolicy, now: datetime
+) -> datetime | None:
+    if two_factor is not TwoFactorPolicy.REQUIRED:
+        return None
+    already = organization.two_factor_policy == TwoFactorPolicy.REQUIRED.value
+    return organization.required_since if already and organization.required_since else now
+
+
+def preview_policy(
+    db: Session,
+    runtime: Runtime,
+    organization: Organization,
+    *,
+    two_factor: TwoFactorPolicy,
+    grace_days: int | None,
+) -> PolicyEffect:
+    _check_grace_days(grace_days)
+    since = _required_since_after(organization, two_factor, runtime.now())
+    days = organization.grace_days if grace_days is None else grace_days
+    grace_end = None
+    if since is not None and days > 0:
+        grace_end = since + timedelta(days=days)
+    return PolicyEffect(
+        members=member_count(db, organization.id),
+        members_without_2fa=members_without_2fa(db, organization.id),
+        grace_ends_at=grace_end,
+    )
+
+
+def set_policy(
+    db: Session,
+    runtime: Runtime,
+    organization: Organization,
+    *,
+    two_factor: TwoFactorPolicy,
+    grace_days: int | None,
+    sign_out_everyone: bool,
+    actor_id: int | None = None,
+    client: ClientInfo | None = None,
+) -> int:
+    """Apply a policy; returns how many sessions were ended. The grace period counts from
+    when `required` was switched on, so changing it takes effect at once for everyone."""
+    _check_grace_days(grace_days)
+    now = runtime.now()
+    before = (organization.two_factor_policy, organization.grace_days)
+    organization.required_since = _required_since_after(organization, two_factor, now)
+    organization.two_factor_policy = two_factor.value
+    if grace_days is not None:
+        organization.grace_days = grace_days
+    audit.record(
+        db,
+        now,
+        AuditEventType.ORGANIZATION_POLICY_CHANGED,
+        actor_id=actor_id,
+        organization_id=organization.id,
+        client=client,
+        before=f"{before[0]} (grace {before[1]} days)",
+        after=f"{organization.two_factor_policy} (grace {organization.grace_days} days)",
+    )
+    ended = 0
+    if sign_out_everyone:
+        ended = sign_out_members(db, runtime, organization, actor_id=actor_id, client=client)
+    db.flush()
+    return ended
+
+
+def sign_out_members(
+    db: Session,
+    runtime: Runtime,
+    organization: Organization,
+    *,
+    actor_id: int | None = None,
+    client: ClientInfo | None = None,
+) -> int:
+    member_ids = select(Membership.user_id).where(Membership.organization_id == organization.id)
+    ended = sessions.end_sessions_where(db, AuthSession.user_id.in_(member_ids))
+    audit.record(
+        db,
+        runtime.now(),
+        AuditEventType.ORGANIZATION_MEMBERS_SIGNED_OUT,
+        actor_id=actor_id,
+        organization_id=organization.id,
+        client=client,
+        sessions_ended=ended,
+    )
+    return ended
+
+
+def add_member(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    organization: Organization,
+    role: Role,
+    *,
+    actor_id: int | None = None,
+) -> Membership:
+    existing = db.scalar(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.organization_id == organization.id
+        )
+    )
+    if existing is not None:
+        raise AlreadyExists(
+            "organization", f"'{user.login}' is already a member of '{organization.slug}'."
+        )
+    membership = Membership(
+        user_id=user.id, organization_id=organization.id, role=role.value, created_at=runtime.now()
+    )
+    db.add(membership)
+    audit.record(
+        db,
+        runtime.now(),
+        AuditEventType.MEMBERSHIP_ADDED,
+        user_id=user.id,
+        actor_id=actor_id,
+        organization_id=organization.id,
+        role=role.value,
+    )
+    db.flush()
+    return membership
+
+
+def remove_member(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    organization: Organization,
+    *,
+    actor_id: int | None = None,
+) -> None:
+    removed = rows_affected(
+        db,
+        delete(Membership).where(
+            Membership.user_id == user.id, Membership.organization_id == organization.id
+        ),
+    )
+    if not removed:
+        raise NotFound(f"'{user.login}' is not a member of '{organization.slug}'.")
+    db.expire(user, ["memberships"])
+    audit.record(
+        db,
+        runtime.now(),
+        AuditEventType.MEMBERSHIP_REMOVED,
+        user_id=user.id,
+        actor_id=actor_id,
+        organization_id=organization.id,
+    )
+
+
+def membership_views(db: Session, user: User) -> list[MembershipView]:
+    rows = db.execute(
+        select(Membership, Organization)
+        .join(Organization, Organization.id == Membership.organization_id)
+        .where(Membership.user_id == user.id)
+        .order_by(Membership.id)
+    ).all()
+    return [
+        MembershipView(
+            organization_id=organization.id,
+            slug=organization.slug,
+            name=organization.name,
+            role=Role(membership.role),
+            joined_at=membership.created_at,
+            policy=TwoFactorPolicy(organization.two_factor_policy),
+            required_since=organization.required_since,
+            grace_days=organization.grace_days,
+        )
+        for membership, organization in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A person in a session: their organizations, the current one, and what it demands."""
+
+    memberships: list[MembershipView]
+    current: MembershipView | None
+    access: Access
+    has_two_factor: bool
+
+
+def standing(db: Session, runtime: Runtime, user: User, session: AuthSession) -> Standing:
+    views = membership_views(db, user)
+    current = next((m for m in views if m.organization_id == session.organization_id), None)
+    if current is None and views:
+        # The current organization is gone (removed from it): fall back to the first one.
+        current = views[0]
+        session.organization_id = current.organization_id
+        db.commit()
+    two_factor = has_two_factor(db, user.id)
+    access = access_for(
+        has_two_factor=two_factor,
+        is_superadmin=user.is_superadmin,
+        memberships=views,
+        current=current,
+        verified_for_current=current is not None
+        and current.organization_id in sessions.verified_organizations(session),
+        now=runtime.now(),
+    )
+    return Standing(memberships=views, current=current, access=access, has_two_factor=two_factor)
+
+
+def switch_organization(
+    db: Session,
+    runtime: Runtime,
+    session: AuthSession,
+    user: User,
+    slug: str,
+    client: ClientInfo,
+) -> Organization:
+    """Make another of the person's organizations current; its policy applies at once."""
+    organization = db.scalar(select(Organization).where(Organization.slug == slug[:64]))
+    is_member = organization is not None and any(
+        m.organization_id == organization.id for m in membership_views(db, user)
+    )
+    if organization is None or not (is_member or user.is_superadmin):
+        audit.record(
+            db,
+            runtime.now(),
+            AuditEventType.ORGANIZATION_SWITCH_REFUSED,
+            user_id=user.id,
+            organization_id=organization.id if organization else None,
+            client=client,
+            reason="not_a_member" if organization else "unknown_organization",
+        )
+        db.commit()
+        raise Forbidden("You are not a member of that organization.")
+    session.organization_id = organization.id
+    audit.record(
+        db,
+        runtime.now(),
+        AuditEventType.ORGANIZATION_SWITCHED,
+        user_id=user.id,
+        organization_id=organization.id,
+        client=client,
+    )
+    db.commit()
+    return organization

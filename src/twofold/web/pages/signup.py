@@ -1,0 +1,81 @@
+"""/signup: create an account in an organization with open sign-up."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from twofold.core.errors import Forbidden, TwofoldError
+from twofold.core.policy import TwoFactorPolicy
+from twofold.services import signup
+from twofold.web.deps import ClientDep, CsrfChecked, DbDep, RuntimeDep
+from twofold.web.errors import field_of, message_for, status_for
+from twofold.web.rendering import redirect, render, set_session_cookie
+
+router = APIRouter()
+
+
+@router.get("/signup")
+def choose_organization(request: Request, db: DbDep) -> Response:
+    organizations = signup.open_organizations(db)
+    if len(organizations) == 1:
+        return redirect(f"/signup/{organizations[0].slug}")
+    return render(request, "signup_choose.html", organizations=organizations)
+
+
+@router.get("/signup/{slug}")
+def signup_page(request: Request, slug: str, db: DbDep) -> Response:
+    organization = signup.organization_open_for_signup(db, slug)
+    return render(
+        request, "signup.html", organization=organization, login="", email="", field_errors={}
+    )
+
+
+def _form_field(exc: TwofoldError) -> str:
+    field = field_of(exc) or "password"
+    return "password" if field == "new_password" else field
+
+
+@router.post("/signup/{slug}")
+def signup_submit(
+    request: Request,
+    slug: str,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    login: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        _session, token = signup.sign_up(
+            db,
+            runtime,
+            slug=slug,
+            login=login,
+            email=email,
+            password=password,
+            client=client,
+        )
+    except Forbidden:
+        raise
+    except TwofoldError as exc:
+        db.rollback()
+        return render(
+            request,
+            "signup.html",
+            status_code=status_for(exc),
+            organization=signup.organization_open_for_signup(db, slug),
+            login=login[:64],
+            email=email[:254],
+            field_errors={_form_field(exc): message_for(exc, runtime.now())},
+        )
+    organization = signup.organization_open_for_signup(db, slug)
+    policy = TwoFactorPolicy(organization.two_factor_policy)
+    target = "/account/security" if policy is TwoFactorPolicy.OFF else "/account/security/setup"
+    response = redirect(target)
+    set_session_cookie(request, response, token)
+    return response
