@@ -87,7 +87,9 @@ def runtime(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime=runtime), follow_redirects=False) as test_client:
+    with TestClient(
+        create_app(runtime=runtime, mail_worker=False), follow_redirects=False
+    ) as test_client:
         yield test_client
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +14,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TWOFOLD_", extra="ignore")
 
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses to start without SMTP (and other unsafe defaults).",
+    )
     data_dir: Path = Path("var")
     database_url: str | None = None
     secret_keys: SecretStr | None = Field(
@@ -30,6 +35,13 @@ class Settings(BaseSettings):
     trust_proxy_headers: bool = Field(
         default=False, description="Read the client IP from X-Forwarded-For (behind a proxy)."
     )
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = "Twofold <no-reply@localhost>"
+    mail_poll_seconds: float = Field(default=2.0, gt=0, le=300)
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
@@ -43,6 +55,16 @@ class Settings(BaseSettings):
     @property
     def uses_embedded_database(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def resolved_smtp_port(self) -> int:
+        if self.smtp_port:
+            return self.smtp_port
+        return {"tls": 465, "starttls": 587, "none": 25}[self.smtp_security]
 
     @property
     def key_file(self) -> Path:

@@ -70,6 +70,7 @@ def serve(
                 "  or on the command line: twofold user create LOGIN --superadmin --password-stdin"
             )
             typer.echo("")
+    typer.echo(f"Email: {runtime.mailer.describe()}")
     typer.secho(f"Serving on {url}  (Ctrl+C to stop)", fg=typer.colors.GREEN)
     logging.getLogger("uvicorn.access").addFilter(RedactTokensFilter())
     uvicorn.run(

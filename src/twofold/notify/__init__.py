@@ -1,1 +1,1 @@
-
+"""Getting messages to people: email (SMTP or a development outbox)."""

@@ -17,6 +17,7 @@ from twofold.crypto import (
     PasswordHashingParams,
     load_or_create_key_file,
 )
+from twofold.notify.mailer import Mailer, OutboxMailer, SmtpMailer
 from twofold.otp.clock import Clock, SystemClock
 from twofold.settings import Settings
 from twofold.store.db import make_engine, make_session_factory, migrate, pending_migrations
@@ -39,6 +40,7 @@ class Runtime:
     hasher: PasswordHasher
     engine: Engine
     session_factory: sessionmaker[Session]
+    mailer: Mailer
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -64,14 +66,35 @@ def load_keys(settings: Settings) -> KeyRing:
         raise ConfigurationError(str(exc)) from exc
 
 
+def make_mailer(settings: Settings) -> Mailer:
+    """SMTP when configured; in development an outbox directory of .eml files."""
+    if settings.smtp_host:
+        return SmtpMailer(
+            host=settings.smtp_host,
+            port=settings.resolved_smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_user,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        )
+    if settings.env == "production":
+        raise ConfigurationError(
+            "TWOFOLD_ENV=production needs a mail server: set TWOFOLD_SMTP_HOST (and "
+            "TWOFOLD_SMTP_PORT, TWOFOLD_SMTP_SECURITY, TWOFOLD_SMTP_USER, "
+            "TWOFOLD_SMTP_PASSWORD, TWOFOLD_MAIL_FROM as needed). See docs/email.md."
+        )
+    return OutboxMailer(settings.outbox_dir)
+
+
 def build_runtime(
     settings: Settings,
     *,
     clock: Clock | None = None,
     hashing: PasswordHashingParams | None = None,
     apply_migrations: bool | None = None,
+    mailer: Mailer | None = None,
 ) -> Runtime:
     """Connect, migrate (by default only the embedded database), and check the keys."""
+    mailer = mailer or make_mailer(settings)
     if settings.uses_embedded_database:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     keys = load_keys(settings)
@@ -97,6 +120,7 @@ def build_runtime(
             hasher=PasswordHasher(params),
             engine=engine,
             session_factory=make_session_factory(engine),
+            mailer=mailer,
         )
         with runtime.db() as db:
             check_key_fingerprints(db, keys, runtime.now())

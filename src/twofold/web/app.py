@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold import __version__
 from twofold.core.errors import TwofoldError
+from twofold.services.mail import MailWorker
 from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings
 from twofold.web.deps import CsrfRejected, Redirect
@@ -98,15 +101,37 @@ class _BodyTooLarge(Exception):
     pass
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    mail_worker: bool = True,
+) -> FastAPI:
+    """The web application. `mail_worker` runs the background mail sender in this process
+    (tests turn it off and deliver the queue themselves)."""
     if runtime is None:
         runtime = build_runtime(settings or Settings())
+    built = runtime
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if mail_worker:
+            worker = MailWorker(built, built.mailer, built.settings.mail_poll_seconds)
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
     app = FastAPI(
         title="Twofold",
         version=__version__,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        lifespan=lifespan,
     )
     app.state.runtime = runtime
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

@@ -1,0 +1,202 @@
+"""The mail queue. Messages are written to `outgoing_emails` in the caller's transaction, so
+the event and its message commit together; a background worker sends them with retries.
+No request waits for a mail server, so no response is slower for one account than another.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from twofold.notify.mailer import DeliveryError, Mailer, build_message
+from twofold.services.runtime import Runtime
+from twofold.store.db import rows_affected
+from twofold.store.models import OutgoingEmail
+
+log = logging.getLogger("twofold.mail")
+
+CLAIM_FOR = timedelta(minutes=2)
+# Waits after each failed attempt; after the last, the message is given up (and logged).
+RETRY_AFTER = [
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+    timedelta(hours=2),
+    timedelta(hours=4),
+    timedelta(hours=8),
+]
+_CONTEXT = b"outgoing-email"
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A message's words: subject, plain text and a simple HTML version."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def enqueue(
+    db: Session,
+    runtime: Runtime,
+    *,
+    kind: str,
+    recipient: str,
+    composed: Composed,
+    user_id: int | None = None,
+) -> OutgoingEmail:
+    content = json.dumps(
+        {"subject": composed.subject, "text": composed.text, "html": composed.html}
+    ).encode()
+    kid, sealed = runtime.keys.seal(content, context=_CONTEXT)
+    now = runtime.now()
+    row = OutgoingEmail(
+        kind=kind,
+        recipient=recipient,
+        user_id=user_id,
+        content_kid=kid,
+        content_sealed=sealed,
+        created_at=now,
+        attempts=0,
+        next_attempt_at=now,
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    given_up: int = 0
+
+
+def deliver_pending(runtime: Runtime, mailer: Mailer, *, limit: int = 50) -> DeliveryReport:
+    """Send what is due. Safe to run in several processes at once: each message is claimed
+    with a conditional UPDATE before it is sent."""
+    report = DeliveryReport()
+    now = runtime.now()
+    with runtime.db() as db:
+        due = list(
+            db.scalars(
+                select(OutgoingEmail.id)
+                .where(
+                    OutgoingEmail.sent_at.is_(None),
+                    OutgoingEmail.failed_at.is_(None),
+                    OutgoingEmail.next_attempt_at <= now,
+                    or_(OutgoingEmail.claimed_until.is_(None), OutgoingEmail.claimed_until < now),
+                )
+                .order_by(OutgoingEmail.id)
+                .limit(limit)
+            )
+        )
+        db.commit()
+    for message_id in due:
+        _deliver_one(runtime, mailer, message_id, report)
+    return report
+
+
+def _deliver_one(runtime: Runtime, mailer: Mailer, message_id: int, report: DeliveryReport) -> None:
+    now = runtime.now()
+    with runtime.db() as db:
+        claimed = rows_affected(
+            db,
+            update(OutgoingEmail)
+            .where(
+                OutgoingEmail.id == message_id,
+                OutgoingEmail.sent_at.is_(None),
+                or_(OutgoingEmail.claimed_until.is_(None), OutgoingEmail.claimed_until < now),
+            )
+            .values(claimed_until=now + CLAIM_FOR)
+            .execution_options(synchronize_session=False),
+        )
+        db.commit()
+        if not claimed:
+            return
+        row = db.get(OutgoingEmail, message_id)
+        if row is None or row.content_sealed is None or row.content_kid is None:
+            return  # sent meanwhile by another process
+        content = json.loads(
+            runtime.keys.open(row.content_kid, row.content_sealed, context=_CONTEXT)
+        )
+        message = build_message(
+            sender=runtime.settings.mail_from,
+            recipient=row.recipient,
+            subject=content["subject"],
+            text=content["text"],
+            html=content["html"],
+        )
+        try:
+            mailer.send(message)
+        except DeliveryError as exc:
+            row.attempts += 1
+            row.last_error = str(exc)[:500]
+            row.claimed_until = None
+            if row.attempts > len(RETRY_AFTER):
+                row.failed_at = runtime.now()
+                report.given_up += 1
+                log.error(
+                    "gave up on %s message %d to %s after %d attempts: %s",
+                    row.kind,
+                    row.id,
+                    row.recipient,
+                    row.attempts,
+                    exc,
+                )
+            else:
+                row.next_attempt_at = runtime.now() + RETRY_AFTER[row.attempts - 1]
+                report.failed += 1
+                log.warning(
+                    "could not send %s message %d (attempt %d, will retry at %s): %s",
+                    row.kind,
+                    row.id,
+                    row.attempts,
+                    row.next_attempt_at.isoformat(),
+                    exc,
+                )
+            db.commit()
+            return
+        row.sent_at = runtime.now()
+        row.attempts += 1
+        row.claimed_until = None
+        row.last_error = None
+        row.content_sealed = None  # sent: the link inside is no longer kept
+        row.content_kid = None
+        db.commit()
+        report.sent += 1
+
+
+class MailWorker:
+    """A daemon thread that sends queued mail every few seconds (one per server process)."""
+
+    def __init__(self, runtime: Runtime, mailer: Mailer, poll_seconds: float) -> None:
+        self._runtime = runtime
+        self._mailer = mailer
+        self._poll = poll_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="twofold-mail", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                deliver_pending(self._runtime, self._mailer)
+            except Exception:  # keep the worker alive; the message stays queued
+                log.exception("mail worker pass failed")
+            self._stop.wait(self._poll)
