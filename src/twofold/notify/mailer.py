@@ -13,6 +13,15 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 
+@dataclass(frozen=True)
+class Composed:
+    """A message's words: subject, plain text and a simple HTML version."""
+
+    subject: str
+    text: str
+    html: str
+
+
 class DeliveryError(Exception):
     """The transport could not hand the message over; it stays queued for a retry."""
 

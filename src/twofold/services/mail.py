@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from twofold.notify.mailer import DeliveryError, Mailer, build_message
+from twofold.notify.mailer import Composed, DeliveryError, Mailer, build_message
 from twofold.services.runtime import Runtime
 from twofold.store.db import rows_affected
 from twofold.store.models import OutgoingEmail
@@ -34,15 +34,6 @@ RETRY_AFTER = [
     timedelta(hours=8),
 ]
 _CONTEXT = b"outgoing-email"
-
-
-@dataclass(frozen=True)
-class Composed:
-    """A message's words: subject, plain text and a simple HTML version."""
-
-    subject: str
-    text: str
-    html: str
 
 
 def enqueue(
