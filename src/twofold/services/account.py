@@ -21,11 +21,13 @@ from twofold.core.errors import (
 from twofold.core.policy import blockers_to_disabling
 from twofold.core.sessions import Method
 from twofold.core.validation import PASSWORD_MAX
+from twofold.notify import messages
 from twofold.otp.recovery import generate_recovery_codes, normalize_recovery_code
 from twofold.otp.secret import encode_secret, generate_secret, group_for_display
 from twofold.otp.totp import TotpParams
 from twofold.otp.uri import provisioning_uri
 from twofold.services import audit, sessions
+from twofold.services.notifications import notify
 from twofold.services.organizations import membership_views
 from twofold.services.passwords import (
     check_new_password,
@@ -135,6 +137,7 @@ def confirm_totp_enrollment(
     pending.confirmed_at = now
     codes = _replace_recovery_codes(db, runtime, user)
     audit.record(db, now, AuditEventType.TWO_FACTOR_ENABLED, user_id=user.id, client=client)
+    notify(db, runtime, user, "two_factor_enabled", messages.two_factor_enabled(user.login))
     db.commit()
     return codes
 
@@ -178,6 +181,13 @@ def regenerate_recovery_codes(
     audit.record(
         db, runtime.now(), AuditEventType.RECOVERY_CODES_REGENERATED, user_id=user.id, client=client
     )
+    notify(
+        db,
+        runtime,
+        user,
+        "recovery_codes_regenerated",
+        messages.recovery_codes_regenerated(user.login),
+    )
     db.commit()
     return codes
 
@@ -199,6 +209,7 @@ def disable_two_factor(
     audit.record(
         db, runtime.now(), AuditEventType.TWO_FACTOR_DISABLED, user_id=user.id, client=client
     )
+    notify(db, runtime, user, "two_factor_disabled", messages.two_factor_disabled(user.login))
     db.commit()
 
 
@@ -230,5 +241,6 @@ def change_password(
         client=client,
         other_sessions_ended=ended,
     )
+    notify(db, runtime, user, "password_changed", messages.password_changed(user.login))
     db.commit()
     return ended

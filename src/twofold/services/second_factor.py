@@ -25,11 +25,13 @@ from twofold.core.errors import (
 from twofold.core.lockout import is_locked, lock_after_failure
 from twofold.core.sessions import Method, SessionState
 from twofold.core.validation import MAX_CODE_INPUT
+from twofold.notify import messages
 from twofold.otp.clock import unix_time
 from twofold.otp.codes import is_numeric_code, normalize_code
 from twofold.otp.recovery import is_well_formed_recovery_code, normalize_recovery_code
 from twofold.otp.totp import TotpParams, matching_steps
 from twofold.services import audit, sessions
+from twofold.services.notifications import FAILED_CODES_WORTH_NOTICE, notify
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.totp_secrets import open_secret
 from twofold.services.users import confirmed_authenticator, recovery_codes_left
@@ -92,6 +94,16 @@ def _count_failure(
             consecutive_failures=count,
             locked_until=until.isoformat() if until else "until unlocked by an operator",
         )
+        until_words = (
+            f"until {until:%Y-%m-%d %H:%M} UTC" if until else "until an administrator unlocks it"
+        )
+        notify(
+            db,
+            runtime,
+            user,
+            "second_factor_locked",
+            messages.second_factor_locked(user.login, until_words),
+        )
     db.commit()
     if locks:
         raise SecondFactorLocked(until)
@@ -106,6 +118,14 @@ def _succeed(
     client: ClientInfo,
 ) -> str:
     now = runtime.now()
+    if user.failed_code_count >= FAILED_CODES_WORTH_NOTICE:
+        notify(
+            db,
+            runtime,
+            user,
+            "sign_in_after_failed_codes",
+            messages.sign_in_after_failed_codes(user.login, user.failed_code_count),
+        )
     user.failed_code_count = 0
     user.code_locked_until = None
     user.last_sign_in_at = now
@@ -203,12 +223,16 @@ def verify_recovery_code(
         )
         _count_failure(db, runtime, user, client, event)
         raise InvalidRecoveryCode()
+    codes_left = recovery_codes_left(db, user.id)
     audit.record(
         db,
         now,
         AuditEventType.RECOVERY_CODE_USED,
         user_id=user.id,
         client=client,
-        codes_left=recovery_codes_left(db, user.id),
+        codes_left=codes_left,
+    )
+    notify(
+        db, runtime, user, "recovery_code_used", messages.recovery_code_used(user.login, codes_left)
     )
     return _succeed(db, runtime, session, user, Method.RECOVERY_CODE, client)
