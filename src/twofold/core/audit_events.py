@@ -28,3 +28,8 @@ class AuditEventType(StrEnum):
     MEMBERSHIP_ADDED = "membership.added"
     MEMBERSHIP_REMOVED = "membership.removed"
     SIGNUP_REFUSED = "signup.refused"
+    PASSWORD_RESET_REQUESTED = "password.reset_requested"
+    PASSWORD_RESET = "password.reset"
+    EMAIL_CHANGE_REQUESTED = "email.change_requested"
+    EMAIL_VERIFIED = "email.verified"
+    SESSION_ENDED = "session.ended_by_owner"

@@ -48,6 +48,14 @@ class Runtime:
     def db(self) -> Session:
         return self.session_factory()
 
+    def public_url(self, request_base_url: str = "") -> str:
+        """Base of links in emails: TWOFOLD_BASE_URL, else the address the request came to."""
+        if self.settings.base_url:
+            return self.settings.base_url.rstrip("/")
+        if request_base_url:
+            return request_base_url.rstrip("/")
+        return f"http://localhost:{self.settings.port}"
+
 
 def load_keys(settings: Settings) -> KeyRing:
     """TWOFOLD_SECRET_KEYS wins; on the embedded default a key file is made on first start."""

@@ -236,3 +236,24 @@ def verify_recovery_code(
         db, runtime, user, "recovery_code_used", messages.recovery_code_used(user.login, codes_left)
     )
     return _succeed(db, runtime, session, user, Method.RECOVERY_CODE, client)
+
+
+def confirm_code_for_change(
+    db: Session, runtime: Runtime, user: User, code: str, client: ClientInfo
+) -> None:
+    """Ask the second factor again before a sensitive change (like the email address).
+    Wrong codes count toward the same lock as at sign-in."""
+    ensure_not_locked(user, runtime.now())
+    authenticator = confirmed_authenticator(db, user.id)
+    if authenticator is None:
+        raise TwoFactorNotEnabled()
+    try:
+        consume_totp_step(db, runtime, authenticator, user, code)
+    except CodeReused:
+        _count_failure(db, runtime, user, client, AuditEventType.SECOND_FACTOR_CODE_REUSED)
+        raise
+    except InvalidCode:
+        _count_failure(db, runtime, user, client, AuditEventType.SECOND_FACTOR_FAILED)
+        raise
+    user.failed_code_count = 0
+    user.code_locked_until = None

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import Forbidden, InvalidInput
 from twofold.core.sessions import Method, SessionState
-from twofold.services import audit, sessions
+from twofold.services import audit, email_addresses, sessions
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.users import create_user
 from twofold.store.models import AuthSession, Organization
@@ -38,6 +38,7 @@ def sign_up(
     email: str,
     password: str,
     client: ClientInfo,
+    base_url: str = "",
 ) -> tuple[AuthSession, str]:
     """Create a member of an open organization and sign them in (2FA setup comes next
     when the organization requires it)."""
@@ -76,5 +77,6 @@ def sign_up(
         organization_id=organization.id,
     )
     user.last_sign_in_at = runtime.now()
+    email_addresses.send_verification(db, runtime, user, user.email or "", base_url=base_url)
     db.commit()
     return session, token
