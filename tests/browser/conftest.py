@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect, sync_playwright
 
 from browser.flows import DESKTOP
+from browser.operator_cli import Operator
 from browser.server import Server, running_server
 from support import require_or_skip
 
@@ -49,6 +50,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A fresh server for each test module: its setup link is unused when the module starts."""
     with running_server(tmp_path_factory.mktemp("twofold-data")) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def operator(server: Server) -> Operator:
+    """`twofold …` commands against the module's server (its data directory)."""
+    return Operator(server)
 
 
 @pytest.fixture

@@ -119,3 +119,43 @@ def expect_security_page(page: Page, *, two_factor_on: bool) -> None:
     expect(page.get_by_role("heading", name="Account security", level=1)).to_be_visible()
     status = page.locator(".status")
     expect(status).to_have_text(re.compile(r"^On\b" if two_factor_on else r"^Off\b"))
+
+
+def expect_enforced_setup(page: Page, because: str) -> None:
+    """The 2FA setup page that cannot be put off: it says who requires it, offers no
+    "Not now", only signing out."""
+    expect(page).to_have_url(at_path("/account/security/setup"))
+    expect(page.get_by_role("heading", name="Set up two-factor authentication")).to_be_visible()
+    expect(page.locator("main .notice")).to_have_text(
+        f"{because} requires two-factor authentication. Set it up to continue."
+    )
+    expect(page.get_by_role("link", name="Not now")).to_have_count(0)
+    expect(page.get_by_role("button", name="Sign out and do this later")).to_be_visible()
+
+
+def expect_optional_setup(page: Page) -> None:
+    """The 2FA setup page a person may leave with "Not now"."""
+    expect(page).to_have_url(at_path("/account/security/setup"))
+    expect(page.get_by_role("heading", name="Set up two-factor authentication")).to_be_visible()
+    expect(page.locator("main .notice")).to_have_count(0)
+    expect(page.get_by_role("link", name="Not now")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out and do this later")).to_have_count(0)
+
+
+def finish_setup(page: Page) -> PhoneApp:
+    """From the setup page: key into the app, confirm, "I have saved these codes"."""
+    phone, _codes = enroll(page)
+    page.get_by_role("link", name="I have saved these codes").click()
+    expect_security_page(page, two_factor_on=True)
+    return phone
+
+
+def switch_organization(page: Page, name: str) -> None:
+    """Choose another organization in the header and press Switch."""
+    page.get_by_label("Organization").select_option(label=name)
+    page.get_by_role("button", name="Switch").click()
+
+
+def expect_current_organization(page: Page, slug: str) -> None:
+    """The header's organization menu shows this organization as the current one."""
+    expect(page.get_by_label("Organization")).to_have_value(slug)

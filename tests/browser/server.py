@@ -48,7 +48,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _server_env(data_dir: Path) -> dict[str, str]:
+def server_env(data_dir: Path) -> dict[str, str]:
     """The caller's environment without any TWOFOLD_* setting, plus ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWOFOLD_")}
     return {**env, **CHEAP_ARGON2, "TWOFOLD_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
@@ -102,7 +102,7 @@ def running_server(data_dir: Path) -> Iterator[Server]:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
-        env=_server_env(data_dir),
+        env=server_env(data_dir),
     )
     assert process.stdout is not None
     stdout = process.stdout

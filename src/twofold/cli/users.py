@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from twofold.cli.common import DataDirOption, open_runtime
-from twofold.core.policy import parse_role
+from twofold.cli.common import DataDirOption, fail, open_runtime
+from twofold.core.errors import InvalidInput
+from twofold.core.policy import Role, parse_role
 from twofold.services import organizations as org_service
 from twofold.services import users as user_service
 
@@ -16,6 +17,14 @@ user_app = typer.Typer(
     help="Create, list, inspect and unlock user accounts; manage their organizations.",
     no_args_is_help=True,
 )
+
+
+def _role(value: str) -> Role:
+    """Checked before anything is read or opened, and reported as an "Error:" line."""
+    try:
+        return parse_role(value)
+    except InvalidInput as exc:
+        raise fail(exc.detail) from exc
 
 
 @user_app.command("create")
@@ -38,7 +47,7 @@ def user_create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create a user. The password comes from standard input (or is asked for)."""
-    member_role = parse_role(role)
+    member_role = _role(role)
     if password_stdin:
         raw = sys.stdin.read()
     else:
@@ -132,7 +141,7 @@ def user_add_to_org(
     data_dir: DataDirOption = None,
 ) -> None:
     """Add a user to an organization; its 2FA policy applies to them from now on."""
-    member_role = parse_role(role)
+    member_role = _role(role)
     with open_runtime(data_dir) as (runtime, db):
         user = user_service.get_by_login(db, login)
         organization = org_service.get_organization(db, slug)

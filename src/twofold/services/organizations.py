@@ -346,7 +346,8 @@ def switch_organization(
     is_member = organization is not None and any(
         m.organization_id == organization.id for m in membership_views(db, user)
     )
-    if organization is None or not (is_member or user.is_superadmin):
+    # Only members: standing() would put a non-member (even a super-admin) straight back.
+    if organization is None or not is_member:
         audit.record(
             db,
             runtime.now(),

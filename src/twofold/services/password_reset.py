@@ -38,6 +38,16 @@ def request_reset(
         else None
     )
     if user is None or not user.is_active:
+        # Recorded (without the address typed) and committed like a real request, so both
+        # paths cost about the same.
+        audit.record(
+            db,
+            runtime.now(),
+            AuditEventType.PASSWORD_RESET_REQUESTED,
+            client=client,
+            outcome="no_verified_account",
+        )
+        db.commit()
         return
     if links.recently_issued(db, runtime, purpose=PURPOSE, user_id=user.id, within=RESEND_AFTER):
         return
