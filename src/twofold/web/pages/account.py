@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from twofold.core.errors import TwofoldError
 from twofold.core.policy import Demand, blockers_to_disabling, two_factor_offered
 from twofold.core.sessions import Method, amr_methods
-from twofold.services import account, organizations
+from twofold.services import account, activity, email_addresses, organizations
 from twofold.services.account import PendingEnrollment
 from twofold.services.organizations import Standing
 from twofold.services.users import has_two_factor, recovery_codes_left
@@ -27,6 +27,7 @@ from twofold.web.deps import (
     StandingDep,
 )
 from twofold.web.errors import field_of, message_for, status_for
+from twofold.web.labels import browser_summary, event_label
 from twofold.web.pages.auth import landing_page
 from twofold.web.rendering import redirect, render, set_session_cookie
 
@@ -37,6 +38,8 @@ SECURITY_NOTICES = {
     "password_changed": "Your password was changed. Your other sessions were signed out.",
     "enabled": "Two-factor authentication is on. You'll be asked for a code when you sign in.",
     "not_offered": "Your organization does not use two-factor authentication.",
+    "session_ended": "That session is signed out.",
+    "others_ended": "All your other sessions are signed out.",
 }
 
 MISSING_SETUP_CODE = "Enter the 6-digit code your authenticator app shows for this account."
@@ -68,6 +71,7 @@ def _setup_page(
 def security_page(
     request: Request,
     db: DbDep,
+    runtime: RuntimeDep,
     user: CurrentUser,
     standing: StandingDep,
     session: AuthenticatedSession,
@@ -77,6 +81,13 @@ def security_page(
     return render(
         request,
         "security.html",
+        email=user.email,
+        email_verified=user.email_verified_at is not None,
+        events=activity.recent_events(db, user.id),
+        active_sessions=activity.active_sessions(db, runtime, user.id),
+        current_session_id=session.id,
+        event_label=event_label,
+        browser_summary=browser_summary,
         notice=SECURITY_NOTICES.get(notice),
         two_factor_enabled=enabled,
         offered=two_factor_offered(standing.memberships, user.is_superadmin, enabled),
@@ -258,3 +269,94 @@ def switch_organization(
         return redirect("/login")
     organizations.switch_organization(db, runtime, session, user, organization, client)
     return redirect(landing_page(db, runtime, session))
+
+
+@router.get("/email")
+def email_page(request: Request, user: CurrentUser, standing: StandingDep) -> Response:
+    return render(
+        request,
+        "change_email.html",
+        email=user.email,
+        email_verified=user.email_verified_at is not None,
+        two_factor=standing.has_two_factor,
+        new_email="",
+    )
+
+
+@router.post("/email")
+def email_submit(
+    request: Request,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: CurrentUser,
+    standing: StandingDep,
+    new_email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        address = email_addresses.request_change(
+            db,
+            runtime,
+            user,
+            new_address=new_email,
+            password=password,
+            code=code,
+            client=client,
+            base_url=str(request.base_url),
+        )
+    except TwofoldError as exc:
+        db.rollback()
+        field = field_of(exc) or "password"
+        return render(
+            request,
+            "change_email.html",
+            status_code=status_for(exc),
+            email=user.email,
+            email_verified=user.email_verified_at is not None,
+            two_factor=standing.has_two_factor,
+            new_email=new_email[:254],
+            field_errors={
+                "new_email" if field == "email" else field: message_for(exc, runtime.now())
+            },
+        )
+    return render(
+        request,
+        "change_email.html",
+        email=user.email,
+        email_verified=user.email_verified_at is not None,
+        two_factor=standing.has_two_factor,
+        new_email="",
+        notice=f"We sent a confirmation link to {address}. The address changes when you open it.",
+    )
+
+
+@router.post("/sessions/{session_id}/end")
+def end_session(
+    session_id: int,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: CurrentUser,
+    session: AuthenticatedSession,
+) -> Response:
+    activity.end_own_session(db, runtime, user, session_id, client)
+    if session_id == session.id:
+        return redirect("/login?notice=signed_out")
+    return redirect("/account/security?notice=session_ended")
+
+
+@router.post("/sessions/end-others")
+def end_other_sessions(
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: CurrentUser,
+    session: AuthenticatedSession,
+) -> Response:
+    activity.end_other_sessions(db, runtime, user, session.id, client)
+    return redirect("/account/security?notice=others_ended")

@@ -33,6 +33,7 @@ LOGIN_NOTICES = {
     "expired": "Your sign-in expired before you entered a code. Enter your password again.",
     "signed_out": "You are signed out.",
     "password_changed": "Your password was changed. Sign in with the new one.",
+    "password_reset": "Your new password is set and all sessions were signed out. Sign in.",
 }
 
 AFTER_SIGN_IN = "/account/security"

@@ -1,0 +1,63 @@
+"""Words for what the person's own activity list shows: events and browsers."""
+
+from __future__ import annotations
+
+import re
+
+from twofold.core.audit_events import AuditEventType as E
+
+EVENT_LABELS: dict[str, str] = {
+    E.SIGN_IN_SUCCEEDED: "Signed in",
+    E.SIGN_IN_PASSWORD_FAILED: "Wrong password entered",
+    E.SECOND_FACTOR_FAILED: "Wrong authentication code entered",
+    E.SECOND_FACTOR_CODE_REUSED: "An already used code was entered",
+    E.SECOND_FACTOR_LOCKED: "Two-factor sign-in locked after wrong codes",
+    E.SECOND_FACTOR_UNLOCKED: "Two-factor sign-in unlocked",
+    E.RECOVERY_CODE_USED: "Signed in with a recovery code",
+    E.RECOVERY_CODES_REGENERATED: "New recovery codes made",
+    E.TWO_FACTOR_ENABLED: "Two-factor authentication turned on",
+    E.TWO_FACTOR_DISABLED: "Two-factor authentication turned off",
+    E.PASSWORD_CHANGED: "Password changed",
+    E.PASSWORD_CHECK_FAILED: "Wrong current password entered",
+    E.PASSWORD_RESET_REQUESTED: "Password reset link sent",
+    E.PASSWORD_RESET: "Password reset by email link",
+    E.EMAIL_CHANGE_REQUESTED: "Email address change requested",
+    E.EMAIL_VERIFIED: "Email address confirmed",
+    E.SIGNED_OUT: "Signed out",
+    E.SESSION_ENDED: "Signed out other sessions",
+    E.USER_CREATED: "Account created",
+    E.ORGANIZATION_SWITCHED: "Switched organization",
+    E.ORGANIZATION_SWITCH_REFUSED: "Refused: switch to an organization you are not in",
+    E.MEMBERSHIP_ADDED: "Added to an organization",
+    E.MEMBERSHIP_REMOVED: "Removed from an organization",
+}
+
+
+def event_label(event: str) -> str:
+    return EVENT_LABELS.get(event, event.replace("_", " ").replace(".", ": ").capitalize())
+
+
+_BROWSERS = [
+    ("Edge", re.compile(r"Edg/")),
+    ("Firefox", re.compile(r"Firefox/")),
+    ("Chrome", re.compile(r"Chrom(e|ium)/")),
+    ("Safari", re.compile(r"Safari/")),
+]
+_SYSTEMS = [
+    ("Android", re.compile(r"Android")),
+    ("iPhone", re.compile(r"iPhone|iPad")),
+    ("Windows", re.compile(r"Windows")),
+    ("macOS", re.compile(r"Mac OS X")),
+    ("Linux", re.compile(r"Linux")),
+]
+
+
+def browser_summary(user_agent: str | None) -> str:
+    """'Firefox on Windows' — enough to recognise one's own device, nothing more."""
+    if not user_agent:
+        return "Unknown browser"
+    browser = next((name for name, pattern in _BROWSERS if pattern.search(user_agent)), None)
+    system = next((name for name, pattern in _SYSTEMS if pattern.search(user_agent)), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or user_agent[:40]

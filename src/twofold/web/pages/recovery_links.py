@@ -1,0 +1,122 @@
+"""Links that arrive by email: password reset and address confirmation. Opening a link (GET)
+only shows a form; the POST uses it up, so mail scanners cannot."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from twofold.core.errors import InvalidToken, TwofoldError
+from twofold.services import email_addresses, password_reset
+from twofold.web.deps import ClientDep, CsrfChecked, DbDep, RuntimeDep
+from twofold.web.errors import field_of, message_for, status_for
+from twofold.web.rendering import redirect, render, set_session_cookie
+
+router = APIRouter()
+
+RESET_SENT = (
+    "If an account has this verified email address, we sent it a link to choose a new "
+    "password. The link works for 30 minutes. Check your spam folder if nothing arrives."
+)
+
+
+@router.get("/password/forgot")
+def forgot_page(request: Request) -> Response:
+    return render(request, "forgot_password.html", email="")
+
+
+@router.post("/password/forgot")
+def forgot_submit(
+    request: Request,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    email: Annotated[str, Form()] = "",
+) -> Response:
+    if not email.strip():
+        return render(
+            request,
+            "forgot_password.html",
+            status_code=400,
+            error="Enter the email address of your account.",
+            email="",
+        )
+    password_reset.request_reset(
+        db, runtime, address=email, client=client, base_url=str(request.base_url)
+    )
+    return render(request, "forgot_password.html", sent=True, notice=RESET_SENT, email="")
+
+
+@router.get("/password/reset/{token}")
+def reset_page(request: Request, token: str, db: DbDep, runtime: RuntimeDep) -> Response:
+    user = password_reset.check_link(db, runtime, token)
+    return render(request, "reset_password.html", token=token, login=user.login)
+
+
+@router.post("/password/reset/{token}")
+def reset_submit(
+    request: Request,
+    token: str,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    new_password: Annotated[str, Form()] = "",
+    confirm_password: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        done = password_reset.complete_reset(
+            db,
+            runtime,
+            token=token,
+            new_password=new_password,
+            confirm_password=confirm_password,
+            client=client,
+        )
+    except InvalidToken:
+        raise
+    except TwofoldError as exc:
+        db.rollback()
+        user = password_reset.check_link(db, runtime, token)
+        return render(
+            request,
+            "reset_password.html",
+            status_code=status_for(exc),
+            token=token,
+            login=user.login,
+            field_errors={field_of(exc) or "new_password": message_for(exc, runtime.now())},
+        )
+    if done.token is None:
+        return redirect("/login?notice=password_reset")
+    response = redirect("/login/code")
+    set_session_cookie(request, response, done.token)
+    return response
+
+
+@router.get("/email/verify/{token}")
+def verify_page(request: Request, token: str, db: DbDep, runtime: RuntimeDep) -> Response:
+    user, address = email_addresses.pending_address(db, runtime, token)
+    return render(request, "verify_email.html", token=token, address=address, login=user.login)
+
+
+@router.post("/email/verify/{token}")
+def verify_submit(
+    request: Request,
+    token: str,
+    _csrf: CsrfChecked,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+) -> Response:
+    user = email_addresses.confirm(db, runtime, token, client)
+    return render(
+        request,
+        "verify_email.html",
+        confirmed=True,
+        address=user.email,
+        login=user.login,
+        token="",
+    )
