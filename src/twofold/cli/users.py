@@ -63,6 +63,7 @@ def user_create(
             superadmin=superadmin,
             organization_slug=org,
             role=member_role.value,
+            email_verified=True,
         )
         db.commit()
         kind = "superadmin" if superadmin else "user"

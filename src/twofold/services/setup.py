@@ -92,6 +92,7 @@ def complete_setup(
         superadmin=True,
         role="admin",
         client=client,
+        email_verified=True,
     )
     session, session_token = sessions.start_session(
         db, runtime, user, SessionState.AUTHENTICATED, [Method.PASSWORD], client

@@ -32,8 +32,10 @@ def create_user(
     role: str = "member",
     actor_id: int | None = None,
     client: ClientInfo | None = None,
+    email_verified: bool = False,
 ) -> User:
-    """A new account in an organization. Checks strength; the caller commits."""
+    """A new account in an organization. Checks strength; the caller commits.
+    `email_verified`: the address was given by an operator, not typed by the person."""
     login = normalize_login(login)
     email = normalize_email(email) if email else None
     check_new_password(password, user_inputs=[login, email or ""])
@@ -48,6 +50,7 @@ def create_user(
     user = User(
         login=login,
         email=email,
+        email_verified_at=now if email and email_verified else None,
         password_hash=runtime.hasher.hash(password),
         is_superadmin=superadmin,
         is_active=True,
