@@ -1,4 +1,6 @@
-"""The whole life of a first administrator's 2FA, in a real browser against a real server."""
+"""The whole life of 2FA in a real browser against a real server: the first administrator
+(created by the setup link) must set it up and can never turn it off; a member created by the
+operator turns it on, signs in with a code and a recovery code, and turns it off again."""
 
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ from browser.flows import (
     expect_security_page,
     sign_out,
 )
+from browser.operator_cli import Operator
 from browser.server import Server
 from support import STRONG_PASSWORD
 
 USED_UP = "That recovery code isn't valid, or it was used already. Each code works once."
+ADMINS_KEEP_2FA = "Two-factor authentication stays on: it is required for platform administrators."
 
 
 def spaced(code: str) -> str:
@@ -28,10 +32,15 @@ def spaced(code: str) -> str:
 
 
 @pytest.mark.browser
-def test_setup_sign_in_recovery_and_disable(page: Page, server: Server) -> None:
-    # The one-time link creates "ada", who sets up 2FA by typing the key into an app.
+def test_setup_sign_in_recovery_and_disable(page: Page, server: Server, operator: Operator) -> None:
+    # The one-time link creates "ada", the platform administrator: she sets up 2FA at once
+    # (no "Not now" for administrators) by typing the key into an app.
     create_first_admin(page, server.setup_url, "ada")
-    phone, codes = enroll(page)  # TOTP code 1
+    expect(page.locator("main .notice")).to_have_text(
+        "Administrators must use two-factor authentication. Set it up to continue."
+    )
+    expect(page.get_by_role("link", name="Not now")).to_have_count(0)
+    _ada_phone, codes = enroll(page)  # ada's TOTP code 1
     expect(page.get_by_role("status")).to_have_text("Two-factor authentication is on.")
 
     # The download holds the same 10 codes, one per line.
@@ -50,10 +59,36 @@ def test_setup_sign_in_recovery_and_disable(page: Page, server: Server) -> None:
     page.get_by_role("link", name="I have saved these codes").click()
     expect_security_page(page, two_factor_on=True)
     expect(page.get_by_text("Recovery codes left: 10 of 10.")).to_be_visible()
+
+    # A platform administrator cannot turn 2FA off: no way to, and the page says why.
+    expect(page.get_by_role("link", name="Disable two-factor authentication")).to_have_count(0)
+    expect(page.get_by_text(ADMINS_KEEP_2FA)).to_be_visible()
+    page.goto("/account/security/disable")
+    expect(page.get_by_role("alert")).to_have_text(
+        "You can't turn off two-factor authentication: it is required for platform administrators."
+    )
+    expect(page.get_by_label("Current password")).to_have_count(0)
+    expect(page.get_by_role("button", name="Disable two-factor authentication")).to_have_count(0)
+    sign_out(page)
+
+    # The operator creates "bob", a member of the default organization (2FA optional).
+    # His password alone signs him in, and he turns 2FA on from his security page.
+    operator.create_user("bob")
+    enter_password(page, "bob")
+    expect_security_page(page, two_factor_on=False)
+    page.get_by_role("link", name="Set up two-factor authentication").click()
+    expect(page).to_have_url(at_path("/account/security/setup"))
+    expect(page.get_by_role("link", name="Not now")).to_be_visible()
+    phone, codes = enroll(page)  # bob's TOTP code 1
+    expect(page.get_by_role("status")).to_have_text("Two-factor authentication is on.")
+    page.get_by_role("link", name="I have saved these codes").click()
+    expect_security_page(page, two_factor_on=True)
+    expect(page.get_by_text("Recovery codes left: 10 of 10.")).to_be_visible()
+    expect(page.get_by_text(ADMINS_KEEP_2FA)).to_have_count(0)
     sign_out(page)
 
     # Password, then the app's code (typed with a space).
-    enter_password(page, "ada")
+    enter_password(page, "bob")
     expect(page.get_by_label("Authentication code")).to_be_focused()
     enter_code(page, spaced(phone.next_code()))  # TOTP code 2
     expect_security_page(page, two_factor_on=True)
@@ -62,7 +97,7 @@ def test_setup_sign_in_recovery_and_disable(page: Page, server: Server) -> None:
 
     # Password, then a recovery code instead.
     recovery_code = codes[3]
-    enter_password(page, "ada")
+    enter_password(page, "bob")
     page.get_by_role("link", name="Use a recovery code").click()
     expect(page).to_have_url(at_path("/login/recovery"))
     page.get_by_label("Recovery code").fill(recovery_code)
@@ -75,7 +110,7 @@ def test_setup_sign_in_recovery_and_disable(page: Page, server: Server) -> None:
     sign_out(page)
 
     # The same recovery code again: refused, clearly, and the person stays on the page.
-    enter_password(page, "ada")
+    enter_password(page, "bob")
     page.get_by_role("link", name="Use a recovery code").click()
     page.get_by_label("Recovery code").fill(recovery_code)
     page.get_by_role("button", name="Verify").click()
@@ -99,5 +134,5 @@ def test_setup_sign_in_recovery_and_disable(page: Page, server: Server) -> None:
     sign_out(page)
 
     # Now the password alone signs in.
-    enter_password(page, "ada")
+    enter_password(page, "bob")
     expect_security_page(page, two_factor_on=False)

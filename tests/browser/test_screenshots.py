@@ -19,8 +19,11 @@ from browser.flows import (
     create_first_admin,
     enroll,
     enter_password,
+    expect_enforced_setup,
+    expect_security_page,
     sign_out,
 )
+from browser.operator_cli import Operator
 from browser.server import Server
 
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -63,3 +66,27 @@ def test_screenshots(page: Page, server: Server, shots: Path) -> None:
     enter_password(page, "ada")
     expect(page).to_have_url(at_path("/login/code"))
     shoot(page, shots / "code-prompt-phone.png", keep_focus=True)  # the code field has focus
+
+
+@pytest.mark.browser
+def test_policy_screenshots(page: Page, operator: Operator, shots: Path) -> None:
+    # A member of an organization that requires 2FA, right after the password, on a phone.
+    operator.create_org("northwind", "Northwind Traders", two_factor="required")
+    operator.create_user("nadia", org="northwind")
+    page.set_viewport_size(PHONE)
+    enter_password(page, "nadia")
+    expect_enforced_setup(page, "Northwind Traders")
+    shoot(page, shots / "setup-enforced-phone.png")
+    page.get_by_role("button", name="Sign out and do this later").click()
+    expect(page).to_have_url(at_path("/login"))
+
+    # A member who may still postpone: the countdown above their account page, on a laptop.
+    operator.create_org("contoso", "Contoso")
+    operator.create_user("omar", org="contoso")
+    operator.set_policy("contoso", "--two-factor", "required", "--grace-days", "14")
+    page.set_viewport_size(DESKTOP)
+    enter_password(page, "omar")
+    page.get_by_role("link", name="Not now").click()
+    expect_security_page(page, two_factor_on=False)
+    expect(page.locator(".grace-banner")).to_contain_text("14 days left")
+    shoot(page, shots / "grace-banner-desktop.png")

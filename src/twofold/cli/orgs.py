@@ -25,6 +25,10 @@ TwoFactorOption = Annotated[
 ]
 
 
+def _members(count: int) -> str:
+    return f"{count} member{'' if count == 1 else 's'}"
+
+
 def _signup_open(value: str) -> bool:
     choice = value.strip().lower()
     if choice not in {"open", "closed"}:
@@ -108,16 +112,20 @@ def org_policy(
         )
         typer.echo(f"Organization '{organization.slug}': 2FA {change}.")
         if policy is TwoFactorPolicy.REQUIRED:
-            typer.echo(f"{effect.members_without_2fa} of {effect.members} members have no 2FA yet.")
-            if effect.grace_ends_at is None:
+            verb = "has" if effect.members_without_2fa == 1 else "have"
+            typer.echo(
+                f"{effect.members_without_2fa} of {_members(effect.members)} {verb} no 2FA yet."
+            )
+            if effect.grace_ends_at is None or effect.members_without_2fa == 0:
                 typer.echo("They must set it up at their next sign-in or page view.")
             else:
                 typer.echo(
-                    "They may postpone setting it up until "
-                    f"{effect.grace_ends_at:%Y-%m-%d %H:%M} UTC; after that they must."
+                    "Members who were in the organization before 2FA became required may "
+                    f"postpone setting it up until {effect.grace_ends_at:%Y-%m-%d %H:%M} UTC; "
+                    "anyone who joins later sets it up at once."
                 )
         if sign_out_everyone:
-            typer.echo(f"All {effect.members} members will be signed out now.")
+            typer.echo(f"Every member ({_members(effect.members)}) will be signed out now.")
         if not yes and not typer.confirm("Apply?", default=False):
             raise fail("Nothing was changed.")
         ended = org_service.set_policy(

@@ -90,21 +90,30 @@ def access_for(
     verified_for_current: bool,
     now: datetime,
 ) -> Access:
-    """What the person must do before using the current organization."""
-    requires = current is not None and current.policy is TwoFactorPolicy.REQUIRED
+    """What the person must do before using their account in the current organization.
+
+    Enrollment is owed to *every* organization that requires it (2FA belongs to the account),
+    so a requiring organization whose grace is over blocks everything until setup is done,
+    whichever organization is current. Verification, by contrast, is per session and per
+    organization: switching into a requiring one asks for the code again.
+    """
     if has_two_factor:
-        if requires and not verified_for_current:
+        requires_here = current is not None and current.policy is TwoFactorPolicy.REQUIRED
+        if requires_here and not verified_for_current:
             assert current is not None
             return Access(Demand.VERIFY, because=current.name)
         return Access(Demand.NONE)
     if must_always_have_2fa(memberships, is_superadmin):
         return Access(Demand.ENROLL, because="administrators")
-    if requires:
-        assert current is not None
-        grace_end = current.grace_ends_at()
-        if grace_end is not None and now < grace_end:
-            return Access(Demand.GRACE, grace_ends_at=grace_end, because=current.name)
-        return Access(Demand.ENROLL, because=current.name)
+    requiring = [m for m in memberships if m.policy is TwoFactorPolicy.REQUIRED]
+    if current is not None and current.policy is TwoFactorPolicy.REQUIRED:
+        requiring = [current, *(m for m in requiring if m != current)]
+    owed_now = [m for m in requiring if (m.grace_ends_at() or now) <= now]
+    if owed_now:
+        return Access(Demand.ENROLL, because=owed_now[0].name)
+    if requiring:
+        first_due = min(requiring, key=lambda m: m.grace_ends_at() or now)
+        return Access(Demand.GRACE, grace_ends_at=first_due.grace_ends_at(), because=first_due.name)
     return Access(Demand.NONE)
 
 

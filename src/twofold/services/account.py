@@ -196,12 +196,13 @@ def disable_two_factor(
     db: Session, runtime: Runtime, user: User, password: str, client: ClientInfo
 ) -> None:
     """Delete the secret and every recovery code; the password alone signs in afterwards."""
-    confirm_current_password(db, runtime, user, password, client)
+    # The reason it must stay on comes first: no password is checked (or counted) for nothing.
     if not has_two_factor(db, user.id):
         raise TwoFactorNotEnabled()
     blockers = blockers_to_disabling(membership_views(db, user), user.is_superadmin)
     if blockers:
         raise TwoFactorRequired(blockers)
+    confirm_current_password(db, runtime, user, password, client)
     db.execute(delete(Authenticator).where(Authenticator.user_id == user.id))
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     user.failed_code_count = 0

@@ -39,6 +39,7 @@ def sign_up(
     password: str,
     client: ClientInfo,
     base_url: str = "",
+    previous_session_id: int | None = None,
 ) -> tuple[AuthSession, str]:
     """Create a member of an open organization and sign them in (2FA setup comes next
     when the organization requires it)."""
@@ -67,6 +68,8 @@ def sign_up(
         organization_slug=organization.slug,
         client=client,
     )
+    if previous_session_id is not None:
+        sessions.end_session(db, previous_session_id)  # the browser's cookie is replaced
     session, token = sessions.start_session(
         db,
         runtime,

@@ -49,7 +49,7 @@ STATUS: dict[type[e.TwofoldError], int] = {
 }
 
 
-def _and_list(items: list[str]) -> str:
+def and_list(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
@@ -70,7 +70,7 @@ def message_for(error: e.TwofoldError, now: datetime | None = None) -> str:
     if isinstance(error, e.TwoFactorRequired):
         return (
             "You can't turn off two-factor authentication: it is required for "
-            f"{_and_list(error.reasons)}."
+            f"{and_list(error.reasons)}."
         )
     if isinstance(error, e.PasswordAttemptsThrottled):
         return (

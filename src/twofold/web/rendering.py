@@ -13,6 +13,7 @@ from twofold.core.policy import days_left
 from twofold.otp.clock import unix_time
 from twofold.services.runtime import Runtime
 from twofold.web import csrf
+from twofold.web.errors import and_list
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -20,6 +21,7 @@ SESSION_COOKIE = "twofold_session"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["days_left"] = days_left
+templates.env.filters["and_list"] = and_list
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -198,8 +198,10 @@ def disable_submit(
     runtime: RuntimeDep,
     client: ClientDep,
     user: CurrentUser,
+    standing: StandingDep,
     password: Annotated[str, Form()] = "",
 ) -> Response:
+    blockers = blockers_to_disabling(standing.memberships, user.is_superadmin)
     try:
         account.disable_two_factor(db, runtime, user, password, client)
     except TwofoldError as exc:
@@ -207,7 +209,8 @@ def disable_submit(
             request,
             "disable.html",
             status_code=status_for(exc),
-            error=message_for(exc, runtime.now()),
+            error=None if blockers else message_for(exc, runtime.now()),
+            blockers=blockers,
         )
     return redirect("/account/security?notice=disabled")
 

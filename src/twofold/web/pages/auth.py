@@ -87,6 +87,7 @@ def login_submit(
             status_code=400,
             error="Enter your login name (or email) and your password.",
             login=login[:254],
+            signup_open=bool(signup.open_organizations(db)),
         )
     try:
         started = signin.sign_in_with_password(
@@ -104,6 +105,7 @@ def login_submit(
             status_code=status_for(exc),
             error=message_for(exc, runtime.now()),
             login=login[:254],
+            signup_open=bool(signup.open_organizations(db)),
         )
     response = redirect(landing_page(db, runtime, started.session))
     set_session_cookie(request, response, started.token)

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from twofold.core.errors import Forbidden, TwofoldError
 from twofold.core.policy import TwoFactorPolicy
 from twofold.services import signup
-from twofold.web.deps import ClientDep, CsrfChecked, DbDep, RuntimeDep
+from twofold.web.deps import ClientDep, CsrfChecked, DbDep, OptionalSession, RuntimeDep
 from twofold.web.errors import field_of, message_for, status_for
 from twofold.web.rendering import redirect, render, set_session_cookie
 
@@ -46,6 +46,7 @@ def signup_submit(
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
+    session: OptionalSession,
     login: Annotated[str, Form()] = "",
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
@@ -60,6 +61,7 @@ def signup_submit(
             password=password,
             client=client,
             base_url=str(request.base_url),
+            previous_session_id=session.id if session else None,
         )
     except Forbidden:
         raise
