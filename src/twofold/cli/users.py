@@ -10,6 +10,7 @@ import typer
 from twofold.cli.common import DataDirOption, fail, open_runtime
 from twofold.core.errors import InvalidInput
 from twofold.core.policy import Role, parse_role
+from twofold.services import admin as admin_service
 from twofold.services import organizations as org_service
 from twofold.services import users as user_service
 
@@ -164,3 +165,55 @@ def user_remove_from_org(
         org_service.remove_member(db, runtime, user, organization)
         db.commit()
         typer.echo(f"Removed '{user.login}' from '{organization.slug}'.")
+
+
+@user_app.command("reset-2fa")
+def user_reset_2fa(
+    login: Annotated[str, typer.Argument(help="Login name or email.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (goes into the audit log).")] = "",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking.")] = False,
+    print_link: Annotated[
+        bool,
+        typer.Option(
+            "--print-link",
+            help="Print the set-up-again link instead of emailing it (hand it over in person).",
+        ),
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Reset a user's 2FA (lost phone): their secret, recovery codes and sessions are gone,
+    and only the emailed single-use link (24 h) lets them set it up again."""
+    with open_runtime(data_dir) as (runtime, db):
+        user = user_service.get_by_login(db, login)
+        typer.echo(
+            f"This deletes the authenticator and recovery codes of '{user.login}' and signs "
+            "them out everywhere. They can use their account again only after setting up 2FA "
+            "through the link"
+            + (" printed below." if print_link else " emailed to their confirmed address.")
+        )
+        if not yes and not typer.confirm("Reset?", default=False):
+            raise fail("Nothing was changed.")
+        link = admin_service.reset_two_factor(
+            db,
+            runtime,
+            admin_service.OPERATOR,
+            user,
+            reason=reason,
+            client=None,
+            send_email=not print_link,
+        )
+        typer.echo(f"Reset two-factor authentication of '{user.login}'.")
+        if print_link:
+            typer.echo(f"Link (single use, 24 hours): {link}")
+
+
+@user_app.command("deactivate")
+def user_deactivate(
+    login: Annotated[str, typer.Argument(help="Login name or email.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Deactivate an account: it cannot sign in, and its sessions end at once."""
+    with open_runtime(data_dir) as (runtime, db):
+        user = user_service.get_by_login(db, login)
+        admin_service.deactivate(db, runtime, admin_service.OPERATOR, user, None)
+        typer.echo(f"Deactivated '{user.login}'; their sessions have ended.")

@@ -103,6 +103,12 @@ class TwoFactorNotEnabled(TwofoldError):
     code = "two_factor_not_enabled"
 
 
+class ReenrollmentLinkRequired(TwofoldError):
+    """After an admin reset, only the emailed link may set up 2FA again."""
+
+    code = "reenrollment_link_required"
+
+
 class EnrollmentNotStarted(TwofoldError):
     code = "enrollment_not_started"
 

@@ -63,6 +63,9 @@ class MembershipView:
         return self.required_since + timedelta(days=self.grace_days)
 
 
+RESET_BY_ADMIN = "reset by an administrator"
+
+
 class Demand(StrEnum):
     NONE = "none"
     GRACE = "grace"  # must set up 2FA before grace_ends_at; may postpone until then
@@ -89,6 +92,7 @@ def access_for(
     current: MembershipView | None,
     verified_for_current: bool,
     now: datetime,
+    reset_pending: bool = False,
 ) -> Access:
     """What the person must do before using their account in the current organization.
 
@@ -103,6 +107,10 @@ def access_for(
             assert current is not None
             return Access(Demand.VERIFY, because=current.name)
         return Access(Demand.NONE)
+    if reset_pending:
+        # An admin reset 2FA: nothing is reachable until it is set up again through the
+        # emailed link, so a stolen password alone gets nowhere.
+        return Access(Demand.ENROLL, because=RESET_BY_ADMIN)
     if must_always_have_2fa(memberships, is_superadmin):
         return Access(Demand.ENROLL, because="administrators")
     requiring = [m for m in memberships if m.policy is TwoFactorPolicy.REQUIRED]

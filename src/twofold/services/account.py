@@ -13,6 +13,7 @@ from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import (
     EnrollmentNotStarted,
     InvalidInput,
+    ReenrollmentLinkRequired,
     TwoFactorAlreadyEnabled,
     TwoFactorNotEnabled,
     TwoFactorRequired,
@@ -75,9 +76,13 @@ def confirm_current_password(
     clear_password_failures(db, user.login)
 
 
-def begin_totp_enrollment(db: Session, runtime: Runtime, user: User) -> PendingEnrollment:
+def begin_totp_enrollment(
+    db: Session, runtime: Runtime, user: User, *, via_reset_link: bool = False
+) -> PendingEnrollment:
     if has_two_factor(db, user.id):
         raise TwoFactorAlreadyEnabled()
+    if user.two_factor_reset_at is not None and not via_reset_link:
+        raise ReenrollmentLinkRequired()
     now = runtime.now()
     pending = _pending_authenticator(db, user.id)
     if pending is None or now - pending.created_at > PENDING_ENROLLMENT_TTL:
@@ -123,11 +128,19 @@ def _pending_authenticator(db: Session, user_id: int) -> Authenticator | None:
 
 
 def confirm_totp_enrollment(
-    db: Session, runtime: Runtime, user: User, code: str, client: ClientInfo
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    code: str,
+    client: ClientInfo,
+    *,
+    via_reset_link: bool = False,
 ) -> list[str]:
     """Turn 2FA on with a first code from the app; returns the recovery codes, shown once."""
     if has_two_factor(db, user.id):
         raise TwoFactorAlreadyEnabled()
+    if user.two_factor_reset_at is not None and not via_reset_link:
+        raise ReenrollmentLinkRequired()
     pending = _pending_authenticator(db, user.id)
     if pending is None or runtime.now() - pending.created_at > PENDING_ENROLLMENT_TTL:
         raise EnrollmentNotStarted()

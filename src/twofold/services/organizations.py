@@ -329,6 +329,7 @@ def standing(db: Session, runtime: Runtime, user: User, session: AuthSession) ->
         verified_for_current=current is not None
         and current.organization_id in sessions.verified_organizations(session),
         now=runtime.now(),
+        reset_pending=user.two_factor_reset_at is not None and not two_factor,
     )
     return Standing(memberships=views, current=current, access=access, has_two_factor=two_factor)
 

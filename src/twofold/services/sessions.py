@@ -73,6 +73,7 @@ def step_up(
     methods = amr_methods(session.amr)
     if method not in methods:
         session.amr = amr_string([*methods, method])
+    session.second_factor_at = now
     if session.organization_id is not None:
         mark_verified(session, session.organization_id)
     session.expires_at = now + _lifetime(runtime, SessionState.AUTHENTICATED)

@@ -83,6 +83,9 @@ class User(Base):
     # Consecutive wrong second-factor codes; only a successful second factor resets it.
     failed_code_count: Mapped[int] = mapped_column(Integer, default=0)
     code_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when an admin resets 2FA: from then on only the emailed link may enroll a new
+    # authenticator (a stolen password alone must not), until that is done.
+    two_factor_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
@@ -150,6 +153,8 @@ class AuthSession(Base):
     )
     # Organization ids (space-separated) this session passed the second factor for.
     verified_organizations: Mapped[str] = mapped_column(String(400), default="", server_default="")
+    # When this session last passed a second factor (admins are asked again after a while).
+    second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
@@ -199,6 +204,12 @@ class OneTimeToken(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # What the link is about, e.g. the address being verified; never a secret.
     payload: Mapped[str | None] = mapped_column(String(254))
+    # Invitations: the organization and role the person joins.
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    role: Mapped[str | None] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

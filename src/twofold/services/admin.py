@@ -1,0 +1,491 @@
+"""The admin console's use cases: who may act on whom, the members table, resets, unlocks,
+offboarding and the audit log. Admins never see a secret or a code, and cannot turn 2FA on
+for anyone — they can only take it away (reset), which the member undoes by email link."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Exists, Select, and_, delete, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from twofold.core.audit_events import AuditEventType
+from twofold.core.errors import Forbidden, InvalidInput
+from twofold.core.lockout import PERMANENT_LOCK_AT
+from twofold.core.policy import Role
+from twofold.notify.messages import Message
+from twofold.services import audit, links, sessions
+from twofold.services.notifications import send_to
+from twofold.services.runtime import ClientInfo, Runtime
+from twofold.store.models import (
+    AuditEvent,
+    Authenticator,
+    AuthSession,
+    Membership,
+    Organization,
+    RecoveryCode,
+    User,
+)
+
+REENROLL_PURPOSE = "reenroll"
+REENROLL_LIFETIME = timedelta(hours=24)
+REASON_MAX = 500
+FRESH_SECOND_FACTOR = timedelta(minutes=10)
+PER_PAGE = 50
+SORTS = {"login", "email", "role", "last_sign_in", "two_factor"}
+STATUSES = {"", "enabled", "not_enabled", "locked"}
+
+
+@dataclass(frozen=True)
+class AdminScope:
+    """What one admin may administer: every organization (super-admin) or some."""
+
+    admin: User | None  # None: the operator, through the CLI
+    superadmin: bool
+    organization_ids: frozenset[int]
+
+    @property
+    def actor_id(self) -> int | None:
+        return self.admin.id if self.admin is not None else None
+
+    def administers(self, organization_id: int) -> bool:
+        return self.superadmin or organization_id in self.organization_ids
+
+
+OPERATOR = AdminScope(admin=None, superadmin=True, organization_ids=frozenset())
+
+
+def scope_of(db: Session, user: User) -> AdminScope | None:
+    ids = frozenset(
+        db.scalars(
+            select(Membership.organization_id).where(
+                Membership.user_id == user.id, Membership.role == Role.ADMIN.value
+            )
+        )
+    )
+    if not user.is_superadmin and not ids:
+        return None
+    return AdminScope(admin=user, superadmin=user.is_superadmin, organization_ids=ids)
+
+
+def administered_organizations(db: Session, scope: AdminScope) -> list[Organization]:
+    query = select(Organization).order_by(Organization.name)
+    if not scope.superadmin:
+        query = query.where(Organization.id.in_(scope.organization_ids))
+    return list(db.scalars(query))
+
+
+def refuse(
+    db: Session,
+    runtime: Runtime,
+    scope: AdminScope,
+    action: str,
+    *,
+    target_id: int | None,
+    client: ClientInfo | None,
+    message: str,
+) -> Forbidden:
+    """Record a refused admin action (a security matter) and return the error to raise."""
+    audit.record(
+        db,
+        runtime.now(),
+        AuditEventType.ADMIN_ACTION_REFUSED,
+        user_id=target_id,
+        actor_id=scope.actor_id,
+        client=client,
+        action=action,
+    )
+    db.commit()
+    return Forbidden(message)
+
+
+def may_manage(db: Session, scope: AdminScope, target: User) -> bool:
+    """An admin may act only on people whose memberships all lie in organizations they
+    administer; super-admins and anyone outside need a super-admin."""
+    if target.id == scope.actor_id:
+        return False  # not on oneself: that would be a way around one's own second factor
+    if scope.superadmin:
+        return True
+    if target.is_superadmin:
+        return False
+    target_orgs = set(
+        db.scalars(select(Membership.organization_id).where(Membership.user_id == target.id))
+    )
+    return bool(target_orgs) and target_orgs <= scope.organization_ids
+
+
+def managed_member(
+    db: Session,
+    runtime: Runtime,
+    scope: AdminScope,
+    member_id: int,
+    action: str,
+    client: ClientInfo | None,
+) -> User:
+    target = db.get(User, member_id)
+    if target is None:
+        raise refuse(
+            db,
+            runtime,
+            scope,
+            action,
+            target_id=None,
+            client=client,
+            message="There is no such member.",
+        )
+    if not may_manage(db, scope, target):
+        raise refuse(
+            db,
+            runtime,
+            scope,
+            action,
+            target_id=target.id,
+            client=client,
+            message=(
+                "You can't do that for this person: they belong to an organization you don't "
+                "administer, or they are an administrator themselves. Ask a super-admin."
+            ),
+        )
+    return target
+
+
+# --- members table ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    user_id: int
+    login: str
+    email: str | None
+    role: str
+    active: bool
+    two_factor: bool
+    reset_pending: bool
+    recovery_codes_left: int
+    locked: bool
+    last_sign_in_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MemberPage:
+    rows: list[MemberRow]
+    total: int
+    page: int
+    pages: int
+
+
+def _has_2fa() -> Exists:
+    return exists().where(Authenticator.user_id == User.id, Authenticator.confirmed_at.is_not(None))
+
+
+def _member_filter(
+    query: Select[User, str], *, search: str, status: str, now: datetime
+) -> Select[User, str]:
+    needle = search.strip().lower()[:100]
+    if needle:
+        pattern = f"%{needle.replace('%', '').replace('_', '')}%"
+        query = query.where(or_(User.login.like(pattern), User.email.like(pattern)))
+    if status == "enabled":
+        query = query.where(_has_2fa())
+    elif status == "not_enabled":
+        query = query.where(~_has_2fa())
+    elif status == "locked":
+        query = query.where(
+            or_(
+                User.failed_code_count >= PERMANENT_LOCK_AT,
+                and_(User.code_locked_until.is_not(None), User.code_locked_until > now),
+            )
+        )
+    return query
+
+
+def list_members(
+    db: Session,
+    runtime: Runtime,
+    organization: Organization,
+    *,
+    search: str = "",
+    status: str = "",
+    sort: str = "login",
+    descending: bool = False,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+) -> MemberPage:
+    """One page of the members table, filtered, sorted and counted in the database, so it
+    stays fast with 100,000 members (see docs/benchmarks.md)."""
+    if status not in STATUSES:
+        raise InvalidInput("status", "Unknown status filter.")
+    if sort not in SORTS:
+        raise InvalidInput("sort", "Unknown sort column.")
+    now = runtime.now()
+    base: Select[User, str] = (
+        select(User, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.organization_id == organization.id)
+    )
+    base = _member_filter(base, search=search, status=status, now=now)
+    total = int(db.scalar(select(func.count()).select_from(base.subquery())) or 0)
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    column = {
+        "login": User.login,
+        "email": User.email,
+        "role": Membership.role,
+        "last_sign_in": User.last_sign_in_at,
+        "two_factor": _has_2fa(),
+    }[sort]
+    order = column.desc() if descending else column.asc()
+    rows = db.execute(
+        base.order_by(order, User.login).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    ids = [user.id for user, _role in rows]
+    with_2fa = set(
+        db.scalars(
+            select(Authenticator.user_id).where(
+                Authenticator.user_id.in_(ids), Authenticator.confirmed_at.is_not(None)
+            )
+        )
+    )
+    codes_left = dict(
+        db.execute(
+            select(RecoveryCode.user_id, func.count(RecoveryCode.id))
+            .where(RecoveryCode.user_id.in_(ids), RecoveryCode.used_at.is_(None))
+            .group_by(RecoveryCode.user_id)
+        ).all()
+    )
+    return MemberPage(
+        rows=[
+            MemberRow(
+                user_id=user.id,
+                login=user.login,
+                email=user.email,
+                role=role,
+                active=user.is_active,
+                two_factor=user.id in with_2fa,
+                reset_pending=user.two_factor_reset_at is not None,
+                recovery_codes_left=int(codes_left.get(user.id, 0)),
+                locked=user.failed_code_count >= PERMANENT_LOCK_AT
+                or (user.code_locked_until is not None and user.code_locked_until > now),
+                last_sign_in_at=user.last_sign_in_at,
+            )
+            for user, role in rows
+        ],
+        total=total,
+        page=page,
+        pages=pages,
+    )
+
+
+@dataclass(frozen=True)
+class Adoption:
+    members: int
+    with_two_factor: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.with_two_factor / self.members) if self.members else 0
+
+
+def adoption(db: Session, organization: Organization) -> Adoption:
+    members = select(Membership.user_id).where(Membership.organization_id == organization.id)
+    total = int(db.scalar(select(func.count()).select_from(members.subquery())) or 0)
+    enabled = int(
+        db.scalar(
+            select(func.count(func.distinct(Authenticator.user_id))).where(
+                Authenticator.user_id.in_(members), Authenticator.confirmed_at.is_not(None)
+            )
+        )
+        or 0
+    )
+    return Adoption(members=total, with_two_factor=enabled)
+
+
+# --- actions ------------------------------------------------------------------------------
+
+
+def second_factor_is_fresh(session: AuthSession, now: datetime) -> bool:
+    return session.second_factor_at is not None and now - session.second_factor_at <= (
+        FRESH_SECOND_FACTOR
+    )
+
+
+def reset_two_factor(
+    db: Session,
+    runtime: Runtime,
+    scope: AdminScope,
+    target: User,
+    *,
+    reason: str,
+    client: ClientInfo | None,
+    base_url: str = "",
+    send_email: bool = True,
+) -> str:
+    """The lost-phone case: delete the secret and codes, end the member's sessions, and mail
+    them a single-use link (24 h) — the only way to set up 2FA again. Returns the link."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("reason", "Say why you are resetting (it goes into the audit log).")
+    if len(reason) > REASON_MAX:
+        raise InvalidInput("reason", f"Keep the reason under {REASON_MAX} characters.")
+    has_address = bool(target.email) and target.email_verified_at is not None
+    if send_email and not has_address:
+        raise InvalidInput(
+            "reason",
+            f"{target.login} has no confirmed email address, so the link to set up 2FA again "
+            "cannot reach them. An operator can run `twofold user reset-2fa LOGIN --reason … "
+            "--print-link` and hand the link over in person.",
+        )
+    now = runtime.now()
+    db.execute(delete(Authenticator).where(Authenticator.user_id == target.id))
+    db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == target.id))
+    target.failed_code_count = 0
+    target.code_locked_until = None
+    target.two_factor_reset_at = now
+    ended = sessions.end_other_sessions(db, target.id, None)
+    token = links.issue(
+        db, runtime, purpose=REENROLL_PURPOSE, user_id=target.id, lifetime=REENROLL_LIFETIME
+    )
+    link = f"{runtime.public_url(base_url)}/reenroll/{token}"
+    if send_email and target.email:
+        send_to(
+            db,
+            runtime,
+            target.email,
+            "two_factor_reset",
+            reset_message(target.login, link),
+            user_id=target.id,
+        )
+    audit.record(
+        db,
+        now,
+        AuditEventType.TWO_FACTOR_RESET_BY_ADMIN,
+        user_id=target.id,
+        actor_id=scope.actor_id,
+        client=client,
+        reason=reason,
+        sessions_ended=ended,
+    )
+    db.commit()
+    return link
+
+
+def reset_message(login: str, link: str) -> Message:
+    return Message(
+        "set up two-factor authentication again",
+        (
+            f"An administrator reset two-factor authentication for your account {login}, "
+            "for example because you lost your phone. Your old authenticator entry and "
+            "recovery codes no longer work, and you were signed out everywhere.",
+            "To use your account again, sign in and set up two-factor authentication with "
+            "this link. It works once, for 24 hours. If you didn't ask for this, contact your "
+            "administrator.",
+        ),
+        action=("Set up two-factor authentication", link),
+    )
+
+
+def end_all_sessions(db: Session, user_id: int) -> int:
+    return sessions.end_sessions_where(db, AuthSession.user_id == user_id)
+
+
+def deactivate(
+    db: Session, runtime: Runtime, scope: AdminScope, target: User, client: ClientInfo | None
+) -> None:
+    if not scope.superadmin:
+        raise refuse(
+            db,
+            runtime,
+            scope,
+            "deactivate",
+            target_id=target.id,
+            client=client,
+            message="Only a super-admin can deactivate an account.",
+        )
+    target.is_active = False
+    ended = end_all_sessions(db, target.id)
+    audit.record(
+        db,
+        runtime.now(),
+        AuditEventType.USER_DEACTIVATED,
+        user_id=target.id,
+        actor_id=scope.actor_id,
+        client=client,
+        sessions_ended=ended,
+    )
+    db.commit()
+
+
+# --- audit log ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    member: str = ""
+    event: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def audit_query(
+    scope: AdminScope, organization: Organization, filters: AuditFilter, db: Session
+) -> Select[AuditEvent]:
+    members = select(Membership.user_id).where(Membership.organization_id == organization.id)
+    query = select(AuditEvent).where(
+        or_(AuditEvent.organization_id == organization.id, AuditEvent.user_id.in_(members))
+    )
+    if filters.member:
+        user_id = db.scalar(select(User.id).where(User.login == filters.member.strip().lower()))
+        query = query.where(AuditEvent.user_id == (user_id or -1))
+    if filters.event:
+        query = query.where(AuditEvent.event == filters.event)
+    if filters.since:
+        query = query.where(AuditEvent.occurred_at >= filters.since)
+    if filters.until:
+        query = query.where(AuditEvent.occurred_at < filters.until)
+    return query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+
+
+def audit_page(
+    db: Session,
+    scope: AdminScope,
+    organization: Organization,
+    filters: AuditFilter,
+    *,
+    page: int = 1,
+    per_page: int = 100,
+) -> tuple[list[AuditEvent], int]:
+    query = audit_query(scope, organization, filters, db)
+    total = int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = list(db.scalars(query.offset((max(1, page) - 1) * per_page).limit(per_page)))
+    return rows, total
+
+
+def audit_csv(
+    db: Session, scope: AdminScope, organization: Organization, filters: AuditFilter
+) -> str:
+    """The filtered log as CSV (time, event, member, actor, IP, user agent, detail)."""
+    logins = dict(db.execute(select(User.id, User.login)).all())
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["time_utc", "event", "member", "actor", "ip", "user_agent", "detail"])
+    for event in db.scalars(audit_query(scope, organization, filters, db)):
+        writer.writerow(
+            [
+                event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+                event.event,
+                _safe_cell(logins.get(event.user_id, "") if event.user_id else ""),
+                _safe_cell(logins.get(event.actor_id, "") if event.actor_id else ""),
+                event.ip or "",
+                _safe_cell(event.user_agent or ""),
+                _safe_cell(event.detail),
+            ]
+        )
+    return out.getvalue()
+
+
+def _safe_cell(value: str) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas; quote them (CSV injection)."""
+    return "'" + value if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
