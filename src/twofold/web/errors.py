@@ -37,6 +37,11 @@ MESSAGES: dict[type[e.TwofoldError], str] = {
     ),
     e.NotFound: "We couldn't find that.",
     e.Forbidden: "You are not allowed to do that here.",
+    e.ReenrollmentLinkRequired: (
+        "An administrator reset two-factor authentication for your account. Open the link we "
+        "emailed you to set it up again (it works once, for 24 hours). Lost it? Ask your "
+        "administrator for a new reset."
+    ),
 }
 
 STATUS: dict[type[e.TwofoldError], int] = {
@@ -45,6 +50,7 @@ STATUS: dict[type[e.TwofoldError], int] = {
     e.InvalidToken: 404,
     e.NotFound: 404,
     e.Forbidden: 403,
+    e.ReenrollmentLinkRequired: 403,
     e.NotPasswordVerified: 401,
 }
 

@@ -45,7 +45,7 @@ SECURITY_NOTICES = {
 MISSING_SETUP_CODE = "Enter the 6-digit code your authenticator app shows for this account."
 
 
-def _qr_svg(uri: str) -> str:
+def qr_svg(uri: str) -> str:
     """The otpauth:// URI as an inline SVG (no external image, allowed by the CSP)."""
     return str(segno.make(uri, error="m").svg_inline(scale=5, border=2, omitsize=True))
 
@@ -60,7 +60,7 @@ def _setup_page(
         status_code=status,
         error=error,
         enforced=standing.access.demand is Demand.ENROLL,
-        qr_svg=_qr_svg(pending.uri),
+        qr_svg=qr_svg(pending.uri),
         secret_grouped=pending.secret_grouped,
         secret_plain=pending.secret_b32,
         params=pending.params,
@@ -137,12 +137,12 @@ def setup_confirm(
             request, pending, error=message_for(exc, runtime.now()), status=status_for(exc)
         )
     request.state.standing = organizations.standing(db, runtime, user, session)
-    response = _recovery_codes_page(request, codes, first_time=True)
+    response = recovery_codes_page(request, codes, first_time=True)
     set_session_cookie(request, response, token)
     return response
 
 
-def _recovery_codes_page(request: Request, codes: list[str], *, first_time: bool) -> Response:
+def recovery_codes_page(request: Request, codes: list[str], *, first_time: bool) -> Response:
     return render(
         request,
         "recovery_codes.html",
@@ -179,7 +179,7 @@ def regenerate_submit(
             error=message_for(exc, runtime.now()),
             codes_left=recovery_codes_left(db, user.id),
         )
-    return _recovery_codes_page(request, codes, first_time=False)
+    return recovery_codes_page(request, codes, first_time=False)
 
 
 @router.get("/security/disable")

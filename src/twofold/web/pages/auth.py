@@ -56,17 +56,33 @@ def landing_page(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> str:
 
 @router.get("/login")
 def login_page(
-    request: Request, db: DbDep, runtime: RuntimeDep, session: OptionalSession, notice: str = ""
+    request: Request,
+    db: DbDep,
+    runtime: RuntimeDep,
+    session: OptionalSession,
+    notice: str = "",
+    next: str = "",
 ) -> Response:
     if session is not None:
         return redirect(landing_page(db, runtime, session))
     return render(
         request,
         "login.html",
-        notice=LOGIN_NOTICES.get(notice),
+        notice=LOGIN_NOTICES.get(notice) or (NEXT_NOTICE if safe_next(next) else None),
         login="",
+        next=safe_next(next),
         signup_open=bool(signup.open_organizations(db)),
     )
+
+
+NEXT_NOTICE = "Sign in first; then we'll take you back to the link you opened."
+
+
+def safe_next(target: str) -> str:
+    """Only our own one-time-link pages may be returned to after sign-in (no open redirect)."""
+    if target.startswith("/reenroll/") and "//" not in target and len(target) < 300:
+        return target
+    return ""
 
 
 @router.post("/login")
@@ -79,6 +95,7 @@ def login_submit(
     session: OptionalSession,
     login: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
 ) -> Response:
     if not login.strip() or not password:
         return render(
@@ -88,6 +105,7 @@ def login_submit(
             error="Enter your login name (or email) and your password.",
             login=login[:254],
             signup_open=bool(signup.open_organizations(db)),
+            next=safe_next(next),
         )
     try:
         started = signin.sign_in_with_password(
@@ -106,8 +124,12 @@ def login_submit(
             error=message_for(exc, runtime.now()),
             login=login[:254],
             signup_open=bool(signup.open_organizations(db)),
+            next=safe_next(next),
         )
-    response = redirect(landing_page(db, runtime, started.session))
+    target = landing_page(db, runtime, started.session)
+    if safe_next(next) and started.session.state == SessionState.AUTHENTICATED:
+        target = safe_next(next)
+    response = redirect(target)
     set_session_cookie(request, response, started.token)
     return response
 
