@@ -53,6 +53,36 @@ def issue(
     return token
 
 
+def issue_unbound(
+    db: Session,
+    runtime: Runtime,
+    *,
+    purpose: str,
+    lifetime: timedelta,
+    payload: str,
+    organization_id: int | None = None,
+    role: str | None = None,
+    created_by_id: int | None = None,
+) -> str:
+    """A link for someone who has no account yet (an invitation)."""
+    now = runtime.now()
+    token = new_token()
+    db.add(
+        OneTimeToken(
+            purpose=purpose,
+            token_digest=token_digest(token),
+            payload=payload,
+            organization_id=organization_id,
+            role=role,
+            created_by_id=created_by_id,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    db.flush()
+    return token
+
+
 def peek(db: Session, runtime: Runtime, *, purpose: str, token: str) -> OneTimeToken:
     """The live link for a token (unknown, used, expired or forged: InvalidToken)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:

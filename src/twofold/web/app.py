@@ -20,7 +20,16 @@ from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings
 from twofold.web.deps import CsrfRejected, Redirect
 from twofold.web.errors import message_for, status_for
-from twofold.web.pages import account, auth, recovery_links, reenroll, setup, signup
+from twofold.web.pages import (
+    account,
+    admin,
+    auth,
+    invite,
+    recovery_links,
+    reenroll,
+    setup,
+    signup,
+)
 from twofold.web.rendering import STATIC_DIR, redirect, render, runtime_of
 
 log = logging.getLogger("twofold.web")
@@ -141,6 +150,8 @@ def create_app(
     app.include_router(signup.router)
     app.include_router(recovery_links.router)
     app.include_router(reenroll.router)
+    app.include_router(invite.router)
+    app.include_router(admin.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
