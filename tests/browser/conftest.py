@@ -6,6 +6,7 @@ Under CI=true a missing Chromium fails the run; locally the browser tests skip.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,11 +14,13 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect, sync_playwright
 
 from browser.flows import DESKTOP
+from browser.mailbox import Mailbox
 from browser.operator_cli import Operator
 from browser.server import Server, running_server
 from support import require_or_skip
 
 CHROMIUM = Path("/usr/bin/chromium")
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -56,6 +59,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def operator(server: Server) -> Operator:
     """`twofold …` commands against the module's server (its data directory)."""
     return Operator(server)
+
+
+@pytest.fixture
+def mailbox(server: Server) -> Mailbox:
+    """The module's server outbox: what it mailed, read by this test."""
+    return Mailbox(server.outbox)
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where screenshots go: docs/images/ with TWOFOLD_SCREENSHOTS=1, else a scratch folder
+    (the pages are still visited and shot, so the test still checks that they render)."""
+    if os.environ.get("TWOFOLD_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        return DOCS_IMAGES
+    return tmp_path
 
 
 @pytest.fixture

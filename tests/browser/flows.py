@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pyotp
 from playwright.sync_api import Page, ViewportSize, expect
@@ -95,7 +96,9 @@ def enroll(page: Page) -> tuple[PhoneApp, list[str]]:
 
 
 def sign_out(page: Page) -> None:
-    page.get_by_role("button", name="Sign out").click()
+    """ "Sign out" in the header (the security page has more buttons of that name: one for
+    each other session)."""
+    page.get_by_role("navigation", name="Account").get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(at_path("/login"))
     expect(page.get_by_role("status")).to_have_text("You are signed out.")
 
@@ -159,3 +162,11 @@ def switch_organization(page: Page, name: str) -> None:
 def expect_current_organization(page: Page, slug: str) -> None:
     """The header's organization menu shows this organization as the current one."""
     expect(page.get_by_label("Organization")).to_have_value(slug)
+
+
+def shoot(page: Page, path: Path, *, keep_focus: bool = False) -> None:
+    """A full-page screenshot without focus ring, caret or animation; fails if it is blank."""
+    if not keep_focus:
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.screenshot(path=path, full_page=True, animations="disabled", caret="hide")
+    assert path.stat().st_size > 5_000, f"{path.name} looks empty"

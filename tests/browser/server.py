@@ -25,6 +25,9 @@ CHEAP_ARGON2 = {
     "TWOFOLD_ARGON2_MEMORY_KIB": "8",
     "TWOFOLD_ARGON2_PARALLELISM": "1",
 }
+# With no SMTP configured the server writes each message into <data dir>/outbox/; its sender
+# looks at the queue this often (seconds), so a test's mail arrives in a fraction of a second.
+MAIL_POLL_SECONDS = "0.2"
 STARTUP_TIMEOUT = 30.0  # seconds until "Serving on" and a healthy /healthz
 STOP_TIMEOUT = 10.0
 
@@ -41,6 +44,11 @@ class Server:
     data_dir: Path
     output: list[str]
 
+    @property
+    def outbox(self) -> Path:
+        """Where the development mailer writes every message as an .eml file."""
+        return self.data_dir / "outbox"
+
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -51,7 +59,13 @@ def _free_port() -> int:
 def server_env(data_dir: Path) -> dict[str, str]:
     """The caller's environment without any TWOFOLD_* setting, plus ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWOFOLD_")}
-    return {**env, **CHEAP_ARGON2, "TWOFOLD_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+    return {
+        **env,
+        **CHEAP_ARGON2,
+        "TWOFOLD_DATA_DIR": str(data_dir),
+        "TWOFOLD_MAIL_POLL_SECONDS": MAIL_POLL_SECONDS,
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def _healthy(base_url: str) -> bool:

@@ -24,7 +24,7 @@ EVENT_LABELS: dict[str, str] = {
     E.EMAIL_CHANGE_REQUESTED: "Email address change requested",
     E.EMAIL_VERIFIED: "Email address confirmed",
     E.SIGNED_OUT: "Signed out",
-    E.SESSION_ENDED: "Signed out other sessions",
+    E.SESSION_ENDED: "Signed out from the security page",
     E.USER_CREATED: "Account created",
     E.ORGANIZATION_SWITCHED: "Switched organization",
     E.ORGANIZATION_SWITCH_REFUSED: "Refused: switch to an organization you are not in",
