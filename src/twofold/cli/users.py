@@ -183,6 +183,8 @@ def user_reset_2fa(
 ) -> None:
     """Reset a user's 2FA (lost phone): their secret, recovery codes and sessions are gone,
     and only the emailed single-use link (24 h) lets them set it up again."""
+    if not reason.strip():  # before anything is asked or opened
+        raise fail("Say why with --reason TEXT (it goes into the audit log).")
     with open_runtime(data_dir) as (runtime, db):
         user = user_service.get_by_login(db, login)
         typer.echo(

@@ -8,14 +8,15 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Exists, Select, and_, delete, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Exists, Select, and_, delete, exists, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import Forbidden, InvalidInput
 from twofold.core.lockout import PERMANENT_LOCK_AT
-from twofold.core.policy import Role
+from twofold.core.policy import MembershipView, Role, TwoFactorPolicy
 from twofold.notify.messages import Message
 from twofold.services import audit, links, sessions
 from twofold.services.notifications import send_to
@@ -167,6 +168,7 @@ class MemberRow:
     recovery_codes_left: int
     locked: bool
     last_sign_in_at: datetime | None
+    grace_ends_at: datetime | None = None  # may still put off setting up 2FA until then
 
 
 @dataclass(frozen=True)
@@ -177,29 +179,30 @@ class MemberPage:
     pages: int
 
 
-def _has_2fa() -> Exists:
-    return exists().where(Authenticator.user_id == User.id, Authenticator.confirmed_at.is_not(None))
+def _has_2fa(user_id: InstrumentedAttribute[int] = Membership.user_id) -> Exists:
+    """A confirmed authenticator exists for the member (correlated on memberships.user_id,
+    which equals users.id wherever both are joined, so counts can skip the users table)."""
+    return exists().where(Authenticator.user_id == user_id, Authenticator.confirmed_at.is_not(None))
 
 
-def _member_filter(
-    query: Select[User, str], *, search: str, status: str, now: datetime
-) -> Select[User, str]:
+def _member_conditions(*, search: str, status: str, now: datetime) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     needle = search.strip().lower()[:100]
     if needle:
         pattern = f"%{needle.replace('%', '').replace('_', '')}%"
-        query = query.where(or_(User.login.like(pattern), User.email.like(pattern)))
+        conditions.append(or_(User.login.like(pattern), User.email.like(pattern)))
     if status == "enabled":
-        query = query.where(_has_2fa())
+        conditions.append(_has_2fa())
     elif status == "not_enabled":
-        query = query.where(~_has_2fa())
+        conditions.append(~_has_2fa())
     elif status == "locked":
-        query = query.where(
+        conditions.append(
             or_(
                 User.failed_code_count >= PERMANENT_LOCK_AT,
                 and_(User.code_locked_until.is_not(None), User.code_locked_until > now),
             )
         )
-    return query
+    return conditions
 
 
 def list_members(
@@ -221,13 +224,15 @@ def list_members(
     if sort not in SORTS:
         raise InvalidInput("sort", "Unknown sort column.")
     now = runtime.now()
-    base: Select[User, str] = (
-        select(User, Membership.role)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.organization_id == organization.id)
-    )
-    base = _member_filter(base, search=search, status=status, now=now)
-    total = int(db.scalar(select(func.count()).select_from(base.subquery())) or 0)
+    conditions = [
+        Membership.organization_id == organization.id,
+        *_member_conditions(search=search, status=status, now=now),
+    ]
+    # The count reads the users table only when a condition is on it (search, locked).
+    counted = select(func.count()).select_from(Membership)
+    if search.strip() or status == "locked":
+        counted = counted.join(User, User.id == Membership.user_id)
+    total = int(db.scalar(counted.where(*conditions)) or 0)
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     column = {
@@ -237,11 +242,39 @@ def list_members(
         "last_sign_in": User.last_sign_in_at,
         "two_factor": _has_2fa(),
     }[sort]
-    order = column.desc() if descending else column.asc()
-    rows = db.execute(
-        base.order_by(order, User.login).offset((page - 1) * per_page).limit(per_page)
-    ).all()
-    ids = [user.id for user, _role in rows]
+    # The ORDER BY is a total order (login is unique), so a page in the second half is the
+    # same rows read from the other end: the database then skips fewer rows.
+    offset = (page - 1) * per_page
+    on_page = max(0, min(per_page, total - offset))
+    from_end = total - offset - on_page
+    backwards = from_end < offset
+    first_desc = descending != backwards
+    order: list[ColumnElement[Any]] = [
+        column.desc() if first_desc else column.asc(),
+        User.login.desc() if backwards else User.login.asc(),
+    ]
+    # Sort and skip only the ids (a small sort), then load the page's rows.
+    ids = list(
+        db.scalars(
+            select(User.id)
+            .join(Membership, Membership.user_id == User.id)
+            .where(*conditions)
+            .order_by(*order)
+            .offset(from_end if backwards else offset)
+            .limit(on_page if backwards else per_page)
+        )
+    )
+    if backwards:
+        ids.reverse()
+    loaded = {
+        user.id: (user, role, joined_at)
+        for user, role, joined_at in db.execute(
+            select(User, Membership.role, Membership.created_at)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.organization_id == organization.id, User.id.in_(ids))
+        )
+    }
+    rows = [loaded[user_id] for user_id in ids if user_id in loaded]
     with_2fa = set(
         db.scalars(
             select(Authenticator.user_id).where(
@@ -270,13 +303,32 @@ def list_members(
                 locked=user.failed_code_count >= PERMANENT_LOCK_AT
                 or (user.code_locked_until is not None and user.code_locked_until > now),
                 last_sign_in_at=user.last_sign_in_at,
+                grace_ends_at=_grace_end(organization, role, joined_at, now),
             )
-            for user, role in rows
+            for user, role, joined_at in rows
         ],
         total=total,
         page=page,
         pages=pages,
     )
+
+
+def _grace_end(
+    organization: Organization, role: str, joined_at: datetime, now: datetime
+) -> datetime | None:
+    """The member's own grace end while it lies ahead (people who joined after enforcement
+    began have none), by the same rule that decides their access."""
+    end = MembershipView(
+        organization_id=organization.id,
+        slug=organization.slug,
+        name=organization.name,
+        role=Role(role),
+        joined_at=joined_at,
+        policy=TwoFactorPolicy(organization.two_factor_policy),
+        required_since=organization.required_since,
+        grace_days=organization.grace_days,
+    ).grace_ends_at()
+    return end if end is not None and end > now else None
 
 
 @dataclass(frozen=True)
@@ -290,16 +342,13 @@ class Adoption:
 
 
 def adoption(db: Session, organization: Organization) -> Adoption:
-    members = select(Membership.user_id).where(Membership.organization_id == organization.id)
-    total = int(db.scalar(select(func.count()).select_from(members.subquery())) or 0)
-    enabled = int(
-        db.scalar(
-            select(func.count(func.distinct(Authenticator.user_id))).where(
-                Authenticator.user_id.in_(members), Authenticator.confirmed_at.is_not(None)
-            )
-        )
-        or 0
+    members = (
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.organization_id == organization.id)
     )
+    total = int(db.scalar(members) or 0)
+    enabled = int(db.scalar(members.where(_has_2fa())) or 0)
     return Adoption(members=total, with_two_factor=enabled)
 
 

@@ -43,7 +43,9 @@ def get_db(request: Request) -> Iterator[Session]:
     try:
         yield db
     finally:
-        db.rollback()
+        # close() rolls back what was not committed without expiring the loaded objects, so
+        # an error page rendered after this (FastAPI closes dependencies before exception
+        # handlers run) can still show who is signed in.
         db.close()
 
 

@@ -8,7 +8,13 @@ import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from twofold.core.errors import TwofoldError
+from twofold.core.errors import (
+    CodeReused,
+    InvalidCode,
+    MalformedCode,
+    SecondFactorLocked,
+    TwofoldError,
+)
 from twofold.core.policy import Demand, blockers_to_disabling, two_factor_offered
 from twofold.core.sessions import Method, amr_methods
 from twofold.services import account, activity, email_addresses, organizations
@@ -43,6 +49,8 @@ SECURITY_NOTICES = {
 }
 
 MISSING_SETUP_CODE = "Enter the 6-digit code your authenticator app shows for this account."
+# Errors about the authentication code, shown next to the code field (not the password's).
+CODE_ERRORS = (InvalidCode, CodeReused, MalformedCode, SecondFactorLocked)
 
 
 def qr_svg(uri: str) -> str:
@@ -103,7 +111,9 @@ def setup_page(
 ) -> Response:
     if standing.has_two_factor:
         return redirect("/account/security")
-    if not two_factor_offered(standing.memberships, user.is_superadmin, False):
+    if user.two_factor_reset_at is None and not two_factor_offered(
+        standing.memberships, user.is_superadmin, False
+    ):
         return redirect("/account/security?notice=not_offered")
     return _setup_page(request, account.begin_totp_enrollment(db, runtime, user))
 
@@ -122,7 +132,9 @@ def setup_confirm(
 ) -> Response:
     if standing.has_two_factor:
         return redirect("/account/security")
-    if not two_factor_offered(standing.memberships, user.is_superadmin, False):
+    if user.two_factor_reset_at is None and not two_factor_offered(
+        standing.memberships, user.is_superadmin, False
+    ):
         return redirect("/account/security?notice=not_offered")
     if not code.strip():
         pending = account.begin_totp_enrollment(db, runtime, user)
@@ -312,7 +324,7 @@ def email_submit(
         )
     except TwofoldError as exc:
         db.rollback()
-        field = field_of(exc) or "password"
+        field = field_of(exc) or ("code" if isinstance(exc, CODE_ERRORS) else "password")
         return render(
             request,
             "change_email.html",

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from twofold.core.errors import InvalidToken, TwofoldError
+from twofold.core.errors import InvalidToken, NotFound, TwofoldError
 from twofold.services import email_addresses, password_reset
-from twofold.web.deps import ClientDep, CsrfChecked, DbDep, RuntimeDep
+from twofold.store.models import AuthSession, User
+from twofold.web.deps import ClientDep, CsrfChecked, DbDep, OptionalSession, RuntimeDep
 from twofold.web.errors import field_of, message_for, status_for
 from twofold.web.rendering import redirect, render, set_session_cookie
 
@@ -20,6 +21,16 @@ RESET_SENT = (
     "If an account has this verified email address, we sent it a link to choose a new "
     "password. The link works for 30 minutes. Check your spam folder if nothing arrives."
 )
+OTHER_ACCOUNT = (
+    "This link is for another account than the one signed in here, so nothing was changed. "
+    "If the link is yours, sign out and open it again."
+)
+
+
+def _not_for_someone_else(session: AuthSession | None, user: User) -> None:
+    """A browser signed in as one person cannot use a link of another person's account."""
+    if session is not None and session.user_id != user.id:
+        raise NotFound(OTHER_ACCOUNT)
 
 
 @router.get("/password/forgot")
@@ -51,8 +62,11 @@ def forgot_submit(
 
 
 @router.get("/password/reset/{token}")
-def reset_page(request: Request, token: str, db: DbDep, runtime: RuntimeDep) -> Response:
+def reset_page(
+    request: Request, token: str, db: DbDep, runtime: RuntimeDep, session: OptionalSession
+) -> Response:
     user = password_reset.check_link(db, runtime, token)
+    _not_for_someone_else(session, user)
     return render(request, "reset_password.html", token=token, login=user.login)
 
 
@@ -64,9 +78,11 @@ def reset_submit(
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
+    session: OptionalSession,
     new_password: Annotated[str, Form()] = "",
     confirm_password: Annotated[str, Form()] = "",
 ) -> Response:
+    _not_for_someone_else(session, password_reset.check_link(db, runtime, token))
     try:
         done = password_reset.complete_reset(
             db,
@@ -97,8 +113,11 @@ def reset_submit(
 
 
 @router.get("/email/verify/{token}")
-def verify_page(request: Request, token: str, db: DbDep, runtime: RuntimeDep) -> Response:
+def verify_page(
+    request: Request, token: str, db: DbDep, runtime: RuntimeDep, session: OptionalSession
+) -> Response:
     user, address = email_addresses.pending_address(db, runtime, token)
+    _not_for_someone_else(session, user)
     return render(request, "verify_email.html", token=token, address=address, login=user.login)
 
 
@@ -110,7 +129,9 @@ def verify_submit(
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
+    session: OptionalSession,
 ) -> Response:
+    _not_for_someone_else(session, email_addresses.pending_address(db, runtime, token)[0])
     user = email_addresses.confirm(db, runtime, token, client)
     return render(
         request,
