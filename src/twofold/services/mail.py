@@ -33,7 +33,11 @@ RETRY_AFTER = [
     timedelta(hours=4),
     timedelta(hours=8),
 ]
-_CONTEXT = b"outgoing-email"
+
+
+def _context(recipient: str) -> bytes:
+    """Bound to the recipient: a sealed message moved to another address does not open."""
+    return f"outgoing-email:{recipient}".encode()
 
 
 def enqueue(
@@ -48,7 +52,7 @@ def enqueue(
     content = json.dumps(
         {"subject": composed.subject, "text": composed.text, "html": composed.html}
     ).encode()
-    kid, sealed = runtime.keys.seal(content, context=_CONTEXT)
+    kid, sealed = runtime.keys.seal(content, context=_context(recipient))
     now = runtime.now()
     row = OutgoingEmail(
         kind=kind,
@@ -118,7 +122,7 @@ def _deliver_one(runtime: Runtime, mailer: Mailer, message_id: int, report: Deli
         if row is None or row.content_sealed is None or row.content_kid is None:
             return  # sent meanwhile by another process
         content = json.loads(
-            runtime.keys.open(row.content_kid, row.content_sealed, context=_CONTEXT)
+            runtime.keys.open(row.content_kid, row.content_sealed, context=_context(row.recipient))
         )
         message = build_message(
             sender=runtime.settings.mail_from,
