@@ -8,7 +8,7 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
-from support import STRONG_PASSWORD, Person
+from support import Person, join, make_member, make_org, set_policy
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import (
     AlreadyExists,
@@ -21,9 +21,9 @@ from twofold.core.errors import (
 from twofold.core.policy import Demand, Role, TwoFactorPolicy
 from twofold.core.sessions import Method, amr_methods
 from twofold.otp.clock import FixedClock, unix_time
-from twofold.services import account, organizations, sessions, users
+from twofold.services import account, organizations, sessions
 from twofold.services.organizations import Standing
-from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.runtime import Runtime
 from twofold.store.models import (
     Authenticator,
     AuthSession,
@@ -37,84 +37,6 @@ DAY = 24 * 3600
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def make_org(
-    runtime: Runtime,
-    slug: str,
-    policy: TwoFactorPolicy = TwoFactorPolicy.OPTIONAL,
-    *,
-    name: str | None = None,
-    signup_open: bool = False,
-) -> int:
-    with runtime.db() as db:
-        organization = organizations.create_organization(
-            db, runtime, slug=slug, name=name, two_factor=policy, signup_open=signup_open
-        )
-        db.commit()
-        return organization.id
-
-
-def make_member(
-    runtime: Runtime,
-    login: str,
-    slug: str,
-    *,
-    role: Role = Role.MEMBER,
-    superadmin: bool = False,
-    with_totp: bool = False,
-) -> Person:
-    """A person whose first (so, at sign-in, current) organization is `slug`."""
-    with runtime.db() as db:
-        user = users.create_user(
-            db,
-            runtime,
-            login=login,
-            password=STRONG_PASSWORD,
-            organization_slug=slug,
-            role=role.value,
-            superadmin=superadmin,
-        )
-        db.commit()
-        person = Person(id=user.id, login=user.login, password=STRONG_PASSWORD)
-        if with_totp:
-            pending = account.begin_totp_enrollment(db, runtime, user)
-            person.secret = pyotp.TOTP(pending.secret_b32).byte_secret()
-            code = pyotp.TOTP(pending.secret_b32).at(unix_time(runtime.now()))
-            person.recovery_codes = account.confirm_totp_enrollment(
-                db, runtime, user, code, ClientInfo()
-            )
-    return person
-
-
-def join(runtime: Runtime, person: Person, slug: str, role: Role = Role.MEMBER) -> None:
-    with runtime.db() as db:
-        user = db.get(User, person.id)
-        assert user is not None
-        organizations.add_member(db, runtime, user, organizations.get_organization(db, slug), role)
-        db.commit()
-
-
-def set_policy(
-    runtime: Runtime,
-    slug: str,
-    policy: TwoFactorPolicy,
-    *,
-    grace_days: int | None = None,
-    sign_out_everyone: bool = False,
-) -> int:
-    with runtime.db() as db:
-        organization = organizations.get_organization(db, slug)
-        ended = organizations.set_policy(
-            db,
-            runtime,
-            organization,
-            two_factor=policy,
-            grace_days=grace_days,
-            sign_out_everyone=sign_out_everyone,
-        )
-        db.commit()
-        return ended
 
 
 def org_row(runtime: Runtime, slug: str) -> Organization:

@@ -9,13 +9,23 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from support import STRONG_PASSWORD, Person, csrf_token, post_form, sign_in, snapshot, text_of
+from support import (
+    Person,
+    csrf_token,
+    join,
+    make_member,
+    make_org,
+    post_form,
+    set_policy,
+    sign_in,
+    snapshot,
+    text_of,
+)
 from twofold.core.audit_events import AuditEventType
 from twofold.core.policy import Role, TwoFactorPolicy
 from twofold.otp.clock import FixedClock, unix_time
-from twofold.services import account, organizations, users
-from twofold.services.runtime import ClientInfo, Runtime
-from twofold.store.models import AuditEvent, AuthSession, User
+from twofold.services.runtime import Runtime
+from twofold.store.models import AuditEvent, AuthSession
 from twofold.web.app import create_app
 from twofold.web.rendering import SESSION_COOKIE
 
@@ -35,80 +45,6 @@ OTHER_PAGES = (
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def make_org(
-    runtime: Runtime,
-    slug: str,
-    policy: TwoFactorPolicy = TwoFactorPolicy.OPTIONAL,
-    *,
-    name: str | None = None,
-) -> None:
-    with runtime.db() as db:
-        organizations.create_organization(
-            db, runtime, slug=slug, name=name, two_factor=policy, signup_open=False
-        )
-        db.commit()
-
-
-def make_member(
-    runtime: Runtime,
-    login: str,
-    slug: str,
-    *,
-    role: Role = Role.MEMBER,
-    superadmin: bool = False,
-    with_totp: bool = False,
-) -> Person:
-    """A person whose first (so, at sign-in, current) organization is `slug`."""
-    with runtime.db() as db:
-        user = users.create_user(
-            db,
-            runtime,
-            login=login,
-            password=STRONG_PASSWORD,
-            organization_slug=slug,
-            role=role.value,
-            superadmin=superadmin,
-        )
-        db.commit()
-        person = Person(id=user.id, login=user.login, password=STRONG_PASSWORD)
-        if with_totp:
-            pending = account.begin_totp_enrollment(db, runtime, user)
-            person.secret = pyotp.TOTP(pending.secret_b32).byte_secret()
-            code = pyotp.TOTP(pending.secret_b32).at(unix_time(runtime.now()))
-            person.recovery_codes = account.confirm_totp_enrollment(
-                db, runtime, user, code, ClientInfo()
-            )
-    return person
-
-
-def join(runtime: Runtime, person: Person, slug: str, role: Role = Role.MEMBER) -> None:
-    with runtime.db() as db:
-        user = db.get(User, person.id)
-        assert user is not None
-        organizations.add_member(db, runtime, user, organizations.get_organization(db, slug), role)
-        db.commit()
-
-
-def set_policy(
-    runtime: Runtime,
-    slug: str,
-    policy: TwoFactorPolicy,
-    *,
-    grace_days: int | None = None,
-    sign_out_everyone: bool = False,
-) -> None:
-    with runtime.db() as db:
-        organizations.set_policy(
-            db,
-            runtime,
-            organizations.get_organization(db, slug),
-            two_factor=policy,
-            grace_days=grace_days,
-            sign_out_everyone=sign_out_everyone,
-        )
-        db.commit()
 
 
 def password_step(client: TestClient, person: Person) -> str:
