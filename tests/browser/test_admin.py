@@ -86,7 +86,13 @@ def wrong_code(phone: PhoneApp) -> str:
 
 
 def sign_in_new_admin(
-    page: Page, operator: Operator, login: str, slug: str, name: str, *, two_factor: str = "optional"
+    page: Page,
+    operator: Operator,
+    login: str,
+    slug: str,
+    name: str,
+    *,
+    two_factor: str = "optional",
 ) -> PhoneApp:
     """The operator makes an organization and its admin; the admin signs in and, being an
     admin, must set up 2FA at once (TOTP code 1). Ends on their security page."""
@@ -407,8 +413,8 @@ def test_policy_preview_changes_nothing_and_apply_signs_everyone_out(
         expect_security_page(member, two_factor_on=False)
 
         page.get_by_role("button", name="Apply this policy").click()
-        assert re.search(r"^hooli\s+required\s+3\s", operator.run("org", "list"), re.M)
         expect_signed_out_at_next_page(member)
+        assert re.search(r"^hooli\s+required\s+3\s", operator.run("org", "list"), re.M)
 
         # Back in, Hank may put off the setup for the 3 days of grace.
         enter_password(member, "hank")
@@ -416,9 +422,7 @@ def test_policy_preview_changes_nothing_and_apply_signs_everyone_out(
 
 
 @pytest.mark.browser
-def test_audit_log_filtered_by_member_exports_as_csv(
-    page: Page, operator: Operator
-) -> None:
+def test_audit_log_filtered_by_member_exports_as_csv(page: Page, operator: Operator) -> None:
     sign_in_new_admin(page, operator, "vera", "vandelay", "Vandelay Industries")
     operator.create_user("vic", org="vandelay")
     operator.run("user", "reset-2fa", "vic", "--reason", "Phone dropped in the harbour", "--yes")
@@ -432,11 +436,11 @@ def test_audit_log_filtered_by_member_exports_as_csv(
     page.get_by_label("Member (login)").fill("vic")
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"/admin/audit\?.*member=vic"))
-    expect(page.get_by_text("2 events")).to_be_visible()
+    expect(page.locator("main p", has_text="Export CSV")).to_have_text("2 events · Export CSV")
     expect(rows).to_have_count(2)
     expect(rows.locator("td:nth-child(3)")).to_have_text(["vic", "vic"])
     expect(rows.locator("td:nth-child(2)")).to_have_text(
-        ["Two factor: reset by admin", "Account created"]
+        [re.compile("reset", re.IGNORECASE), "Account created"]
     )
 
     with page.expect_download() as download_info:
@@ -452,9 +456,7 @@ def test_audit_log_filtered_by_member_exports_as_csv(
 
 
 @pytest.mark.browser
-def test_a_plain_member_opening_the_console_gets_a_403_page(
-    page: Page, operator: Operator
-) -> None:
+def test_a_plain_member_opening_the_console_gets_a_403_page(page: Page, operator: Operator) -> None:
     operator.create_user("pat")
     enter_password(page, "pat")
     expect_security_page(page, two_factor_on=False)

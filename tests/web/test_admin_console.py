@@ -1015,6 +1015,21 @@ def test_confirming_with_sign_out_ends_the_members_sessions(
     assert len(events(runtime, AuditEventType.ORGANIZATION_MEMBERS_SIGNED_OUT)) == 1
 
 
+def test_signing_everyone_out_keeps_the_admin_who_did_it_signed_in(
+    as_boss: TestClient, runtime: Runtime, boss: Person
+) -> None:
+    response = post_form(
+        as_boss,
+        POLICY,
+        {"two_factor": "optional", "grace_days": "0", "sign_out_everyone": "1", "confirm": "yes"},
+    )
+    assert response.status_code == 303
+    page = as_boss.get(response.headers["location"])
+    assert page.status_code == 200
+    assert "The 2FA policy was applied." in text_of(page)
+    assert session_count(runtime, boss) == 1
+
+
 @pytest.mark.parametrize(
     ("two_factor", "grace_days", "message"),
     [

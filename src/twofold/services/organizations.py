@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from twofold.core.audit_events import AuditEventType
@@ -169,6 +169,7 @@ def set_policy(
     sign_out_everyone: bool,
     actor_id: int | None = None,
     client: ClientInfo | None = None,
+    keep_session_id: int | None = None,
 ) -> int:
     """Apply a policy; returns how many sessions were ended. The grace period counts from
     when `required` was switched on, so changing it takes effect at once for everyone."""
@@ -191,7 +192,14 @@ def set_policy(
     )
     ended = 0
     if sign_out_everyone:
-        ended = sign_out_members(db, runtime, organization, actor_id=actor_id, client=client)
+        ended = sign_out_members(
+            db,
+            runtime,
+            organization,
+            actor_id=actor_id,
+            client=client,
+            keep_session_id=keep_session_id,
+        )
     db.flush()
     return ended
 
@@ -203,9 +211,15 @@ def sign_out_members(
     *,
     actor_id: int | None = None,
     client: ClientInfo | None = None,
+    keep_session_id: int | None = None,
 ) -> int:
+    """End every member's sessions — but the acting admin's own, when given, so they see
+    the result of what they just did."""
     member_ids = select(Membership.user_id).where(Membership.organization_id == organization.id)
-    ended = sessions.end_sessions_where(db, AuthSession.user_id.in_(member_ids))
+    condition: ColumnElement[bool] = AuthSession.user_id.in_(member_ids)
+    if keep_session_id is not None:
+        condition = and_(condition, AuthSession.id != keep_session_id)
+    ended = sessions.end_sessions_where(db, condition)
     audit.record(
         db,
         runtime.now(),

@@ -30,6 +30,16 @@ EVENT_LABELS: dict[str, str] = {
     E.ORGANIZATION_SWITCH_REFUSED: "Refused: switch to an organization you are not in",
     E.MEMBERSHIP_ADDED: "Added to an organization",
     E.MEMBERSHIP_REMOVED: "Removed from an organization",
+    E.TWO_FACTOR_RESET_BY_ADMIN: "Two-factor authentication reset by an administrator",
+    E.TWO_FACTOR_REENROLLED: "Two-factor authentication set up again after a reset",
+    E.ADMIN_ACTION_REFUSED: "Refused: an admin action without permission",
+    E.USER_DEACTIVATED: "Account deactivated",
+    E.INVITATION_SENT: "Invitation sent",
+    E.INVITATION_ACCEPTED: "Invitation accepted",
+    E.ORGANIZATION_CREATED: "Organization created",
+    E.ORGANIZATION_POLICY_CHANGED: "2FA policy changed",
+    E.ORGANIZATION_MEMBERS_SIGNED_OUT: "Everyone signed out by an admin",
+    E.SIGNUP_REFUSED: "Refused: sign-up for a closed organization",
 }
 
 

@@ -357,6 +357,7 @@ def policy_submit(
     client: ClientDep,
     scope: ScopeDep,
     organization: OrgDep,
+    session: AuthenticatedSession,
     two_factor: Annotated[str, Form()] = "",
     grace_days: Annotated[str, Form()] = "0",
     sign_out_everyone: Annotated[str, Form()] = "",
@@ -405,6 +406,7 @@ def policy_submit(
         sign_out_everyone=bool(sign_out_everyone),
         actor_id=scope.actor_id,
         client=client,
+        keep_session_id=session.id,
     )
     db.commit()
     return redirect(f"/admin/members?org={organization.slug}&notice=policy")
