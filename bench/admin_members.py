@@ -1,0 +1,330 @@
+"""Benchmark: the admin members table (search, 2FA status filter, sort, server-side
+pagination) and the adoption figure for one organization of 100,000 members.
+
+Seeds a fresh SQLite file in a temporary directory — and, when TWOFOLD_BENCH_DATABASE_URL is
+set, a dedicated PostgreSQL database whose public schema is dropped and recreated first (never
+point it at a database anything else uses). Rows are inserted in bulk with SQLAlchemy Core and
+one precomputed password hash and one sealed dummy secret, so seeding costs seconds, not hours
+of argon2.
+
+Run with `make bench-admin`; paste the output into docs/benchmarks.md with the date and machine.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, text
+
+from twofold.core.lockout import PERMANENT_LOCK_AT
+from twofold.crypto import KeyRing, PasswordHashingParams
+from twofold.otp.clock import FixedClock
+from twofold.services import admin
+from twofold.services.runtime import Runtime, build_runtime
+from twofold.settings import Settings
+from twofold.store.db import make_engine
+from twofold.store.models import (
+    Authenticator,
+    Membership,
+    Organization,
+    RecoveryCode,
+    User,
+)
+
+MEMBERS = 100_000
+WITH_2FA = 0.60  # share of members with a confirmed authenticator
+PENDING_2FA = 0.02  # share who started enrolling and never confirmed (not "enabled")
+WITH_CODES = 1_000  # members with recovery codes: 10 rows each
+LOCKED_TEMPORARILY = 0.004
+LOCKED_PERMANENTLY = 0.001
+NEVER_SIGNED_IN = 0.08
+ADMINS = 20
+BATCH = 20_000
+RUNS = 20
+NOW = datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+FIRST_NAMES = words(
+    "james mary john patricia robert jennifer michael linda william elizabeth david barbara "
+    "richard susan joseph jessica thomas sarah charles karen christopher nancy daniel lisa "
+    "matthew betty anthony margaret mark sandra donald ashley steven kimberly paul emily "
+    "andrew donna joshua michelle kenneth carol kevin amanda brian melissa george deborah "
+    "timothy stephanie ronald rebecca jason sharon edward laura jeffrey cynthia ryan amy "
+    "jacob kathleen gary angela nicholas shirley eric anna jonathan brenda stephen pamela "
+    "larry emma justin nicole scott helen brandon samantha benjamin katherine samuel "
+    "christine gregory debra alexander rachel frank carolyn patrick janet raymond maria "
+    "jack olivia dennis heather jerry diane tyler julie aaron joyce jose victoria adam ruth "
+    "nathan virginia henry lauren zachary kelly douglas christina peter joan kyle evelyn "
+    "noah judith ethan andrea jeremy hannah walter megan christian cheryl keith jacqueline "
+    "roger martha terry gloria austin teresa sean ann gerald sara carl madison harold "
+    "frances dylan kathryn arthur janice lawrence jean jordan abigail jesse alice bryan "
+    "judy billy sophia bruce grace"
+)
+LAST_NAMES = words(
+    "smith johnson williams brown jones garcia miller davis rodriguez martinez hernandez "
+    "lopez gonzalez wilson anderson thomas taylor moore jackson martin lee perez thompson "
+    "white harris sanchez clark ramirez lewis robinson walker young allen king wright scott "
+    "torres nguyen hill flores green adams nelson baker hall rivera campbell mitchell "
+    "carter roberts gomez phillips evans turner diaz parker cruz edwards collins reyes "
+    "stewart morris morales murphy cook rogers gutierrez ortiz morgan cooper peterson "
+    "bailey reed kelly howard ramos kim cox ward richardson watson brooks chavez wood james "
+    "bennett gray mendoza ruiz hughes price alvarez castillo sanders patel myers long ross "
+    "foster jimenez powell jenkins perry russell sullivan bell coleman butler henderson "
+    "barnes gonzales fisher vasquez simmons romero jordan patterson alexander hamilton "
+    "graham reynolds griffin wallace moreno west cole hayes bryant herrera gibson ellis "
+    "tran medina aguilar stevens murray ford castro marshall owens harrison fernandez "
+    "mcdonald woods washington kennedy wells vargas henry chen freeman webb tucker guzman "
+    "burns crawford olson simpson porter hunter gordon mendez"
+)
+DOMAINS = ("example.com", "example.org", "mail.example.net", "corp.example.com")
+
+
+# --- seeding ------------------------------------------------------------------------------
+
+
+def reset_postgres_schema(url: str) -> None:
+    """A clean public schema in the dedicated benchmark database."""
+    engine = make_engine(url)
+    database = engine.url.database or ""
+    if database in {"test", "test_lead"} or database.startswith("test_helper"):
+        raise SystemExit(f"refusing to wipe {database!r}: use a dedicated database (e.g. bench)")
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def batches(rows: list[dict[str, Any]], size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def seed(runtime: Runtime, rng: random.Random) -> Organization:
+    """One organization of MEMBERS members, inserted in bulk (Core executemany)."""
+    started = time.perf_counter()
+    password_hash = runtime.hasher.hash("correct horse battery staple")
+    kid, sealed = runtime.keys.seal(b"\x00" * 20, context=b"bench:dummy-secret")
+    engine = runtime.engine
+
+    def progress(what: str, done: int, total: int) -> None:
+        elapsed = time.perf_counter() - started
+        print(f"  {what}: {done:,}/{total:,} ({elapsed:,.1f} s)", file=sys.stderr, flush=True)
+
+    with engine.begin() as connection:
+        org_id = connection.execute(
+            insert(Organization)
+            .values(slug="acme", name="Acme", two_factor_policy="optional", created_at=NOW)
+            .returning(Organization.id)
+        ).scalar_one()
+
+    users: list[dict[str, Any]] = []
+    year = 365 * 24 * 3600
+    for n in range(MEMBERS):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        login = f"{first}.{last}{n}"
+        created = NOW - timedelta(seconds=rng.randrange(2 * year))
+        roll = rng.random()
+        failed, locked_until = 0, None
+        if roll < LOCKED_PERMANENTLY:
+            failed = PERMANENT_LOCK_AT + rng.randrange(20)
+        elif roll < LOCKED_PERMANENTLY + LOCKED_TEMPORARILY:
+            failed = 10 * rng.randint(1, 5)
+            locked_until = NOW + timedelta(minutes=rng.randint(1, 240))
+        elif roll < 0.02:  # a lock that has already run out: not locked
+            failed = 10
+            locked_until = NOW - timedelta(minutes=rng.randint(1, 10_000))
+        users.append(
+            {
+                "login": login,
+                "email": f"{login}@{rng.choice(DOMAINS)}",
+                "email_verified_at": created,
+                "password_hash": password_hash,
+                "is_superadmin": False,
+                "is_active": rng.random() > 0.01,
+                "created_at": created,
+                "last_sign_in_at": None
+                if rng.random() < NEVER_SIGNED_IN
+                else NOW - timedelta(seconds=rng.randrange(year)),
+                "failed_code_count": failed,
+                "code_locked_until": locked_until,
+            }
+        )
+    with engine.begin() as connection:
+        for done, chunk in enumerate(batches(users), start=1):
+            connection.execute(insert(User), chunk)
+            progress("users", min(done * BATCH, MEMBERS), MEMBERS)
+        user_ids = list(connection.scalars(select(User.id).order_by(User.id)))
+    del users
+
+    memberships = [
+        {
+            "user_id": user_id,
+            "organization_id": org_id,
+            "role": "admin" if n < ADMINS else "member",
+            "created_at": NOW - timedelta(days=rng.randrange(700)),
+        }
+        for n, user_id in enumerate(user_ids)
+    ]
+    with engine.begin() as connection:
+        for done, chunk in enumerate(batches(memberships), start=1):
+            connection.execute(insert(Membership), chunk)
+            progress("memberships", min(done * BATCH, MEMBERS), MEMBERS)
+    del memberships
+
+    shuffled = user_ids[:]
+    rng.shuffle(shuffled)
+    enabled = shuffled[: int(MEMBERS * WITH_2FA)]
+    pending = set(shuffled[int(MEMBERS * WITH_2FA) : int(MEMBERS * (WITH_2FA + PENDING_2FA))])
+    authenticators = [
+        {
+            "user_id": user_id,
+            "kind": "totp",
+            "secret_kid": kid,
+            "secret_sealed": sealed,
+            "algorithm": "SHA1",
+            "digits": 6,
+            "period": 30,
+            "created_at": NOW - timedelta(days=400),
+            "confirmed_at": None if user_id in pending else NOW - timedelta(days=399),
+        }
+        for user_id in [*enabled, *pending]
+    ]
+    with engine.begin() as connection:
+        for done, chunk in enumerate(batches(authenticators), start=1):
+            connection.execute(insert(Authenticator), chunk)
+            progress("authenticators", min(done * BATCH, len(authenticators)), len(authenticators))
+    del authenticators
+
+    codes = [
+        {
+            "user_id": user_id,
+            "key_id": kid,
+            "code_digest": rng.randbytes(32),
+            "created_at": NOW - timedelta(days=399),
+            "used_at": NOW - timedelta(days=rng.randrange(300)) if i < rng.randrange(4) else None,
+        }
+        for user_id in enabled[:WITH_CODES]
+        for i in range(10)
+    ]
+    with engine.begin() as connection:
+        connection.execute(insert(RecoveryCode), codes)
+        progress("recovery codes", len(codes), len(codes))
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("ANALYZE"))  # what autovacuum would do after a bulk load
+    with runtime.db() as db:
+        organization = db.get_one(Organization, org_id)
+        db.expunge(organization)
+    return organization
+
+
+# --- timing -------------------------------------------------------------------------------
+
+
+def timed(label: str, fn: Callable[[], object], runs: int = RUNS) -> tuple[float, object]:
+    result = fn()  # warm-up (caches, statement compilation)
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    median = statistics.median(samples)
+    p95 = sorted(samples)[int(len(samples) * 0.95) - 1]
+    print(f"| {label} | {runs} | {median * 1e3:,.1f} ms | {p95 * 1e3:,.1f} ms |", flush=True)
+    return median, result
+
+
+def bench_queries(runtime: Runtime, organization: Organization, backend: str) -> None:
+    def members(**kwargs: Any) -> Callable[[], admin.MemberPage]:
+        def run() -> admin.MemberPage:
+            with runtime.db() as db:
+                return admin.list_members(db, runtime, organization, **kwargs)
+
+        return run
+
+    def adoption() -> admin.Adoption:
+        with runtime.db() as db:
+            return admin.adoption(db, organization)
+
+    cases: list[tuple[str, Callable[[], object]]] = [
+        ("first page, sorted by login", members()),
+        ("middle page (1000), sorted by login", members(page=1000)),
+        ("last page (2000), sorted by login", members(page=2000)),
+        ('search "mart" (login or email substring)', members(search="mart")),
+        ("status = enabled", members(status="enabled")),
+        ("status = not_enabled", members(status="not_enabled")),
+        ("status = locked", members(status="locked")),
+        ("sorted by last sign-in, newest first", members(sort="last_sign_in", descending=True)),
+        ("sorted by 2FA status", members(sort="two_factor")),
+        ("admin.adoption()", adoption),
+    ]
+    print(f"\n{backend}, {MEMBERS:,} members, {admin.PER_PAGE} rows a page\n")
+    print("| what | runs | median | p95 |")
+    print("|---|---|---|---|")
+    results = {label: timed(f"{backend}: {label}", fn)[1] for label, fn in cases}
+    print()
+    for label, result in results.items():
+        if isinstance(result, admin.MemberPage):
+            print(f"  {label}: {result.total:,} matching, page {result.page}/{result.pages}")
+        elif isinstance(result, admin.Adoption):
+            print(f"  {label}: {result.with_two_factor:,}/{result.members:,} ({result.percent}%)")
+
+
+def run(backend: str, data_dir: Path, database_url: str | None) -> None:
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        secret_keys=KeyRing.generate("b1").to_text(),
+    )
+    if database_url is not None:
+        reset_postgres_schema(database_url)
+    runtime = build_runtime(
+        settings,
+        clock=FixedClock(NOW),
+        hashing=PasswordHashingParams.for_tests(),
+        apply_migrations=True,
+    )
+    print(f"\nSeeding {MEMBERS:,} members on {backend}…", file=sys.stderr, flush=True)
+    organization = seed(runtime, random.Random(5))
+    bench_queries(runtime, organization, backend)
+    runtime.engine.dispose()
+
+
+def main() -> None:
+    import sqlite3
+
+    print(f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    cpu = platform.processor() or platform.machine()
+    print(
+        f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
+    print("Load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    print("Command: make bench-admin")
+    with tempfile.TemporaryDirectory() as tmp:
+        run("SQLite", Path(tmp), None)
+    postgres_url = os.environ.get("TWOFOLD_BENCH_DATABASE_URL")
+    if postgres_url:
+        with tempfile.TemporaryDirectory() as tmp:
+            run("PostgreSQL", Path(tmp), postgres_url)
+            engine: Engine = make_engine(postgres_url)
+            with engine.connect() as connection:
+                print(f"\n{connection.scalar(text('select version()'))}")
+            engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
