@@ -1434,3 +1434,12 @@ def test_an_invited_admin_must_set_up_2fa_even_where_it_is_optional(
         response = post_form(newcomer, link, {"login": "newbie", "password": STRONG_PASSWORD})
         assert response.headers["location"] == SETUP
         assert "Administrators must use two-factor authentication." in words(newcomer.get(SETUP))
+
+
+def test_the_header_links_to_the_console_for_admins_only(
+    as_boss: TestClient, runtime: Runtime, clock: FixedClock, bob: Person
+) -> None:
+    assert 'href="/admin"' in as_boss.get(SECURITY).text
+    with browser(runtime) as bobs:
+        sign_in(bobs, bob, clock)
+        assert 'href="/admin"' not in bobs.get(SECURITY).text
