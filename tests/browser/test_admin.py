@@ -399,7 +399,8 @@ def test_policy_preview_changes_nothing_and_apply_signs_everyone_out(
                     rf"setting it up until ({grace_ends}) \d\d:\d\d UTC; after that they can "
                     r"reach nothing until they do\.\s*$"
                 ),
-                "All 2 members will be signed out at once and must sign in again.",
+                "All 2 members will be signed out at once and must sign in again "
+                "(you stay signed in here).",
             ]
         )
         # The choices are kept for the Apply button.
@@ -413,6 +414,8 @@ def test_policy_preview_changes_nothing_and_apply_signs_everyone_out(
         expect_security_page(member, two_factor_on=False)
 
         page.get_by_role("button", name="Apply this policy").click()
+        # The admin who applied it stays signed in and sees the result.
+        expect(page.get_by_text("The 2FA policy was applied.")).to_be_visible()
         expect_signed_out_at_next_page(member)
         assert re.search(r"^hooli\s+required\s+3\s", operator.run("org", "list"), re.M)
 
