@@ -12,6 +12,7 @@ import httpx2 as httpx
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from twofold.core.policy import Role, TwoFactorPolicy
 from twofold.crypto import KeyRing
@@ -53,6 +54,14 @@ class Person:
         return pyotp.TOTP(encode_secret(self.secret)).at(unix_time(clock.now()) + 30 * offset_steps)
 
 
+def enroll_totp(db: Session, runtime: Runtime, user: User, person: Person) -> None:
+    """Set up TOTP as an authenticator app would, keeping what only the owner knows."""
+    pending = account.begin_totp_enrollment(db, runtime, user)
+    person.secret = pyotp.TOTP(pending.secret_b32).byte_secret()
+    code = pyotp.TOTP(pending.secret_b32).at(unix_time(runtime.now()))
+    person.recovery_codes = account.confirm_totp_enrollment(db, runtime, user, code, ClientInfo())
+
+
 def make_person(
     runtime: Runtime, login: str = "alice", *, with_totp: bool = False, email: str | None = None
 ) -> Person:
@@ -63,12 +72,7 @@ def make_person(
         db.commit()
         person = Person(id=user.id, login=user.login, password=STRONG_PASSWORD)
         if with_totp:
-            pending = account.begin_totp_enrollment(db, runtime, user)
-            person.secret = pyotp.TOTP(pending.secret_b32).byte_secret()
-            code = pyotp.TOTP(pending.secret_b32).at(unix_time(runtime.now()))
-            person.recovery_codes = account.confirm_totp_enrollment(
-                db, runtime, user, code, ClientInfo()
-            )
+            enroll_totp(db, runtime, user, person)
     return person
 
 
@@ -167,12 +171,7 @@ def make_member(
         db.commit()
         person = Person(id=user.id, login=user.login, password=STRONG_PASSWORD)
         if with_totp:
-            pending = account.begin_totp_enrollment(db, runtime, user)
-            person.secret = pyotp.TOTP(pending.secret_b32).byte_secret()
-            code = pyotp.TOTP(pending.secret_b32).at(unix_time(runtime.now()))
-            person.recovery_codes = account.confirm_totp_enrollment(
-                db, runtime, user, code, ClientInfo()
-            )
+            enroll_totp(db, runtime, user, person)
     return person
 
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from support import STRONG_PASSWORD, Person, snapshot
+from support import STRONG_PASSWORD, Person, enroll_totp, join, snapshot
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import (
     Forbidden,
@@ -120,21 +120,8 @@ def person(
         db.commit()
         who = Person(id=user.id, login=user.login, password=STRONG_PASSWORD)
         if with_totp:
-            pending = account.begin_totp_enrollment(db, runtime, user)
-            who.secret = pyotp.TOTP(pending.secret_b32).byte_secret()
-            code = pyotp.TOTP(pending.secret_b32).at(unix_time(runtime.now()))
-            who.recovery_codes = account.confirm_totp_enrollment(
-                db, runtime, user, code, ClientInfo()
-            )
+            enroll_totp(db, runtime, user, who)
     return who
-
-
-def join(runtime: Runtime, who: Person, slug: str, role: Role = Role.MEMBER) -> None:
-    with runtime.db() as db:
-        user = db.get(User, who.id)
-        assert user is not None
-        organizations.add_member(db, runtime, user, organizations.get_organization(db, slug), role)
-        db.commit()
 
 
 @contextmanager

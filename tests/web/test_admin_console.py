@@ -13,7 +13,6 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 import httpx2 as httpx
-import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
@@ -22,6 +21,8 @@ from support import (
     STRONG_PASSWORD,
     Person,
     csrf_token,
+    enroll_totp,
+    join,
     post_form,
     sign_in,
     snapshot,
@@ -30,10 +31,10 @@ from support import (
 from twofold.core.audit_events import AuditEventType
 from twofold.core.lockout import PERMANENT_LOCK_AT
 from twofold.core.policy import Role, TwoFactorPolicy
-from twofold.otp.clock import FixedClock, unix_time
+from twofold.otp.clock import FixedClock
 from twofold.otp.secret import encode_secret, group_for_display
-from twofold.services import account, mail, organizations, users
-from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services import mail, organizations, users
+from twofold.services.runtime import Runtime
 from twofold.store.models import (
     AuditEvent,
     Authenticator,
@@ -96,21 +97,8 @@ def member(
         db.commit()
         person = Person(id=user.id, login=user.login, password=STRONG_PASSWORD)
         if with_totp:
-            pending = account.begin_totp_enrollment(db, runtime, user)
-            person.secret = pyotp.TOTP(pending.secret_b32).byte_secret()
-            code = pyotp.TOTP(pending.secret_b32).at(unix_time(runtime.now()))
-            person.recovery_codes = account.confirm_totp_enrollment(
-                db, runtime, user, code, ClientInfo()
-            )
+            enroll_totp(db, runtime, user, person)
     return person
-
-
-def join(runtime: Runtime, person: Person, slug: str, role: Role = Role.MEMBER) -> None:
-    with runtime.db() as db:
-        user = db.get(User, person.id)
-        assert user is not None
-        organizations.add_member(db, runtime, user, organizations.get_organization(db, slug), role)
-        db.commit()
 
 
 def set_policy(runtime: Runtime, slug: str, policy: TwoFactorPolicy, grace_days: int) -> None:
