@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Form, Request
@@ -288,13 +288,27 @@ def switch_organization(
 
 @router.get("/email")
 def email_page(request: Request, user: CurrentUser, standing: StandingDep) -> Response:
+    return _email_page(request, user, standing)
+
+
+def _email_page(
+    request: Request,
+    user: User,
+    standing: Standing,
+    *,
+    status_code: int = 200,
+    new_email: str = "",
+    **context: Any,
+) -> Response:
     return render(
         request,
         "change_email.html",
+        status_code=status_code,
         email=user.email,
         email_verified=user.email_verified_at is not None,
         two_factor=standing.has_two_factor,
-        new_email="",
+        new_email=new_email,
+        **context,
     )
 
 
@@ -325,25 +339,20 @@ def email_submit(
     except TwofoldError as exc:
         db.rollback()
         field = field_of(exc) or ("code" if isinstance(exc, CODE_ERRORS) else "password")
-        return render(
+        return _email_page(
             request,
-            "change_email.html",
+            user,
+            standing,
             status_code=status_for(exc),
-            email=user.email,
-            email_verified=user.email_verified_at is not None,
-            two_factor=standing.has_two_factor,
             new_email=new_email[:254],
             field_errors={
                 "new_email" if field == "email" else field: message_for(exc, runtime.now())
             },
         )
-    return render(
+    return _email_page(
         request,
-        "change_email.html",
-        email=user.email,
-        email_verified=user.email_verified_at is not None,
-        two_factor=standing.has_two_factor,
-        new_email="",
+        user,
+        standing,
         notice=f"We sent a confirmation link to {address}. The address changes when you open it.",
     )
 
