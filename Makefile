@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-admin clean
+.PHONY: run test lint typecheck pytest bench bench-admin bench-burst clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ bench: $(STAMP)
 
 bench-admin: $(STAMP)
 	$(BIN)/python bench/admin_members.py
+
+bench-burst: $(STAMP)
+	$(BIN)/python bench/sqlite_burst.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache

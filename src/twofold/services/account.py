@@ -32,9 +32,10 @@ from twofold.services.notifications import notify
 from twofold.services.organizations import membership_views
 from twofold.services.passwords import (
     check_new_password,
-    clear_password_failures,
-    ensure_not_throttled,
-    record_password_failure,
+    check_password,
+    claim_password_attempt,
+    hash_new_password,
+    password_attempt_succeeded,
 )
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.second_factor import consume_totp_step
@@ -61,19 +62,18 @@ def confirm_current_password(
     db: Session, runtime: Runtime, user: User, password: str, client: ClientInfo
 ) -> None:
     """Re-check the password before a sensitive change, throttled like sign-in."""
-    ensure_not_throttled(db, runtime, user.login, client)
+    claim_password_attempt(db, runtime, user.login, client)  # commits: no lock while hashing
     if (
         not password
         or len(password) > PASSWORD_MAX
-        or not runtime.hasher.verify(user.password_hash, password)
+        or not check_password(runtime, user.password_hash, password)
     ):
-        record_password_failure(db, runtime, user.login, client)
         audit.record(
             db, runtime.now(), AuditEventType.PASSWORD_CHECK_FAILED, user_id=user.id, client=client
         )
         db.commit()
         raise WrongPassword()
-    clear_password_failures(db, user.login)
+    password_attempt_succeeded(db, user.login, client)
 
 
 def begin_totp_enrollment(
@@ -245,7 +245,7 @@ def change_password(
     if new_password == current_password:
         raise InvalidInput("new_password", "The new password is the same as the current one.")
     check_new_password(new_password, user_inputs=[user.login, user.email or ""])
-    user.password_hash = runtime.hasher.hash(new_password)
+    user.password_hash = hash_new_password(db, runtime, new_password)
     ended = sessions.end_other_sessions(db, user.id, keep_session_id)
     audit.record(
         db,

@@ -332,8 +332,7 @@ def standing(db: Session, runtime: Runtime, user: User, session: AuthSession) ->
     if current is None and views:
         # The current organization is gone (removed from it): fall back to the first one.
         current = views[0]
-        session.organization_id = current.organization_id
-        db.commit()
+        sessions.update_session_row(db, session, organization_id=current.organization_id)
     two_factor = has_two_factor(db, user.id)
     access = access_for(
         has_two_factor=two_factor,

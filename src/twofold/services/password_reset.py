@@ -15,7 +15,11 @@ from twofold.core.sessions import Method, SessionState
 from twofold.notify import messages
 from twofold.services import audit, links, sessions
 from twofold.services.notifications import notify, send_to
-from twofold.services.passwords import check_new_password, clear_password_failures
+from twofold.services.passwords import (
+    check_new_password,
+    clear_password_failures,
+    hash_new_password,
+)
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.users import has_two_factor
 from twofold.store.models import AuthSession, User
@@ -98,8 +102,9 @@ def complete_reset(
     if new_password != confirm_password:
         raise InvalidInput("confirm_password", "The two new passwords are not the same.")
     check_new_password(new_password, user_inputs=[user.login, user.email or ""])
+    new_hash = hash_new_password(db, runtime, new_password)
     links.consume(db, runtime, purpose=PURPOSE, token=token)
-    user.password_hash = runtime.hasher.hash(new_password)
+    user.password_hash = new_hash
     ended = sessions.end_other_sessions(db, user.id, None)
     clear_password_failures(db, user.login)
     audit.record(

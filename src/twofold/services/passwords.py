@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
@@ -15,8 +16,9 @@ from twofold.core.throttle import (
     FREE_FAILURES_PER_IP,
     seconds_to_wait,
 )
-from twofold.core.validation import check_password_length
+from twofold.core.validation import PASSWORD_MAX, check_password_length
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.store.db import end_reading, has_written
 from twofold.store.models import Throttle
 
 MIN_STRENGTH = 3
@@ -43,7 +45,7 @@ def check_new_password(password: str, *, user_inputs: list[str]) -> None:
     raise WeakPassword(f"{reason} {hint}")
 
 
-def _login_key(login: str) -> str:
+def throttle_key_for_login(login: str) -> str:
     # A digest, so what someone typed into the login field is never stored.
     return "login:" + hashlib.sha256(login.strip().lower().encode()).hexdigest()[:40]
 
@@ -53,7 +55,7 @@ def _ip_key(ip: str | None) -> str | None:
 
 
 def _throttle_keys(login: str, client: ClientInfo) -> list[tuple[str, int]]:
-    keys = [(_login_key(login), FREE_FAILURES_PER_ACCOUNT)]
+    keys = [(throttle_key_for_login(login), FREE_FAILURES_PER_ACCOUNT)]
     ip_key = _ip_key(client.ip)
     if ip_key:
         keys.append((ip_key, FREE_FAILURES_PER_IP))
@@ -66,37 +68,90 @@ def _live_failures(row: Throttle | None, now: datetime) -> int:
     return row.failures
 
 
-def ensure_not_throttled(db: Session, runtime: Runtime, login: str, client: ClientInfo) -> None:
+def _locked_rows(db: Session, keys: list[str]) -> dict[str, Throttle]:
+    """The throttle rows, current and locked until the transaction ends (FOR UPDATE on
+    PostgreSQL; SQLite's write transaction holds the whole database)."""
+    rows = db.scalars(
+        select(Throttle)
+        .where(Throttle.key.in_(sorted(keys)))
+        .order_by(Throttle.key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {row.key: row for row in rows}
+
+
+def claim_password_attempt(db: Session, runtime: Runtime, login: str, client: ClientInfo) -> None:
+    """Decide whether a password may be tried now and count it, in one atomic step, before
+    it is evaluated: PasswordAttemptsThrottled, or the attempt is counted as a failure and
+    committed (a correct password takes it back, see `password_attempt_succeeded`).
+
+    Counting first is what makes the limit hold under concurrency: of any number of
+    parallel attempts, only those the delays allow are ever evaluated. Commits, so that no
+    transaction is open while the caller hashes."""
+    if has_written(db):  # its commit below must not carry the caller's half-done change
+        raise RuntimeError("claim_password_attempt must come before the change it guards")
     now = runtime.now()
+    keys = _throttle_keys(login, client)
+    rows = _locked_rows(db, [key for key, _free in keys])
     wait = 0
-    for key, free in _throttle_keys(login, client):
-        row = db.get(Throttle, key)
+    for key, free in keys:
+        row = rows.get(key)
         failures = _live_failures(row, now)
         if row is not None and failures:
             wait = max(wait, seconds_to_wait(failures, row.last_failure_at, free, now))
     if wait:
+        db.rollback()
         raise PasswordAttemptsThrottled(wait)
-
-
-def record_password_failure(db: Session, runtime: Runtime, login: str, client: ClientInfo) -> None:
-    now = runtime.now()
-    for key, _free in _throttle_keys(login, client):
-        row = db.get(Throttle, key, with_for_update=True)
+    for key, _free in keys:
+        row = rows.get(key)
         if row is None:
             try:
                 with db.begin_nested():
                     db.add(Throttle(key=key, failures=1, last_failure_at=now))
                 continue
-            except IntegrityError:  # another process counted the first failure just now
-                row = db.get(Throttle, key, with_for_update=True, populate_existing=True)
+            except IntegrityError:  # another process counted its first failure just now
+                row = _locked_rows(db, [key]).get(key)
                 if row is None:
                     continue
         row.failures = _live_failures(row, now) + 1
         row.last_failure_at = now
-    db.flush()
+    db.commit()
+
+
+def password_attempt_succeeded(db: Session, login: str, client: ClientInfo) -> None:
+    """The claimed attempt was right: the account's count starts again; the address's
+    count loses the attempt it was charged in advance. Commits at once, so that what the
+    caller does next (and may refuse) cannot take this back."""
+    db.execute(delete(Throttle).where(Throttle.key == throttle_key_for_login(login)))
+    ip_key = _ip_key(client.ip)
+    if ip_key:
+        db.execute(delete(Throttle).where(Throttle.key == ip_key, Throttle.failures <= 1))
+        db.execute(
+            update(Throttle)
+            .where(Throttle.key == ip_key, Throttle.failures > 0)
+            .values(failures=Throttle.failures - 1)
+            .execution_options(synchronize_session=False)
+        )
+    db.commit()
+
+
+def check_password(runtime: Runtime, password_hash: str | None, password: str) -> bool:
+    """The slow part, run with no transaction open: argon2id against the stored hash, or
+    against a dummy when there is no account, so timing does not tell who exists."""
+    password = password[: PASSWORD_MAX + 1]
+    if password_hash is None:
+        return runtime.hasher.verify_dummy(password)
+    return runtime.hasher.verify(password_hash, password)
+
+
+def hash_new_password(db: Session, runtime: Runtime, password: str) -> str:
+    """argon2id of a new password, computed outside any write transaction (the caller has
+    only read so far)."""
+    end_reading(db)
+    return runtime.hasher.hash(password)
 
 
 def clear_password_failures(db: Session, login: str) -> None:
-    row = db.get(Throttle, _login_key(login))
-    if row is not None:
-        db.delete(row)
+    """The account's wrong-password count starts again (a reset set a new password)."""
+    db.execute(delete(Throttle).where(Throttle.key == throttle_key_for_login(login)))

@@ -20,7 +20,13 @@ from twofold.crypto import (
 from twofold.notify.mailer import Mailer, OutboxMailer, SmtpMailer
 from twofold.otp.clock import Clock, SystemClock
 from twofold.settings import Settings
-from twofold.store.db import make_engine, make_session_factory, migrate, pending_migrations
+from twofold.store.db import (
+    make_engine,
+    make_session_factory,
+    migrate,
+    pending_migrations,
+    read_only,
+)
 from twofold.store.models import KeyFingerprint
 
 
@@ -41,12 +47,19 @@ class Runtime:
     engine: Engine
     session_factory: sessionmaker[Session]
     mailer: Mailer
+    read_session_factory: sessionmaker[Session] | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
 
     def db(self) -> Session:
+        """A session for a unit of work that may write (on SQLite: queued behind the writer)."""
         return self.session_factory()
+
+    def read_db(self) -> Session:
+        """A session that only reads: on SQLite it never waits for a writer."""
+        factory = self.read_session_factory or self.session_factory
+        return factory()
 
     def public_url(self, request_base_url: str = "") -> str:
         """Base of links in emails: TWOFOLD_BASE_URL, else the address the request came to."""
@@ -129,6 +142,7 @@ def build_runtime(
             engine=engine,
             session_factory=make_session_factory(engine),
             mailer=mailer,
+            read_session_factory=make_session_factory(read_only(engine)),
         )
         with runtime.db() as db:
             check_key_fingerprints(db, keys, runtime.now())

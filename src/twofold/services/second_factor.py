@@ -52,12 +52,18 @@ def _pending_user(db: Session, runtime: Runtime, session: AuthSession) -> User:
         or session.organization_id in sessions.verified_organizations(session)
     ):
         raise NotPasswordVerified()  # nothing left to verify in this session
-    # Read the lock state from the database, not from a copy the caller's db session may hold.
-    user = db.get(User, session.user_id, populate_existing=True)
+    user = lock_user_row(db, session.user_id)
     if user is None or not user.is_active:
         raise NotPasswordVerified()
     ensure_not_locked(user, runtime.now())
     return user
+
+
+def lock_user_row(db: Session, user_id: int) -> User | None:
+    """The person's row, current and locked until this transaction ends, so that deciding
+    whether a code may be tried and counting it are one step across every server process:
+    PostgreSQL holds the row (FOR UPDATE); SQLite's write transaction holds the database."""
+    return db.get(User, user_id, populate_existing=True, with_for_update=True)
 
 
 def ensure_not_locked(user: User, now: datetime) -> None:
@@ -243,7 +249,10 @@ def confirm_code_for_change(
 ) -> None:
     """Ask the second factor again before a sensitive change (like the email address).
     Wrong codes count toward the same lock as at sign-in."""
-    ensure_not_locked(user, runtime.now())
+    current = lock_user_row(db, user.id)
+    if current is None:
+        raise NotPasswordVerified()
+    ensure_not_locked(current, runtime.now())
     authenticator = confirmed_authenticator(db, user.id)
     if authenticator is None:
         raise TwoFactorNotEnabled()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from twofold.core.sessions import Method, SessionState, amr_methods, amr_string
 from twofold.crypto import new_token, token_digest
 from twofold.services.runtime import ClientInfo, Runtime
-from twofold.store.db import rows_affected
+from twofold.store.db import end_reading, rows_affected
 from twofold.store.models import AuthSession, User
 
 # Writing last_seen_at on every request would turn each page view into a write.
@@ -91,16 +92,31 @@ def find_session(db: Session, runtime: Runtime, token: str | None) -> AuthSessio
     if session is None:
         return None
     if session.expires_at <= now:
-        db.delete(session)
+        end_reading(db)
+        db.execute(delete(AuthSession).where(AuthSession.id == session.id))
         db.commit()
         return None
     user = db.get(User, session.user_id)
     if user is None or not user.is_active:
         return None
     if now - session.last_seen_at >= _TOUCH_EVERY:
-        session.last_seen_at = now
-        db.commit()
+        update_session_row(db, session, last_seen_at=now)
     return session
+
+
+def update_session_row(db: Session, session: AuthSession, **values: object) -> None:
+    """Write a session's row in a transaction of its own that starts with the write, so a page
+    view (a read-only session) can do it without a stale snapshot; commits."""
+    end_reading(db)
+    db.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.commit()
+    for key, value in values.items():
+        set_committed_value(session, key, value)
 
 
 def verified_organizations(session: AuthSession) -> set[int]:

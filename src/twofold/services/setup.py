@@ -74,15 +74,6 @@ def complete_setup(
 ) -> tuple[AuthSession, str]:
     """Create the first administrator and sign them in (they set up 2FA next)."""
     row = check_setup_token(db, runtime, token)
-    used = rows_affected(
-        db,
-        update(OneTimeToken)
-        .where(OneTimeToken.id == row.id, OneTimeToken.used_at.is_(None))
-        .values(used_at=runtime.now())
-        .execution_options(synchronize_session=False),
-    )
-    if used != 1:
-        raise InvalidToken()
     user = create_user(
         db,
         runtime,
@@ -94,6 +85,15 @@ def complete_setup(
         client=client,
         email_verified=True,
     )
+    used = rows_affected(
+        db,
+        update(OneTimeToken)
+        .where(OneTimeToken.id == row.id, OneTimeToken.used_at.is_(None))
+        .values(used_at=runtime.now())
+        .execution_options(synchronize_session=False),
+    )
+    if used != 1:  # used by someone else meanwhile: the account above is rolled back
+        raise InvalidToken()
     session, session_token = sessions.start_session(
         db, runtime, user, SessionState.AUTHENTICATED, [Method.PASSWORD], client
     )

@@ -12,9 +12,9 @@ from twofold.core.sessions import Method, SessionState
 from twofold.core.validation import PASSWORD_MAX
 from twofold.services import audit, sessions
 from twofold.services.passwords import (
-    clear_password_failures,
-    ensure_not_throttled,
-    record_password_failure,
+    check_password,
+    claim_password_attempt,
+    password_attempt_succeeded,
 )
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.users import find_by_login_or_email, has_two_factor
@@ -42,14 +42,10 @@ def sign_in_with_password(
     user = find_by_login_or_email(db, login)
     # One counter per account, whether the login name or the email address was typed.
     throttle_name = user.login if user is not None else login
-    ensure_not_throttled(db, runtime, throttle_name, client)
-    password = password[: PASSWORD_MAX + 1]
-    if user is not None and user.is_active:
-        correct = runtime.hasher.verify(user.password_hash, password)
-    else:
-        correct = runtime.hasher.verify_dummy(password)
-    if user is None or not user.is_active or not correct:
-        record_password_failure(db, runtime, throttle_name, client)
+    claim_password_attempt(db, runtime, throttle_name, client)  # commits: no lock while hashing
+    usable = user is not None and user.is_active
+    correct = check_password(runtime, user.password_hash if user and usable else None, password)
+    if user is None or not usable or not correct:
         audit.record(
             db,
             runtime.now(),
@@ -61,9 +57,9 @@ def sign_in_with_password(
         db.commit()
         raise InvalidCredentials()
 
-    clear_password_failures(db, throttle_name)
     if runtime.hasher.needs_rehash(user.password_hash):
-        user.password_hash = runtime.hasher.hash(password)
+        user.password_hash = runtime.hasher.hash(password[: PASSWORD_MAX + 1])
+    password_attempt_succeeded(db, throttle_name, client)
     if previous_session_id is not None:
         sessions.end_session(db, previous_session_id)
     if has_two_factor(db, user.id):

@@ -13,7 +13,7 @@ from twofold.core.errors import AlreadyExists, InvalidInput, NotFound
 from twofold.core.lockout import is_locked
 from twofold.core.validation import check_password_length, normalize_email, normalize_login
 from twofold.services import audit
-from twofold.services.passwords import check_new_password
+from twofold.services.passwords import check_new_password, hash_new_password
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import Authenticator, Membership, Organization, RecoveryCode, User
 
@@ -39,6 +39,7 @@ def create_user(
     login = normalize_login(login)
     email = normalize_email(email) if email else None
     check_new_password(password, user_inputs=[login, email or ""])
+    password_hash = hash_new_password(db, runtime, password)
     if db.scalar(select(User.id).where(User.login == login)) is not None:
         raise AlreadyExists("login", "That login name is taken. Choose another.")
     if email and db.scalar(select(User.id).where(User.email == email)) is not None:
@@ -51,7 +52,7 @@ def create_user(
         login=login,
         email=email,
         email_verified_at=now if email and email_verified else None,
-        password_hash=runtime.hasher.hash(password),
+        password_hash=password_hash,
         is_superadmin=superadmin,
         is_active=True,
         created_at=now,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Any, cast
 
@@ -10,33 +13,163 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+# How long a request waits for its turn to write before it is told "busy, try again" (503).
+WRITE_QUEUE_SECONDS = 10.0
+# How long SQLite waits for another *process* holding the write lock (the CLI, a second
+# server on the same file) before it gives up with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "twofold_read_only"
+
+
+class DatabaseBusy(Exception):
+    """The database could not take this write in time: contention, never a bug (-> 503)."""
+
+
+class WriteGate:
+    """Queues a process's SQLite write transactions in Python, first come first served.
+
+    SQLite allows one writer at a time. Left to SQLite, waiting writers poll the file lock
+    (sleeping in growing steps), which starves some of them for tens of seconds under a
+    burst. Taking this lock before BEGIN IMMEDIATE makes the threads of one process queue
+    fairly, and SQLite's own wait only arbitrates between processes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def enter(self) -> None:
+        if not self._lock.acquire(timeout=WRITE_QUEUE_SECONDS):
+            raise DatabaseBusy("timed out waiting for the database write queue")
+
+    def leave(self) -> None:
+        self._lock.release()
+
+
+class _GatedSqliteConnection(sqlite3.Connection):
+    """Leaves the write gate once its transaction has really ended (not before COMMIT)."""
+
+    gate: WriteGate | None = None
+    in_gate = False
+
+    def _leave_gate(self) -> None:
+        if self.in_gate and self.gate is not None:
+            self.in_gate = False
+            self.gate.leave()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            if not self.in_transaction:
+                self._leave_gate()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._leave_gate()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._leave_gate()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with SQLite set up for a web server: foreign keys on, WAL, waits on locks."""
+    """An engine set up for a web server. On SQLite: foreign keys on, WAL (readers never wait
+    for the writer), and write transactions that begin IMMEDIATE behind the process's write
+    gate; read-only sessions (see `read_only`) begin DEFERRED and take no lock at all."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        gate = WriteGate()
+        engine = create_engine(
+            url,
+            connect_args={
+                "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                "factory": _GatedSqliteConnection,
+                "check_same_thread": False,
+            },
+            **kwargs,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             # Let SQLAlchemy issue BEGIN so transactions mean what they say (pysqlite default
             # would defer it), then switch on what SQLite leaves off by default.
             dbapi_connection.isolation_level = None
+            dbapi_connection.gate = gate
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+                return
+            dbapi_connection = conn.connection.dbapi_connection
+            gate.enter()
+            dbapi_connection.in_gate = True
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                dbapi_connection._leave_gate()
+                raise
 
+        @event.listens_for(engine, "before_cursor_execute")
+        def _sqlite_read_turns_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            # A read-only session that writes after all (rare: a page view fixing up state)
+            # queues like any writer; SQLite refuses it as busy if its snapshot went stale.
+            if not conn.get_execution_options().get(READ_ONLY):
+                return
+            dbapi_connection = conn.connection.dbapi_connection
+            if dbapi_connection.in_gate or not _WRITES.match(statement):
+                return
+            gate.enter()
+            dbapi_connection.in_gate = True
+
+        _track_writes(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    _track_writes(engine)
+    return engine
+
+
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine for sessions that only read: on SQLite they never queue for writing.
+    A write through it still works when nothing competes, and is refused as busy otherwise."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+def is_read_only(db: Session) -> bool:
+    bind = db.get_bind()
+    return bool(bind.get_execution_options().get(READ_ONLY))
+
+
+_CONTENTION_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock timeout
+
+
+def is_contention(error: BaseException) -> bool:
+    """Busy, not broken: the same request would succeed a moment later."""
+    if isinstance(error, DatabaseBusy):
+        return True
+    if isinstance(error, OperationalError | DBAPIError):
+        original = error.orig
+        if isinstance(original, sqlite3.OperationalError):
+            text = str(original).lower()
+            return "database is locked" in text or "database is busy" in text
+        return getattr(original, "sqlstate", None) in _CONTENTION_SQLSTATES
+    return False
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -66,3 +199,35 @@ def rows_affected(db: Session, statement: Executable) -> int:
     """Run an UPDATE/DELETE and return its row count: the single-use decision."""
     result = cast("CursorResult[Any]", db.execute(statement))
     return int(result.rowcount or 0)
+
+
+def end_reading(db: Session) -> None:
+    """End a transaction that has only read, before slow work (password hashing) or before
+    handing the request on: on SQLite an open write transaction holds the write lock.
+    A transaction that has written stays open (its writes belong with what follows).
+    Objects stay loaded (expire_on_commit is off); decisions that must be current re-read
+    their rows inside the transaction that writes."""
+    if not db.in_transaction() or has_written(db):
+        return
+    db.commit()
+
+
+def has_written(db: Session) -> bool:
+    """Whether the open transaction holds changes (flushed or not)."""
+    if db.new or db.dirty or db.deleted:
+        return True
+    return db.in_transaction() and bool(db.connection().info.get(_WROTE))
+
+
+_WROTE = "twofold_wrote"
+
+
+def _track_writes(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _fresh(conn: Any) -> None:
+        conn.info.pop(_WROTE, None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if _WRITES.match(statement):
+            conn.info[_WROTE] = True

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,6 +19,7 @@ from twofold.core.errors import TwofoldError
 from twofold.services.mail import MailWorker
 from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings
+from twofold.store.db import DatabaseBusy, is_contention
 from twofold.web.deps import CsrfRejected, Redirect
 from twofold.web.errors import message_for, status_for
 from twofold.web.pages import (
@@ -167,6 +169,23 @@ def create_app(
     return app
 
 
+BUSY_RETRY_AFTER_SECONDS = 2
+
+
+def busy_response(exc: BaseException) -> Response:
+    """Contention is not a failure: nothing was changed, and the same request works a moment
+    later. A plain page (no template, no database), so it can always be produced."""
+    log.warning("busy, answered 503: %s", type(exc).__name__)
+    return HTMLResponse(
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Busy — try again</title>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<main><h1>Busy for a moment</h1><p>Many requests arrived at once, so yours was not "
+        "handled and nothing was changed. Please try again in a few seconds.</p></main>",
+        status_code=503,
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+    )
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Redirect)
     async def on_redirect(_request: Request, exc: Redirect) -> Response:
@@ -220,11 +239,23 @@ def _install_error_handlers(app: FastAPI) -> None:
             ),
         )
 
+    @app.exception_handler(DatabaseBusy)
+    @app.exception_handler(DBAPIError)
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        if is_contention(exc):
+            return busy_response(exc)
+        return unexpected_error(request, exc)
+
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return HTMLResponse(
-            "<!doctype html><title>Error</title><p>Something went wrong on our side. "
-            "Nothing was changed. Please try again in a moment.</p>",
-            status_code=500,
-        )
+        return unexpected_error(request, exc)
+
+
+def unexpected_error(request: Request, exc: Exception) -> Response:
+    """A bug or an outage: logged with its traceback, and a page that promises nothing false."""
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return HTMLResponse(
+        "<!doctype html><title>Error</title><p>Something went wrong on our side. "
+        "Nothing was changed. Please try again in a moment.</p>",
+        status_code=500,
+    )

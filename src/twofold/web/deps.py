@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Form, Request
 from sqlalchemy.orm import Session
@@ -15,11 +15,13 @@ from twofold.otp.clock import unix_time
 from twofold.services import organizations, sessions
 from twofold.services.organizations import Standing
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.store.db import end_reading
 from twofold.store.models import AuthSession, User
 from twofold.web import csrf
 from twofold.web.rendering import SESSION_COOKIE, runtime_of
 
 log = logging.getLogger("twofold.web")
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
 
 
 class Redirect(Exception):
@@ -38,8 +40,26 @@ def get_runtime(request: Request) -> Runtime:
     return runtime_of(request)
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    db = runtime_of(request).db()
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def writes_on_get(endpoint: _Endpoint) -> _Endpoint:
+    """Marks a page whose GET writes (starting 2FA setup stores a pending key), so that it
+    gets a session that may write instead of a read-only one."""
+    endpoint.twofold_writes_on_get = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One database session per request: read-only for page views (on SQLite they never wait
+    for a writer), one that may write for forms. Async, so that closing it needs no worker
+    thread: a request holding SQLite's write lock never waits for a free thread."""
+    runtime = runtime_of(request)
+    endpoint = request.scope.get("endpoint")
+    reads_only = request.method in SAFE_METHODS and not getattr(
+        endpoint, "twofold_writes_on_get", False
+    )
+    db = runtime.read_db() if reads_only else runtime.db()
     try:
         yield db
     finally:
@@ -63,6 +83,7 @@ ClientDep = Annotated[ClientInfo, Depends(get_client)]
 
 def get_optional_session(request: Request, db: DbDep, runtime: RuntimeDep) -> AuthSession | None:
     session = sessions.find_session(db, runtime, request.cookies.get(SESSION_COOKIE))
+    end_reading(db)  # the next step may run on another thread: hold no lock across it
     request.state.auth_session = session
     return session
 
@@ -81,6 +102,7 @@ def _standing(
     if user is None:  # pragma: no cover - find_session already checked
         raise Redirect("/login")
     standing = organizations.standing(db, runtime, user, session)
+    end_reading(db)
     request.state.user = user
     request.state.standing = standing
     return user, standing

@@ -31,6 +31,7 @@ from twofold.web.deps import (
     EnrollingUser,
     RuntimeDep,
     StandingDep,
+    writes_on_get,
 )
 from twofold.web.errors import field_of, message_for, status_for
 from twofold.web.labels import browser_summary, event_label
@@ -106,6 +107,7 @@ def security_page(
 
 
 @router.get("/security/setup")
+@writes_on_get
 def setup_page(
     request: Request, db: DbDep, runtime: RuntimeDep, user: EnrollingUser, standing: StandingDep
 ) -> Response:

@@ -14,7 +14,14 @@ from twofold.core.errors import Forbidden, InvalidToken, TwofoldError
 from twofold.services import account, links, organizations, reenrollment
 from twofold.services.admin import REENROLL_PURPOSE
 from twofold.store.models import User
-from twofold.web.deps import ClientDep, CsrfChecked, DbDep, OptionalSession, RuntimeDep
+from twofold.web.deps import (
+    ClientDep,
+    CsrfChecked,
+    DbDep,
+    OptionalSession,
+    RuntimeDep,
+    writes_on_get,
+)
 from twofold.web.errors import message_for, status_for
 from twofold.web.pages.account import qr_svg, recovery_codes_page
 from twofold.web.rendering import redirect, render, set_session_cookie
@@ -65,6 +72,7 @@ def _page(
 
 
 @router.get("/reenroll/{token}")
+@writes_on_get
 def reenroll_page(
     request: Request, token: str, db: DbDep, runtime: RuntimeDep, session: OptionalSession
 ) -> Response:
