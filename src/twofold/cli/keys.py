@@ -138,8 +138,10 @@ def keys_reseal(
         int, typer.Option(min=1, max=10000, help="Values re-sealed per transaction.")
     ] = 200,
 ) -> None:
-    """Phase 3: re-seal every sealed value with the primary key, in batches (safe to stop
-    and run again, and to run while servers are serving)."""
+    """Phase 3: re-seal every sealed value with the primary key, in batches.
+
+    Safe to stop and run again, and to run while servers are serving.
+    """
     with _runtime(data_dir) as runtime:
         primary = runtime.keys.primary_kid
         total = keys_service.count_to_reseal(runtime)
