@@ -39,6 +39,8 @@ __all__ = [
     "constant_time_equals",
     "load_or_create_key_file",
     "new_token",
+    "read_key_file",
+    "rewrite_key_file",
     "token_digest",
 ]
 
@@ -319,6 +321,40 @@ def load_or_create_key_file(path: Path) -> tuple[KeyRing, bool]:
         raise KeyRingError(f"cannot write key file {path}: {exc.strerror}") from exc
     _fsync_directory(path.parent)
     return ring, True
+
+
+def read_key_file(path: Path) -> KeyRing:
+    """Read an existing key file (KeyRingError if it is missing, unreadable or malformed)."""
+    try:
+        return _read_key_file(Path(path))
+    except FileNotFoundError as exc:
+        raise KeyRingError(f"key file {path} does not exist") from exc
+
+
+def rewrite_key_file(path: Path, ring: KeyRing) -> None:
+    """Replace the key file with ring, atomically: running servers re-reading it see either
+    the old file or the new one, never half of it. Two writers at once: the second is refused."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".new")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyRingError(
+            f"{temporary} exists: another key change is under way, or one was interrupted "
+            "(then delete that file and retry)"
+        ) from None
+    except OSError as exc:
+        raise KeyRingError(f"cannot write {temporary}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(ring.to_text())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise KeyRingError(f"cannot write key file {path}: {exc.strerror}") from exc
+    _fsync_directory(path.parent)
 
 
 def _read_key_file(path: Path) -> KeyRing:

@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 
 from twofold.cli.common import DataDirOption, fail, make_settings
+from twofold.cli.keys import keys_app
 from twofold.cli.logging_filters import RedactTokensFilter
 from twofold.cli.orgs import org_app
 from twofold.cli.users import user_app
 from twofold.core.errors import TwofoldError
-from twofold.crypto import KeyRing
 from twofold.services import setup as setup_service
 from twofold.services.runtime import build_runtime
 from twofold.settings import Settings
@@ -25,7 +25,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-keys_app = typer.Typer(help="Keys that seal secrets at rest.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(org_app, name="org")
 app.add_typer(keys_app, name="keys")
@@ -91,14 +90,6 @@ def migrate_command(data_dir: DataDirOption = None) -> None:
     typer.echo("Applying migrations…")
     migrate(make_engine(settings.resolved_database_url))
     typer.echo("The database schema is up to date.")
-
-
-@keys_app.command("generate")
-def keys_generate(
-    kid: Annotated[str, typer.Option(help="Key id stored beside each ciphertext.")] = "k1",
-) -> None:
-    """Print a new key for TWOFOLD_SECRET_KEYS (keep it secret; every server needs it)."""
-    typer.echo(KeyRing.generate(kid).to_text().strip())
 
 
 def main() -> None:

@@ -39,3 +39,7 @@ class AuditEventType(StrEnum):
     USER_DEACTIVATED = "user.deactivated"
     INVITATION_SENT = "invitation.sent"
     INVITATION_ACCEPTED = "invitation.accepted"
+    KEY_ADDED = "key.added"
+    KEY_PROMOTED = "key.promoted"
+    KEY_RETIRED = "key.retired"
+    RECOVERY_CODES_DISCARDED = "recovery_codes.discarded"

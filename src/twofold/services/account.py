@@ -176,8 +176,9 @@ def _replace_recovery_codes(db: Session, runtime: Runtime, user: User) -> list[s
     codes = generate_recovery_codes()
     now = runtime.now()
     for code in codes:
-        kid = runtime.keys.primary_kid
-        digest = runtime.keys.recovery_code_digest(user.id, normalize_recovery_code(code))
+        kid, digest = runtime.keys.primary_recovery_code_digest(
+            user.id, normalize_recovery_code(code)
+        )
         db.add(RecoveryCode(user_id=user.id, key_id=kid, code_digest=digest, created_at=now))
     db.flush()
     return codes

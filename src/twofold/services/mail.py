@@ -35,7 +35,7 @@ RETRY_AFTER = [
 ]
 
 
-def _context(recipient: str) -> bytes:
+def content_context(recipient: str) -> bytes:
     """Bound to the recipient: a sealed message moved to another address does not open."""
     return f"outgoing-email:{recipient}".encode()
 
@@ -52,7 +52,7 @@ def enqueue(
     content = json.dumps(
         {"subject": composed.subject, "text": composed.text, "html": composed.html}
     ).encode()
-    kid, sealed = runtime.keys.seal(content, context=_context(recipient))
+    kid, sealed = runtime.keys.seal(content, context=content_context(recipient))
     now = runtime.now()
     row = OutgoingEmail(
         kind=kind,
@@ -122,7 +122,9 @@ def _deliver_one(runtime: Runtime, mailer: Mailer, message_id: int, report: Deli
         if row is None or row.content_sealed is None or row.content_kid is None:
             return  # sent meanwhile by another process
         content = json.loads(
-            runtime.keys.open(row.content_kid, row.content_sealed, context=_context(row.recipient))
+            runtime.keys.open(
+                row.content_kid, row.content_sealed, context=content_context(row.recipient)
+            )
         )
         message = build_message(
             sender=runtime.settings.mail_from,

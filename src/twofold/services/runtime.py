@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +20,11 @@ from twofold.crypto import (
 )
 from twofold.notify.mailer import Mailer, OutboxMailer, SmtpMailer
 from twofold.otp.clock import Clock, SystemClock
+from twofold.services.key_state import (
+    LiveKeyRing,
+    check_recorded_primary,
+    record_primary_if_missing,
+)
 from twofold.settings import Settings
 from twofold.store.db import (
     make_engine,
@@ -42,7 +48,7 @@ class ClientInfo:
 class Runtime:
     settings: Settings
     clock: Clock
-    keys: KeyRing
+    keys: LiveKeyRing
     hasher: PasswordHasher
     engine: Engine
     session_factory: sessionmaker[Session]
@@ -85,6 +91,13 @@ def load_keys(settings: Settings) -> KeyRing:
         return ring
     except KeyRingError as exc:
         raise ConfigurationError(str(exc)) from exc
+
+
+def key_file_of(settings: Settings) -> Path | None:
+    """The key file servers re-read while running, or None when keys come from the env."""
+    if settings.secret_keys is None and settings.uses_embedded_database:
+        return settings.key_file
+    return None
 
 
 def make_mailer(settings: Settings) -> Mailer:
@@ -134,10 +147,11 @@ def build_runtime(
             memory_cost_kib=settings.argon2_memory_kib,
             parallelism=settings.argon2_parallelism,
         )
+        clock = clock or SystemClock()
         runtime = Runtime(
             settings=settings,
-            clock=clock or SystemClock(),
-            keys=keys,
+            clock=clock,
+            keys=LiveKeyRing(keys, engine=engine, clock=clock, key_file=key_file_of(settings)),
             hasher=PasswordHasher(params),
             engine=engine,
             session_factory=make_session_factory(engine),
@@ -145,7 +159,9 @@ def build_runtime(
             read_session_factory=make_session_factory(read_only(engine)),
         )
         with runtime.db() as db:
+            check_recorded_primary(db, keys)
             check_key_fingerprints(db, keys, runtime.now())
+            record_primary_if_missing(db, keys, runtime.now())
             db.commit()
     except BaseException:
         engine.dispose()  # a refused start must not leave pooled connections open
@@ -155,15 +171,17 @@ def build_runtime(
 
 def check_key_fingerprints(db: Session, keys: KeyRing, now: datetime) -> None:
     """Refuse keys that differ from those the data was sealed with; record new key ids."""
-    stored = {row.kid: row.fingerprint for row in db.scalars(select(KeyFingerprint))}
+    rows = list(db.scalars(select(KeyFingerprint)))
+    stored = {row.kid: row.fingerprint for row in rows}
+    retired = {row.kid for row in rows if row.retired_at is not None}  # may leave the ring
     current = keys.fingerprints()
     for kid, fingerprint in stored.items():
-        if kid not in current:
+        if kid not in current and kid not in retired:
             raise KeysMismatch(
                 f"The database holds data sealed with key id '{kid}', which is not in the "
                 "configured keys. Start with the key ring this database was created with."
             )
-        if current[kid] != fingerprint:
+        if kid in current and current[kid] != fingerprint:
             raise KeysMismatch(
                 f"The key with id '{kid}' is not the key this database was created with "
                 "(its fingerprint differs). Check TWOFOLD_SECRET_KEYS or the key file."

@@ -3,7 +3,7 @@ secret copied onto another account's row does not open."""
 
 from __future__ import annotations
 
-from twofold.crypto import KeyRing
+from twofold.services.key_state import LiveKeyRing
 from twofold.services.runtime import Runtime
 from twofold.store.models import Authenticator
 
@@ -12,7 +12,7 @@ def secret_context(user_id: int) -> bytes:
     return f"totp-secret:user:{user_id}".encode()
 
 
-def seal_secret(keys: KeyRing, secret: bytes, user_id: int) -> tuple[str, bytes]:
+def seal_secret(keys: LiveKeyRing, secret: bytes, user_id: int) -> tuple[str, bytes]:
     return keys.seal(secret, context=secret_context(user_id))
 
 

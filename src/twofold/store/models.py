@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -226,6 +227,20 @@ class KeyFingerprint(Base):
     kid: Mapped[str] = mapped_column(String(32), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set by `twofold keys retire`: nothing is sealed with it any more; it may leave the ring.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class KeyPrimary(Base):
+    """The one key id new values are sealed with (one row). Running servers re-read it, so
+    `twofold keys promote` takes effect everywhere without a restart."""
+
+    __tablename__ = "key_primary"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kid: Mapped[str] = mapped_column(ForeignKey("key_fingerprints.kid"))
+    promoted_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class OutgoingEmail(Base):

@@ -40,6 +40,7 @@ EVENT_LABELS: dict[str, str] = {
     E.ORGANIZATION_POLICY_CHANGED: "2FA policy changed",
     E.ORGANIZATION_MEMBERS_SIGNED_OUT: "Everyone signed out by an admin",
     E.SIGNUP_REFUSED: "Refused: sign-up for a closed organization",
+    E.RECOVERY_CODES_DISCARDED: "Recovery codes withdrawn by a key rotation",
 }
 
 
