@@ -25,7 +25,6 @@ from twofold.store.models import User
 from twofold.web.deps import (
     AuthenticatedSession,
     ClientDep,
-    CsrfChecked,
     CurrentUser,
     DbDep,
     EnrollingUser,
@@ -121,7 +120,6 @@ def setup_page(
 @router.post("/security/setup")
 def setup_confirm(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -174,7 +172,6 @@ def regenerate_page(request: Request, db: DbDep, user: CurrentUser) -> Response:
 @router.post("/security/recovery-codes")
 def regenerate_submit(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -205,7 +202,6 @@ def disable_page(request: Request, user: CurrentUser, standing: StandingDep) -> 
 @router.post("/security/disable")
 def disable_submit(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -235,7 +231,6 @@ def password_page(request: Request, user: CurrentUser) -> Response:
 @router.post("/password")
 def password_submit(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -270,7 +265,6 @@ def password_submit(
 @router.post("/organization")
 def switch_organization(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -315,7 +309,6 @@ def _email_page(
 @router.post("/email")
 def email_submit(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -360,7 +353,6 @@ def email_submit(
 @router.post("/sessions/{session_id}/end")
 def end_session(
     session_id: int,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -375,7 +367,6 @@ def end_session(
 
 @router.post("/sessions/end-others")
 def end_other_sessions(
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,

@@ -14,7 +14,7 @@ from twofold.core.errors import Forbidden, InvalidToken, TwofoldError
 from twofold.services import account, links, organizations, reenrollment
 from twofold.services.admin import REENROLL_PURPOSE
 from twofold.store.models import User
-from twofold.web.deps import ClientDep, CsrfChecked, DbDep, OptionalSession, RuntimeDep
+from twofold.web.deps import ClientDep, DbDep, OptionalSession, RuntimeDep
 from twofold.web.errors import message_for, status_for
 from twofold.web.pages.account import qr_svg, recovery_codes_page
 from twofold.web.rendering import redirect, render, set_session_cookie
@@ -78,7 +78,6 @@ def reenroll_page(
 def reenroll_submit(
     request: Request,
     token: str,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from twofold.core.errors import Forbidden, TwofoldError
 from twofold.core.policy import TwoFactorPolicy
 from twofold.services import signup
-from twofold.web.deps import ClientDep, CsrfChecked, DbDep, OptionalSession, RuntimeDep
+from twofold.web.deps import ClientDep, DbDep, OptionalSession, RuntimeDep
 from twofold.web.errors import field_of, message_for, status_for
 from twofold.web.rendering import redirect, render, set_session_cookie
 
@@ -42,7 +42,6 @@ def _form_field(exc: TwofoldError) -> str:
 def signup_submit(
     request: Request,
     slug: str,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
