@@ -10,9 +10,9 @@ from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import AlreadyExists, Forbidden, InvalidInput, WeakPassword
 from twofold.core.policy import Demand, TwoFactorPolicy
 from twofold.core.sessions import SessionState
-from twofold.services import organizations, sessions, signup
+from twofold.services import organizations, sessions, signin, signup
 from twofold.services.runtime import Runtime
-from twofold.store.models import AuthSession, Membership, Organization, User
+from twofold.store.models import AuthSession, Membership, Organization, OutgoingEmail, User
 
 
 def make_org(
@@ -39,9 +39,9 @@ def sign_up(
     login: str = "newbie",
     email: str = "newbie@example.org",
     password: str = STRONG_PASSWORD,
-) -> tuple[AuthSession, str]:
+) -> None:
     with runtime.db() as db:
-        result: tuple[AuthSession, str] = signup.sign_up(
+        signup.sign_up(
             db,
             runtime,
             slug=slug,
@@ -50,7 +50,20 @@ def sign_up(
             password=password,
             client=steps.client,
         )
-        return result
+
+
+def signed_up_and_in(runtime: Runtime, steps, slug: str, **fields: str) -> tuple[AuthSession, str]:
+    """Sign up (which signs nobody in), then sign in with the new login and password."""
+    sign_up(runtime, steps, slug, **fields)
+    with runtime.db() as db:
+        started = signin.sign_in_with_password(
+            db,
+            runtime,
+            login=fields.get("login", "newbie"),
+            password=fields.get("password", STRONG_PASSWORD),
+            client=steps.client,
+        )
+        return started.session, started.token
 
 
 def demand_of(runtime: Runtime, token: str) -> Demand:
@@ -70,31 +83,36 @@ def user_named(runtime: Runtime, login: str) -> User | None:
 # --- success -----------------------------------------------------------------------------
 
 
-def test_sign_up_makes_a_member_of_that_org_only_and_signs_them_in(runtime: Runtime, steps) -> None:
+def test_sign_up_makes_a_member_of_that_org_only_and_signs_nobody_in(
+    runtime: Runtime, steps
+) -> None:
     acme_id = make_org(runtime, "acme")
-    session, token = sign_up(runtime, steps, "acme", login="NewBie", email="NewBie@Example.org")
+    sign_up(runtime, steps, "acme", login="NewBie", email="NewBie@Example.org")
     user = user_named(runtime, "newbie")
     assert user is not None
     assert user.email == "newbie@example.org"
-    assert user.last_sign_in_at == runtime.now()
+    assert user.email_verified_at is None
+    assert user.last_sign_in_at is None
     assert not user.is_superadmin
+    with runtime.db() as db:
+        assert list(db.scalars(select(AuthSession))) == []
+    session, token = signed_up_and_in(runtime, steps, "acme", login="other", email="o@example.org")
     with runtime.db() as db:
         memberships = list(db.scalars(select(Membership).where(Membership.user_id == user.id)))
     assert [(m.organization_id, m.role) for m in memberships] == [(acme_id, "member")]
     found = steps.find(token)
     assert found is not None
     assert found.id == session.id
-    assert found.user_id == user.id
     assert found.state == SessionState.AUTHENTICATED.value
     assert found.amr == "pwd"
     assert found.organization_id == acme_id
-    [event] = steps.events(AuditEventType.USER_CREATED)
-    assert (event.user_id, event.organization_id) == (user.id, acme_id)
+    first, _second = steps.events(AuditEventType.USER_CREATED)
+    assert (first.user_id, first.organization_id) == (user.id, acme_id)
 
 
 def test_sign_up_into_a_required_org_must_set_up_2fa_at_once(runtime: Runtime, steps) -> None:
     make_org(runtime, "bank", TwoFactorPolicy.REQUIRED)
-    _session, token = sign_up(runtime, steps, "bank")
+    _session, token = signed_up_and_in(runtime, steps, "bank")
     assert demand_of(runtime, token) is Demand.ENROLL
 
 
@@ -113,7 +131,7 @@ def test_sign_up_into_a_required_org_with_grace_still_sets_up_at_once(
         )
         db.commit()
     clock.advance(3600)
-    _session, token = sign_up(runtime, steps, "bank")
+    _session, token = signed_up_and_in(runtime, steps, "bank")
     assert demand_of(runtime, token) is Demand.ENROLL
 
 
@@ -122,7 +140,7 @@ def test_sign_up_into_an_org_not_requiring_2fa_demands_nothing(
     runtime: Runtime, steps, policy: TwoFactorPolicy
 ) -> None:
     make_org(runtime, "acme", policy)
-    _session, token = sign_up(runtime, steps, "acme")
+    _session, token = signed_up_and_in(runtime, steps, "acme")
     assert demand_of(runtime, token) is Demand.NONE
 
 
@@ -185,14 +203,35 @@ def test_a_taken_login_is_refused_and_nothing_is_created(runtime: Runtime, steps
     assert snapshot(runtime) == before
 
 
-def test_a_taken_email_is_refused_and_nothing_is_created(runtime: Runtime, steps) -> None:
+def test_a_taken_email_creates_nothing_and_is_answered_like_a_new_one(
+    runtime: Runtime, steps
+) -> None:
+    make_org(runtime, "acme")
+    bob = make_person(runtime, "bob", email="bob@example.org")
+    sign_up(runtime, steps, "acme", login="robert", email="Bob@Example.org")  # no error
+    assert user_named(runtime, "robert") is None
+    with runtime.db() as db:
+        [mail] = db.scalars(select(OutgoingEmail))
+        assert list(db.scalars(select(AuthSession))) == []
+    assert (mail.recipient, mail.kind, mail.user_id) == (
+        "bob@example.org",
+        "signup_address_taken",
+        bob.id,
+    )
+    [event] = steps.events(AuditEventType.SIGNUP_REFUSED)
+    assert event.user_id == bob.id
+    assert steps.detail(event) == {"reason": "address_taken"}
+
+
+def test_a_taken_login_is_reported_whether_or_not_the_email_is_taken(
+    runtime: Runtime, steps
+) -> None:
     make_org(runtime, "acme")
     make_person(runtime, "bob", email="bob@example.org")
-    before = snapshot(runtime)
-    with pytest.raises(AlreadyExists) as caught:
-        sign_up(runtime, steps, "acme", login="robert", email="Bob@Example.org")
-    assert caught.value.field == "email"
-    assert snapshot(runtime) == before
+    for email in ("bob@example.org", "new@example.org"):
+        with pytest.raises(AlreadyExists) as caught:
+            sign_up(runtime, steps, "acme", login="bob", email=email)
+        assert caught.value.field == "login"
 
 
 def test_a_weak_password_is_refused_with_a_reason_and_nothing_is_created(

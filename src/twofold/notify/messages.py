@@ -172,3 +172,19 @@ def password_reset(login: str, url: str, minutes: int) -> Message:
         ),
         action=("Choose a new password", url),
     )
+
+
+def signup_with_taken_address(login: str, organization: str, url: str) -> Message:
+    """To the owner of an address someone typed into sign-up; the person who typed it is
+    shown the same answer as for a new address and never learns of this message."""
+    return Message(
+        "someone tried to sign up with your address",
+        (
+            f"Someone tried to create an account in {organization} with this email address, "
+            f"which already belongs to your account {login}. No new account was made.",
+            "If it was you, sign in with your account instead; if you forgot your password, "
+            "choose \u201cForgot your password?\u201d on the sign-in page. If it wasn't you, "
+            "ignore this message: nothing changed.",
+        ),
+        action=("Sign in", url),
+    )

@@ -116,15 +116,3 @@ def consume(db: Session, runtime: Runtime, *, purpose: str, token: str) -> OneTi
         raise InvalidToken()
     row.used_at = now
     return row
-
-
-def recently_issued(
-    db: Session, runtime: Runtime, *, purpose: str, user_id: int, within: timedelta
-) -> bool:
-    newest = db.scalar(
-        select(OneTimeToken.created_at)
-        .where(OneTimeToken.purpose == purpose, OneTimeToken.user_id == user_id)
-        .order_by(OneTimeToken.created_at.desc())
-        .limit(1)
-    )
-    return newest is not None and runtime.now() - newest < within

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from twofold.notify.mailer import Composed, DeliveryError, Mailer, build_message
@@ -33,6 +33,7 @@ RETRY_AFTER = [
     timedelta(hours=4),
     timedelta(hours=8),
 ]
+SUPERSEDED = "superseded by a newer message of the same kind before it was sent"
 
 
 def content_context(recipient: str) -> bytes:
@@ -48,7 +49,40 @@ def enqueue(
     recipient: str,
     composed: Composed,
     user_id: int | None = None,
+    once_per: timedelta | None = None,
 ) -> OutgoingEmail:
+    """Queue a message. With `once_per`, at most one message of this kind goes to this
+    recipient per period: an earlier one not yet sent is superseded (its link is dead anyway
+    once a new one is issued) and this one waits until the period since the last one sent
+    has passed. The same statements run whether or not anything is superseded or delayed,
+    so a repeated request costs what a first one does."""
+    now = runtime.now()
+    due = now
+    if once_per is not None:
+        last_sent = db.scalar(
+            select(func.max(OutgoingEmail.sent_at)).where(
+                OutgoingEmail.kind == kind, OutgoingEmail.recipient == recipient
+            )
+        )
+        if last_sent is not None:
+            due = max(now, last_sent + once_per)
+        db.execute(
+            update(OutgoingEmail)
+            .where(
+                OutgoingEmail.kind == kind,
+                OutgoingEmail.recipient == recipient,
+                OutgoingEmail.sent_at.is_(None),
+                OutgoingEmail.failed_at.is_(None),
+                or_(OutgoingEmail.claimed_until.is_(None), OutgoingEmail.claimed_until < now),
+            )
+            .values(
+                failed_at=now,
+                last_error=SUPERSEDED,
+                content_sealed=None,
+                content_kid=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
     content = json.dumps(
         {"subject": composed.subject, "text": composed.text, "html": composed.html}
     ).encode()
@@ -62,7 +96,7 @@ def enqueue(
         content_sealed=sealed,
         created_at=now,
         attempts=0,
-        next_attempt_at=now,
+        next_attempt_at=due,
     )
     db.add(row)
     db.flush()

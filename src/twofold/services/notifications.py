@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.orm import Session
 
 from twofold.notify.messages import Message
@@ -29,6 +31,7 @@ def send_to(
     message: Message,
     *,
     user_id: int | None,
+    once_per: timedelta | None = None,
 ) -> None:
     mail.enqueue(
         db,
@@ -37,4 +40,5 @@ def send_to(
         recipient=address,
         composed=message.compose(runtime.settings.issuer),
         user_id=user_id,
+        once_per=once_per,
     )

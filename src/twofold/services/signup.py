@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from twofold.core.audit_events import AuditEventType
-from twofold.core.errors import Forbidden, InvalidInput
-from twofold.core.sessions import Method, SessionState
-from twofold.services import audit, email_addresses, sessions
+from twofold.core.errors import AlreadyExists, Forbidden, InvalidInput
+from twofold.core.validation import normalize_email
+from twofold.notify import messages
+from twofold.services import audit, email_addresses
+from twofold.services.notifications import send_to
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.users import create_user
-from twofold.store.models import AuthSession, Organization
+from twofold.store.models import Organization, User
 
 SIGNUP_CLOSED = "Sign-up is closed for this organization. Ask its administrator for an account."
 
@@ -29,6 +33,10 @@ def organization_open_for_signup(db: Session, slug: str) -> Organization:
     return organization
 
 
+# How often the owner of a taken address is told that someone typed it into sign-up.
+NOTICE_ONCE_PER = timedelta(minutes=1)
+
+
 def sign_up(
     db: Session,
     runtime: Runtime,
@@ -39,10 +47,11 @@ def sign_up(
     password: str,
     client: ClientInfo,
     base_url: str = "",
-    previous_session_id: int | None = None,
-) -> tuple[AuthSession, str]:
-    """Create a member of an open organization and sign them in (2FA setup comes next
-    when the organization requires it)."""
+) -> None:
+    """Create a member of an open organization with an address still to confirm, and mail
+    the confirmation link; or, when the address has an account already, mail its owner
+    instead and create nothing. The caller shows the same answer either way and signs
+    nobody in, so sign-up does not tell who has an account (docs/security.md)."""
     try:
         organization = organization_open_for_signup(db, slug)
     except Forbidden:
@@ -59,27 +68,61 @@ def sign_up(
         raise
     if not email.strip():
         raise InvalidInput("email", "Enter your email address.")
-    user = create_user(
-        db,
-        runtime,
-        login=login,
-        password=password,
-        email=email,
-        organization_slug=organization.slug,
-        client=client,
-    )
-    if previous_session_id is not None:
-        sessions.end_session(db, previous_session_id)  # the browser's cookie is replaced
-    session, token = sessions.start_session(
-        db,
-        runtime,
-        user,
-        SessionState.AUTHENTICATED,
-        [Method.PASSWORD],
-        client,
-        organization_id=organization.id,
-    )
-    user.last_sign_in_at = runtime.now()
+    try:
+        # Checks the login name (a taken one is reported: see docs/decisions/0007), the
+        # password and then the address, and hashes the password, in that order.
+        user = create_user(
+            db,
+            runtime,
+            login=login,
+            password=password,
+            email=email,
+            organization_slug=organization.slug,
+            client=client,
+        )
+    except AlreadyExists as exc:
+        if exc.field != "email":
+            raise
+        address = normalize_email(email)
+        _tell_the_owner(db, runtime, organization, address, password, client, base_url)
+        return
     email_addresses.send_verification(db, runtime, user, user.email or "", base_url=base_url)
     db.commit()
-    return session, token
+
+
+def _tell_the_owner(
+    db: Session,
+    runtime: Runtime,
+    organization: Organization,
+    address: str,
+    password: str,
+    client: ClientInfo,
+    base_url: str,
+) -> None:
+    """The path for a taken address costs what a new account does: the same password hash
+    (create_user refused before hashing; the hash is thrown away) and a queued message."""
+    runtime.hasher.hash(password)
+    owner = db.scalar(select(User).where(User.email == address))
+    if owner is None:  # pragma: no cover - create_user just found it
+        raise InvalidInput("email", "Enter your email address.")
+    send_to(
+        db,
+        runtime,
+        address,
+        "signup_address_taken",
+        messages.signup_with_taken_address(
+            owner.login, organization.name, f"{runtime.public_url(base_url)}/login"
+        ),
+        user_id=owner.id,
+        once_per=NOTICE_ONCE_PER,
+    )
+    audit.record(
+        db,
+        runtime.now(),
+        AuditEventType.SIGNUP_REFUSED,
+        user_id=owner.id,
+        organization_id=organization.id,
+        client=client,
+        reason="address_taken",
+    )
+    db.commit()

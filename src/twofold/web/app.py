@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -20,7 +20,7 @@ from twofold.services.mail import MailWorker
 from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings
 from twofold.store.db import DatabaseBusy, is_contention
-from twofold.web.deps import CsrfRejected, Redirect
+from twofold.web.deps import CsrfRejected, Redirect, require_csrf
 from twofold.web.errors import message_for, status_for
 from twofold.web.pages import (
     account,
@@ -143,6 +143,8 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
+        # CSRF by default: every route of this app, however it is added (see deps.py).
+        dependencies=[Depends(require_csrf)],
     )
     app.state.runtime = runtime
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from twofold.core.policy import Demand
@@ -33,14 +33,11 @@ class Redirect(Exception):
 
 
 class CsrfRejected(Exception):
-    """A POST without a valid token for this browser."""
+    """An unsafe request (POST, PUT, PATCH, DELETE) without a valid token for this browser."""
 
 
 def get_runtime(request: Request) -> Runtime:
     return runtime_of(request)
-
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def writes_on_get(endpoint: _Endpoint) -> _Endpoint:
@@ -173,15 +170,43 @@ def get_standing(request: Request) -> Standing:
 StandingDep = Annotated[Standing, Depends(get_standing)]
 
 
-def require_csrf(
-    request: Request, runtime: RuntimeDep, csrf_token: Annotated[str, Form()] = ""
-) -> None:
+# Methods that change nothing; every other method must carry a CSRF token.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+CSRF_FIELD = "csrf_token"
+_EXEMPTION = "csrf_exempt_reason"
+
+
+def csrf_exempt(reason: str) -> Callable[[_Endpoint], _Endpoint]:
+    """Mark an endpoint that no cookie authenticates (an `Authorization` header, client
+    credentials), so the app-wide CSRF check skips it. The reason is required and shown by
+    the route audit test; a cookie-authenticated form must never use this."""
+    if not reason.strip():
+        raise ValueError("a CSRF exemption needs a reason")
+
+    def mark(endpoint: _Endpoint) -> _Endpoint:
+        setattr(endpoint, _EXEMPTION, reason)
+        return endpoint
+
+    return mark
+
+
+def csrf_exemption(endpoint: object) -> str | None:
+    """The documented reason an endpoint is exempt from the CSRF check, or None."""
+    reason = getattr(endpoint, _EXEMPTION, None)
+    return reason if isinstance(reason, str) else None
+
+
+async def require_csrf(request: Request, runtime: RuntimeDep) -> None:
+    """Set on the whole app (create_app): every unsafe request to a route not marked with
+    csrf_exempt must carry a valid form token. The form is read through Starlette's cached
+    request.form(), the same parse FastAPI uses for a route's Form() fields."""
+    if request.method in SAFE_METHODS or csrf_exemption(request.scope.get("endpoint")):
+        return
+    form = await request.form()
+    submitted = form.get(CSRF_FIELD)
     cookie_value = request.cookies.get(csrf.COOKIE_NAME)
-    if not csrf.token_is_valid(
-        runtime.keys.csrf_key(), cookie_value, csrf_token, unix_time(runtime.now())
+    if not isinstance(submitted, str) or not csrf.token_is_valid(
+        runtime.keys.csrf_key(), cookie_value, submitted, unix_time(runtime.now())
     ):
         log.warning("CSRF token refused for %s %s", request.method, request.url.path)
         raise CsrfRejected()
-
-
-CsrfChecked = Annotated[None, Depends(require_csrf)]

@@ -25,7 +25,6 @@ from twofold.store.models import User
 from twofold.web.deps import (
     AuthenticatedSession,
     ClientDep,
-    CsrfChecked,
     CurrentUser,
     DbDep,
     EnrollingUser,
@@ -123,7 +122,6 @@ def setup_page(
 @router.post("/security/setup")
 def setup_confirm(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -176,7 +174,6 @@ def regenerate_page(request: Request, db: DbDep, user: CurrentUser) -> Response:
 @router.post("/security/recovery-codes")
 def regenerate_submit(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -207,7 +204,6 @@ def disable_page(request: Request, user: CurrentUser, standing: StandingDep) -> 
 @router.post("/security/disable")
 def disable_submit(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -237,7 +233,6 @@ def password_page(request: Request, user: CurrentUser) -> Response:
 @router.post("/password")
 def password_submit(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -272,7 +267,6 @@ def password_submit(
 @router.post("/organization")
 def switch_organization(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -317,7 +311,6 @@ def _email_page(
 @router.post("/email")
 def email_submit(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -362,7 +355,6 @@ def email_submit(
 @router.post("/sessions/{session_id}/end")
 def end_session(
     session_id: int,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -377,7 +369,6 @@ def end_session(
 
 @router.post("/sessions/end-others")
 def end_other_sessions(
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,

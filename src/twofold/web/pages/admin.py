@@ -22,7 +22,6 @@ from twofold.store.models import Organization, User
 from twofold.web.deps import (
     AuthenticatedSession,
     ClientDep,
-    CsrfChecked,
     CurrentUser,
     DbDep,
     RuntimeDep,
@@ -229,7 +228,6 @@ def reset_page(
 def reset_submit(
     request: Request,
     member_id: int,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -273,7 +271,6 @@ def reset_submit(
 def unlock_submit(
     request: Request,
     member_id: int,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     scope: ScopeDep,
@@ -302,7 +299,6 @@ def remove_page(
 def remove_submit(
     request: Request,
     member_id: int,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     scope: ScopeDep,
@@ -319,7 +315,6 @@ def remove_submit(
 def deactivate_submit(
     request: Request,
     member_id: int,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -351,7 +346,6 @@ def policy_page(
 @router.post("/policy")
 def policy_submit(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -500,7 +494,6 @@ def invite_page(request: Request, db: DbDep, scope: ScopeDep, organization: OrgD
 @router.post("/invite")
 def invite_submit(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,

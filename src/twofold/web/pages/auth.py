@@ -17,7 +17,6 @@ from twofold.web.deps import (
     CODE_PAGE,
     SETUP_PAGE,
     ClientDep,
-    CsrfChecked,
     DbDep,
     OptionalSession,
     PendingSession,
@@ -88,7 +87,6 @@ def safe_next(target: str) -> str:
 @router.post("/login")
 def login_submit(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -199,7 +197,6 @@ def _second_step(
 @router.post("/login/code")
 def code_submit(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -219,7 +216,6 @@ def recovery_page(
 @router.post("/login/recovery")
 def recovery_submit(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -232,7 +228,6 @@ def recovery_submit(
 @router.post("/logout")
 def logout(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,

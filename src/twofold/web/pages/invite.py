@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from twofold.core.errors import InvalidToken, TwofoldError
 from twofold.services import invitations
-from twofold.web.deps import ClientDep, CsrfChecked, DbDep, OptionalSession, RuntimeDep
+from twofold.web.deps import ClientDep, DbDep, OptionalSession, RuntimeDep
 from twofold.web.errors import field_of, message_for, status_for
 from twofold.web.pages.auth import landing_page
 from twofold.web.rendering import redirect, render, set_session_cookie
@@ -35,7 +35,6 @@ def invitation_page(request: Request, token: str, db: DbDep, runtime: RuntimeDep
 def invitation_submit(
     request: Request,
     token: str,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from twofold.core.errors import InvalidToken, NotFound, TwofoldError
 from twofold.services import email_addresses, password_reset
 from twofold.store.models import AuthSession, User
-from twofold.web.deps import ClientDep, CsrfChecked, DbDep, OptionalSession, RuntimeDep
+from twofold.web.deps import ClientDep, DbDep, OptionalSession, RuntimeDep
 from twofold.web.errors import field_of, message_for, status_for
 from twofold.web.rendering import redirect, render, set_session_cookie
 
@@ -41,7 +41,6 @@ def forgot_page(request: Request) -> Response:
 @router.post("/password/forgot")
 def forgot_submit(
     request: Request,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -74,7 +73,6 @@ def reset_page(
 def reset_submit(
     request: Request,
     token: str,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -125,7 +123,6 @@ def verify_page(
 def verify_submit(
     request: Request,
     token: str,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,

@@ -16,7 +16,6 @@ from twofold.services.admin import REENROLL_PURPOSE
 from twofold.store.models import User
 from twofold.web.deps import (
     ClientDep,
-    CsrfChecked,
     DbDep,
     OptionalSession,
     RuntimeDep,
@@ -86,7 +85,6 @@ def reenroll_page(
 def reenroll_submit(
     request: Request,
     token: str,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,

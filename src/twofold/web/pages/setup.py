@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from twofold.core.errors import InvalidToken, TwofoldError
 from twofold.services import setup
-from twofold.web.deps import ClientDep, CsrfChecked, DbDep, RuntimeDep
+from twofold.web.deps import ClientDep, DbDep, RuntimeDep
 from twofold.web.errors import field_of, message_for, status_for
 from twofold.web.rendering import redirect, render, set_session_cookie
 
@@ -31,7 +31,6 @@ def first_admin_page(request: Request, token: str, db: DbDep, runtime: RuntimeDe
 def first_admin_submit(
     request: Request,
     token: str,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from twofold.core.errors import Forbidden, TwofoldError
-from twofold.core.policy import TwoFactorPolicy
+from twofold.core.validation import normalize_email
 from twofold.services import signup
-from twofold.web.deps import ClientDep, CsrfChecked, DbDep, OptionalSession, RuntimeDep
+from twofold.web.deps import ClientDep, DbDep, RuntimeDep
 from twofold.web.errors import field_of, message_for, status_for
-from twofold.web.rendering import redirect, render, set_session_cookie
+from twofold.web.rendering import redirect, render
 
 router = APIRouter()
 
@@ -42,17 +42,15 @@ def _form_field(exc: TwofoldError) -> str:
 def signup_submit(
     request: Request,
     slug: str,
-    _csrf: CsrfChecked,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
-    session: OptionalSession,
     login: Annotated[str, Form()] = "",
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        _session, token = signup.sign_up(
+        signup.sign_up(
             db,
             runtime,
             slug=slug,
@@ -61,7 +59,6 @@ def signup_submit(
             password=password,
             client=client,
             base_url=str(request.base_url),
-            previous_session_id=session.id if session else None,
         )
     except Forbidden:
         raise
@@ -76,9 +73,11 @@ def signup_submit(
             email=email[:254],
             field_errors={_form_field(exc): message_for(exc, runtime.now())},
         )
-    organization = signup.organization_open_for_signup(db, slug)
-    policy = TwoFactorPolicy(organization.two_factor_policy)
-    target = "/account/security" if policy is TwoFactorPolicy.OFF else "/account/security/setup"
-    response = redirect(target)
-    set_session_cookie(request, response, token)
-    return response
+    # The same page whether the address was new or already had an account (then its owner
+    # was mailed instead): nothing in it depends on which.
+    return render(
+        request,
+        "signup_sent.html",
+        organization=signup.organization_open_for_signup(db, slug),
+        email=normalize_email(email),
+    )
