@@ -39,7 +39,10 @@ RESET_SENT = (
 LINK_REFUSED = (
     "This link is not valid. It may have been used already or have expired. Ask for a new one."
 )
-WRONG_PASSWORD = "That login name or password is not right. Check both and try again."
+WRONG_PASSWORD = (
+    "That login name or password is not right. Check both and try again. Just signed up? "
+    "Open the confirmation link we emailed you first."
+)
 # Another browser on another device, so the two sessions are told apart on the security page.
 IPHONE_SAFARI = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "

@@ -24,6 +24,7 @@ from browser.flows import (
     sign_out,
     switch_organization,
 )
+from browser.mailbox import Mailbox
 from browser.operator_cli import Operator
 from browser.server import Server
 from support import STRONG_PASSWORD
@@ -37,15 +38,22 @@ def expect_sign_in_page(page: Page) -> None:
     expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
 
 
-def sign_up(page: Page, login: str) -> None:
+def sign_up(page: Page, mailbox: Mailbox, login: str) -> None:
     """On /signup/SLUG: fill in the form, press Create account, read "Check your email"
-    (sign-up signs nobody in, so it cannot tell who has an account) and sign in."""
+    (sign-up signs nobody in, so it cannot tell who has an account), confirm the address
+    with the emailed link (an unconfirmed sign-up cannot sign in) and sign in."""
+    address = f"{login}@example.test"
     page.get_by_label("Login name").fill(login)
-    page.get_by_label("Email").fill(f"{login}@example.test")
+    page.get_by_label("Email").fill(address)
     page.get_by_label("Password", exact=True).fill(STRONG_PASSWORD)
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     page.get_by_role("link", name="Go to sign-in").click()
+    enter_password(page, login)  # before confirming: refused like a wrong password
+    expect(page.get_by_text("Open the confirmation link we emailed you first")).to_be_visible()
+    page.goto(mailbox.wait_for(address, subject="confirm").link_to("/email/verify/"))
+    page.get_by_role("button", name="Confirm email address").click()
+    expect(page.get_by_role("heading", name="Email address confirmed")).to_be_visible()
     enter_password(page, login)
 
 
@@ -161,7 +169,7 @@ def test_grace_period_lets_members_postpone_setup_until_it_ends(
 
 @pytest.mark.browser
 def test_sign_up_sets_up_2fa_when_required_and_offers_it_when_optional(
-    page: Page, operator: Operator
+    page: Page, operator: Operator, mailbox: Mailbox
 ) -> None:
     operator.create_org("umbrella", "Umbrella", two_factor="required", signup="open")
     operator.create_org("hooli", "Hooli", two_factor="optional", signup="open")
@@ -177,7 +185,7 @@ def test_sign_up_sets_up_2fa_when_required_and_offers_it_when_optional(
     page.get_by_role("link", name="Umbrella").click()
     expect(page).to_have_url(at_path("/signup/umbrella"))
     expect(page.get_by_text("It requires two-factor authentication")).to_be_visible()
-    sign_up(page, "frank")
+    sign_up(page, mailbox, "frank")
     expect_enforced_setup(page, "Umbrella")
     finish_setup(page)
     expect(page.locator(".org-name")).to_have_text("Umbrella")
@@ -186,7 +194,7 @@ def test_sign_up_sets_up_2fa_when_required_and_offers_it_when_optional(
     # Optional: the setup page is offered with "Not now", which leaves 2FA off.
     page.goto("/signup/hooli")
     expect(page.get_by_text("It requires two-factor authentication")).to_have_count(0)
-    sign_up(page, "gwen")
+    sign_up(page, mailbox, "gwen")
     expect_optional_setup(page)
     page.get_by_role("link", name="Not now").click()
     expect_security_page(page, two_factor_on=False)

@@ -17,8 +17,12 @@ from twofold.services.passwords import (
     password_attempt_succeeded,
 )
 from twofold.services.runtime import ClientInfo, Runtime
-from twofold.services.users import find_by_login_or_email, has_two_factor
-from twofold.store.models import AuthSession
+from twofold.services.users import (
+    awaits_address_confirmation,
+    find_by_login_or_email,
+    has_two_factor,
+)
+from twofold.store.models import AuthSession, User
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ def sign_in_with_password(
     # One counter per account, whether the login name or the email address was typed.
     throttle_name = user.login if user is not None else login
     claim_password_attempt(db, runtime, throttle_name, client)  # commits: no lock while hashing
-    usable = user is not None and user.is_active
+    usable = user is not None and user.is_active and not awaits_address_confirmation(user)
     correct = check_password(runtime, user.password_hash if user and usable else None, password)
     if user is None or not usable or not correct:
         audit.record(
@@ -52,7 +56,7 @@ def sign_in_with_password(
             AuditEventType.SIGN_IN_PASSWORD_FAILED,
             user_id=user.id if user else None,
             client=client,
-            reason="wrong_password" if user else "unknown_login",
+            reason=_failure_reason(user),
         )
         db.commit()
         raise InvalidCredentials()
@@ -83,6 +87,16 @@ def sign_in_with_password(
     )
     db.commit()
     return SignInStarted(session=session, token=token, needs_second_factor=False)
+
+
+def _failure_reason(user: User | None) -> str:
+    if user is None:
+        return "unknown_login"
+    if not user.is_active:
+        return "deactivated"
+    if awaits_address_confirmation(user):
+        return "address_unconfirmed"
+    return "wrong_password"
 
 
 def sign_out(db: Session, runtime: Runtime, session: AuthSession, client: ClientInfo) -> None:

@@ -98,6 +98,14 @@ def confirmed_authenticator(db: Session, user_id: int) -> Authenticator | None:
     )
 
 
+def awaits_address_confirmation(user: User) -> bool:
+    """Signed up by themselves and not yet confirmed their address (operators' and
+    invitations' addresses count as confirmed). Such an account cannot sign in: otherwise
+    signing in with a fresh login name would tell whether a sign-up with someone else's
+    address created an account (decision 0007)."""
+    return user.email is not None and user.email_verified_at is None
+
+
 def has_two_factor(db: Session, user_id: int) -> bool:
     return confirmed_authenticator(db, user_id) is not None
 

@@ -12,7 +12,10 @@ CODE_MISMATCH = (
 )
 
 MESSAGES: dict[type[e.TwofoldError], str] = {
-    e.InvalidCredentials: "That login name or password is not right. Check both and try again.",
+    e.InvalidCredentials: (
+        "That login name or password is not right. Check both and try again. Just signed "
+        "up? Open the confirmation link we emailed you first."
+    ),
     e.WrongPassword: "That is not your current password. Try again.",
     e.MalformedCode: "Enter the 6-digit code from your authenticator app, digits only.",
     e.MalformedRecoveryCode: (
