@@ -5,12 +5,19 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from smtp_server import running_smtp_server
 from support import STRONG_PASSWORD, make_person, snapshot
 from twofold.core.audit_events import AuditEventType
-from twofold.core.errors import AlreadyExists, Forbidden, InvalidInput, WeakPassword
+from twofold.core.errors import (
+    AlreadyExists,
+    Forbidden,
+    InvalidCredentials,
+    InvalidInput,
+    WeakPassword,
+)
 from twofold.core.policy import Demand, TwoFactorPolicy
 from twofold.core.sessions import SessionState
-from twofold.services import organizations, sessions, signin, signup
+from twofold.services import email_addresses, organizations, sessions, signin, signup
 from twofold.services.runtime import Runtime
 from twofold.store.models import AuthSession, Membership, Organization, OutgoingEmail, User
 
@@ -53,8 +60,15 @@ def sign_up(
 
 
 def signed_up_and_in(runtime: Runtime, steps, slug: str, **fields: str) -> tuple[AuthSession, str]:
-    """Sign up (which signs nobody in), then sign in with the new login and password."""
+    """Sign up (which signs nobody in), confirm the address with the emailed link (an
+    unconfirmed sign-up cannot sign in), then sign in with the new login and password."""
     sign_up(runtime, steps, slug, **fields)
+    address = fields.get("email", "newbie@example.org")
+    with running_smtp_server() as smtp:
+        smtp.deliver(runtime)
+        link = smtp.only("confirm your email address", address).link
+    with runtime.db() as db:
+        email_addresses.confirm(db, runtime, link.rsplit("/", 1)[1], steps.client)
     with runtime.db() as db:
         started = signin.sign_in_with_password(
             db,
@@ -305,3 +319,25 @@ def test_an_org_closed_after_the_page_was_opened_refuses_the_form(runtime: Runti
     with pytest.raises(Forbidden):
         sign_up(runtime, steps, "acme")
     assert user_named(runtime, "newbie") is None
+
+
+def test_an_unconfirmed_sign_up_cannot_sign_in_and_is_answered_like_a_wrong_password(
+    runtime: Runtime, steps
+) -> None:
+    """Otherwise signing in with the fresh login name would tell whether the sign-up (with
+    someone else's address) created an account."""
+    make_org(runtime, "acme")
+    sign_up(runtime, steps, "acme", login="prober", email="victim@example.org")
+    with runtime.db() as db, pytest.raises(InvalidCredentials):
+        signin.sign_in_with_password(
+            db, runtime, login="prober", password=STRONG_PASSWORD, client=steps.client
+        )
+    [event] = steps.events(AuditEventType.SIGN_IN_PASSWORD_FAILED)
+    assert steps.detail(event)["reason"] == "address_unconfirmed"
+    with runtime.db() as db, pytest.raises(InvalidCredentials):
+        signin.sign_in_with_password(
+            db, runtime, login="nobody-here", password=STRONG_PASSWORD, client=steps.client
+        )
+    # Once the address is confirmed, the same person signs in.
+    session, _token = signed_up_and_in(runtime, steps, "acme", login="carla", email="c@example.org")
+    assert session.state == SessionState.AUTHENTICATED.value

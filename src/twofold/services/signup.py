@@ -69,8 +69,8 @@ def sign_up(
     if not email.strip():
         raise InvalidInput("email", "Enter your email address.")
     try:
-        # Checks the login name (a taken one is reported: see docs/decisions/0007), the
-        # password and then the address, and hashes the password, in that order.
+        # Checks the password, hashes it, then checks the login name (a taken one is
+        # reported: see docs/decisions/0007) and then the address, in that order.
         user = create_user(
             db,
             runtime,
@@ -84,7 +84,7 @@ def sign_up(
         if exc.field != "email":
             raise
         address = normalize_email(email)
-        _tell_the_owner(db, runtime, organization, address, password, client, base_url)
+        _tell_the_owner(db, runtime, organization, address, client, base_url)
         return
     email_addresses.send_verification(db, runtime, user, user.email or "", base_url=base_url)
     db.commit()
@@ -95,13 +95,12 @@ def _tell_the_owner(
     runtime: Runtime,
     organization: Organization,
     address: str,
-    password: str,
     client: ClientInfo,
     base_url: str,
 ) -> None:
     """The path for a taken address costs what a new account does: the same password hash
-    (create_user refused before hashing; the hash is thrown away) and a queued message."""
-    runtime.hasher.hash(password)
+    (create_user hashes before it looks at the address; the hash is thrown away) and a
+    queued message."""
     owner = db.scalar(select(User).where(User.email == address))
     if owner is None:  # pragma: no cover - create_user just found it
         raise InvalidInput("email", "Enter your email address.")
