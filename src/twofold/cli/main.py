@@ -11,6 +11,7 @@ import typer
 from twofold.cli.common import DataDirOption, fail, make_settings
 from twofold.cli.logging_filters import RedactTokensFilter
 from twofold.cli.orgs import org_app
+from twofold.cli.purge import purge_command
 from twofold.cli.users import user_app
 from twofold.core.errors import TwofoldError
 from twofold.crypto import KeyRing
@@ -29,6 +30,7 @@ keys_app = typer.Typer(help="Keys that seal secrets at rest.", no_args_is_help=T
 app.add_typer(user_app, name="user")
 app.add_typer(org_app, name="org")
 app.add_typer(keys_app, name="keys")
+app.command("purge")(purge_command)
 
 
 def _base_url(settings: Settings, host: str, port: int) -> str:
