@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
+    purge_interval_seconds: float = Field(
+        default=900, gt=0, le=86400, description="How often each server purges expired rows."
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -43,9 +43,12 @@ def open_runtime(data_dir: Path | None) -> Iterator[tuple[Runtime, Session]]:
         runtime = build_runtime(make_settings(data_dir))
     except TwofoldError as exc:
         raise fail(str(exc.detail)) from exc
-    with runtime.db() as db:
-        try:
-            yield runtime, db
-        except TwofoldError as exc:
-            db.rollback()
-            raise fail(exc.detail) from exc
+    try:
+        with runtime.db() as db:
+            try:
+                yield runtime, db
+            except TwofoldError as exc:
+                db.rollback()
+                raise fail(exc.detail) from exc
+    finally:
+        runtime.engine.dispose()  # no connection outlives the command

@@ -12,6 +12,7 @@ from twofold.cli.common import DataDirOption, fail, make_settings
 from twofold.cli.keys import keys_app
 from twofold.cli.logging_filters import RedactTokensFilter
 from twofold.cli.orgs import org_app
+from twofold.cli.purge import purge_command
 from twofold.cli.users import user_app
 from twofold.core.errors import TwofoldError
 from twofold.services import setup as setup_service
@@ -28,6 +29,7 @@ app = typer.Typer(
 app.add_typer(user_app, name="user")
 app.add_typer(org_app, name="org")
 app.add_typer(keys_app, name="keys")
+app.command("purge")(purge_command)
 
 
 def _base_url(settings: Settings, host: str, port: int) -> str:

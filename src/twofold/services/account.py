@@ -28,6 +28,7 @@ from twofold.otp.secret import encode_secret, generate_secret, group_for_display
 from twofold.otp.totp import TotpParams
 from twofold.otp.uri import provisioning_uri
 from twofold.services import audit, sessions
+from twofold.services.crash_points import crash_point
 from twofold.services.notifications import notify
 from twofold.services.organizations import membership_views
 from twofold.services.passwords import (
@@ -137,6 +138,24 @@ def confirm_totp_enrollment(
     via_reset_link: bool = False,
 ) -> list[str]:
     """Turn 2FA on with a first code from the app; returns the recovery codes, shown once."""
+    codes = turn_on_totp(db, runtime, user, code, client, via_reset_link=via_reset_link)
+    crash_point("enroll.before_commit", db)
+    db.commit()
+    crash_point("enroll.after_commit")
+    return codes
+
+
+def turn_on_totp(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    code: str,
+    client: ClientInfo,
+    *,
+    via_reset_link: bool = False,
+) -> list[str]:
+    """Confirm the pending authenticator, make the recovery codes and record it, inside the
+    caller's transaction: the caller adds its own changes and commits once."""
     if has_two_factor(db, user.id):
         raise TwoFactorAlreadyEnabled()
     if user.two_factor_reset_at is not None and not via_reset_link:
@@ -146,12 +165,12 @@ def confirm_totp_enrollment(
         raise EnrollmentNotStarted()
     # Someone who holds the key is not guessing it, so a wrong code here is not counted.
     consume_totp_step(db, runtime, pending, user, code)
+    crash_point("enroll.after_step", db)
     now = runtime.now()
     pending.confirmed_at = now
     codes = _replace_recovery_codes(db, runtime, user)
     audit.record(db, now, AuditEventType.TWO_FACTOR_ENABLED, user_id=user.id, client=client)
     notify(db, runtime, user, "two_factor_enabled", messages.two_factor_enabled(user.login))
-    db.commit()
     return codes
 
 
@@ -164,15 +183,19 @@ def confirm_totp_enrollment_in_session(
     client: ClientInfo,
 ) -> tuple[list[str], str]:
     """Confirm enrollment and count it as this session's second factor (a step up, so the
-    session token changes). Returns the recovery codes and the new token."""
-    codes = confirm_totp_enrollment(db, runtime, user, code, client)
+    session token changes), in one transaction. Returns the recovery codes and the new token."""
+    codes = turn_on_totp(db, runtime, user, code, client)
+    crash_point("enroll.after_confirm", db)
     token = sessions.step_up(db, runtime, session, Method.TOTP)
+    crash_point("enroll.before_commit", db)
     db.commit()
+    crash_point("enroll.after_commit")
     return codes, token
 
 
 def _replace_recovery_codes(db: Session, runtime: Runtime, user: User) -> list[str]:
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    crash_point("recovery_codes.after_delete", db)
     codes = generate_recovery_codes()
     now = runtime.now()
     for code in codes:
@@ -202,7 +225,9 @@ def regenerate_recovery_codes(
         "recovery_codes_regenerated",
         messages.recovery_codes_regenerated(user.login),
     )
+    crash_point("regenerate.before_commit", db)
     db.commit()
+    crash_point("regenerate.after_commit")
     return codes
 
 

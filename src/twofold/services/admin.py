@@ -19,6 +19,7 @@ from twofold.core.lockout import PERMANENT_LOCK_AT
 from twofold.core.policy import MembershipView, Role, TwoFactorPolicy
 from twofold.notify.messages import Message
 from twofold.services import audit, links, sessions
+from twofold.services.crash_points import crash_point
 from twofold.services.notifications import send_to
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import (
@@ -395,6 +396,7 @@ def reset_two_factor(
     now = runtime.now()
     db.execute(delete(Authenticator).where(Authenticator.user_id == target.id))
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == target.id))
+    crash_point("reset.after_delete", db)
     target.failed_code_count = 0
     target.code_locked_until = None
     target.two_factor_reset_at = now
@@ -402,6 +404,7 @@ def reset_two_factor(
     token = links.issue(
         db, runtime, purpose=REENROLL_PURPOSE, user_id=target.id, lifetime=REENROLL_LIFETIME
     )
+    crash_point("reset.after_link", db)
     link = f"{runtime.public_url(base_url)}/reenroll/{token}"
     if send_email and target.email:
         send_to(
@@ -422,7 +425,9 @@ def reset_two_factor(
         reason=reason,
         sessions_ended=ended,
     )
+    crash_point("reset.before_commit", db)
     db.commit()
+    crash_point("reset.after_commit")
     return link
 
 

@@ -8,6 +8,7 @@ from twofold.core.audit_events import AuditEventType
 from twofold.core.sessions import Method
 from twofold.services import account, audit, links, sessions
 from twofold.services.admin import REENROLL_PURPOSE
+from twofold.services.crash_points import crash_point
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import AuthSession, User
 
@@ -24,12 +25,15 @@ def complete(
     """Confirm the new authenticator and use the link up, in one transaction. Returns the
     recovery codes (shown once) and the session's new token."""
     links.peek(db, runtime, purpose=REENROLL_PURPOSE, token=token)
-    codes = account.confirm_totp_enrollment(db, runtime, user, code, client, via_reset_link=True)
+    codes = account.turn_on_totp(db, runtime, user, code, client, via_reset_link=True)
+    crash_point("enroll.after_confirm", db)
     links.consume(db, runtime, purpose=REENROLL_PURPOSE, token=token)
     user.two_factor_reset_at = None
     new_token = sessions.step_up(db, runtime, session, Method.TOTP)
     audit.record(
         db, runtime.now(), AuditEventType.TWO_FACTOR_REENROLLED, user_id=user.id, client=client
     )
+    crash_point("enroll.before_commit", db)
     db.commit()
+    crash_point("enroll.after_commit")
     return codes, new_token

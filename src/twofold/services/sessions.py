@@ -3,7 +3,7 @@ token changes at every step up (password, then second factor)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
@@ -141,7 +141,3 @@ def end_other_sessions(db: Session, user_id: int, keep_session_id: int | None) -
     if keep_session_id is not None:
         statement = statement.where(AuthSession.id != keep_session_id)
     return rows_affected(db, statement)
-
-
-def expire_old_sessions(db: Session, now: datetime) -> int:
-    return rows_affected(db, delete(AuthSession).where(AuthSession.expires_at <= now))

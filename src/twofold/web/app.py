@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold import __version__
 from twofold.core.errors import TwofoldError
+from twofold.services.housekeeping import PurgeWorker
 from twofold.services.mail import MailWorker
 from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings
@@ -117,9 +118,10 @@ def create_app(
     *,
     runtime: Runtime | None = None,
     mail_worker: bool = True,
+    purge_worker: bool = True,
 ) -> FastAPI:
     """The web application. `mail_worker` runs the background mail sender in this process
-    (tests turn it off and deliver the queue themselves)."""
+    (tests turn it off and deliver the queue themselves); `purge_worker` the housekeeping."""
     if runtime is None:
         runtime = build_runtime(settings or Settings())
     built = runtime
@@ -130,9 +132,14 @@ def create_app(
         if mail_worker:
             worker = MailWorker(built, built.mailer, built.settings.mail_poll_seconds)
             worker.start()
+        purger = PurgeWorker(built, built.settings.purge_interval_seconds) if purge_worker else None
+        if purger is not None:
+            purger.start()
         try:
             yield
         finally:
+            if purger is not None:
+                purger.stop()
             if worker is not None:
                 worker.stop()
 

@@ -1,0 +1,163 @@
+"""Housekeeping: rows that no longer mean anything are deleted, in small batches.
+
+Purged: expired sessions; one-time links once expired, or a day after use; sent mail a week
+after sending and given-up mail after thirty days; password-throttle rows whose last failure
+no longer counts. The audit log is never purged. Safe to run in several processes at once:
+each batch re-checks its condition in the DELETE, so a row is removed once and counted once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from twofold.services.passwords import FAILURE_MEMORY
+from twofold.services.runtime import Runtime
+from twofold.store.db import rows_affected
+from twofold.store.models import AuthSession, OneTimeToken, OutgoingEmail, Throttle
+
+log = logging.getLogger("twofold.housekeeping")
+
+# A used link is kept a while: the resend limits read when the last link was made, and an
+# operator looking into a complaint can still see it. The pages answer the same for a used,
+# expired or unknown link, so nothing a person sees depends on it.
+USED_LINK_RETENTION = timedelta(days=1)
+SENT_MAIL_RETENTION = timedelta(days=7)  # its content (and link) was wiped when it was sent
+GIVEN_UP_MAIL_RETENTION = timedelta(days=30)  # long enough to look into a delivery problem
+# Rows per DELETE: each batch is its own short transaction (SQLite has one writer at a time).
+BATCH_SIZE = 500
+
+
+@dataclass
+class PurgeReport:
+    """How many rows of each kind were removed (or, from `count_due`, are due)."""
+
+    sessions: int = 0
+    links: int = 0
+    emails: int = 0
+    throttles: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+
+@dataclass(frozen=True)
+class _Kind:
+    name: str
+    key: InstrumentedAttribute[Any]
+    condition: Callable[[datetime], ColumnElement[bool]]
+
+
+def _links_due(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        OneTimeToken.expires_at <= now,
+        OneTimeToken.used_at <= now - USED_LINK_RETENTION,
+    )
+
+
+def _emails_due(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        OutgoingEmail.sent_at <= now - SENT_MAIL_RETENTION,
+        OutgoingEmail.failed_at <= now - GIVEN_UP_MAIL_RETENTION,
+    )
+
+
+KINDS = (
+    # find_session treats a session whose expires_at has come as gone.
+    _Kind("sessions", AuthSession.id, lambda now: AuthSession.expires_at <= now),
+    _Kind("links", OneTimeToken.id, _links_due),
+    _Kind("emails", OutgoingEmail.id, _emails_due),
+    # Failures older than FAILURE_MEMORY no longer slow anyone down (services/passwords.py).
+    _Kind("throttles", Throttle.key, lambda now: Throttle.last_failure_at < now - FAILURE_MEMORY),
+)
+
+
+def count_due(runtime: Runtime) -> PurgeReport:
+    """How many rows `purge` would remove now (for a progress bar)."""
+    now = runtime.now()
+    report = PurgeReport()
+    with runtime.db() as db:
+        for kind in KINDS:
+            count = db.scalar(
+                select(func.count()).select_from(kind.key.class_).where(kind.condition(now))
+            )
+            setattr(report, kind.name, int(count or 0))
+    return report
+
+
+def purge(
+    runtime: Runtime,
+    *,
+    batch_size: int = BATCH_SIZE,
+    on_batch: Callable[[str, int], None] | None = None,
+) -> PurgeReport:
+    """Delete what is due, `batch_size` rows per transaction; `on_batch(kind, removed)` is
+    called after each batch. Returns how many rows of each kind this call removed."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    now = runtime.now()
+    report = PurgeReport()
+    for kind in KINDS:
+        condition = kind.condition(now)
+        while True:
+            with runtime.db() as db:
+                keys = list(db.scalars(select(kind.key).where(condition).limit(batch_size)))
+                if not keys:
+                    db.rollback()
+                    break
+                removed = rows_affected(
+                    db,
+                    delete(kind.key.class_)
+                    .where(kind.key.in_(keys), condition)
+                    .execution_options(synchronize_session=False),
+                )
+                db.commit()
+            setattr(report, kind.name, getattr(report, kind.name) + removed)
+            if on_batch is not None:
+                on_batch(kind.name, removed)
+            if len(keys) < batch_size:
+                break
+    return report
+
+
+class PurgeWorker:
+    """A daemon thread that purges every `interval_seconds` (one per server process; several
+    processes purging at once is safe). The first pass comes one interval after start."""
+
+    def __init__(self, runtime: Runtime, interval_seconds: float) -> None:
+        self._runtime = runtime
+        self._interval = interval_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="twofold-purge", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                report = purge(self._runtime)
+            except Exception:  # keep the worker alive; the next pass tries again
+                log.exception("purge pass failed")
+                continue
+            if report.total:
+                log.info(
+                    "purged %d expired sessions, %d used or expired links, %d old emails, "
+                    "%d old throttle rows",
+                    report.sessions,
+                    report.links,
+                    report.emails,
+                    report.throttles,
+                )
