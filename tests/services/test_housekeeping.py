@@ -28,7 +28,7 @@ from twofold.notify.mailer import Composed
 from twofold.otp.clock import FixedClock
 from twofold.services import audit, housekeeping, invitations, links, mail, organizations, sessions
 from twofold.services.password_reset import PURPOSE as RESET_PURPOSE
-from twofold.services.passwords import FAILURE_MEMORY, record_password_failure
+from twofold.services.passwords import FAILURE_MEMORY, claim_password_attempt
 from twofold.services.runtime import ClientInfo, Runtime, build_runtime
 from twofold.services.setup import issue_setup_token
 from twofold.settings import Settings
@@ -192,12 +192,10 @@ def test_throttle_rows_are_purged_once_their_failures_no_longer_count(
     runtime: Runtime, clock: FixedClock
 ) -> None:
     with runtime.db() as db:
-        record_password_failure(db, runtime, "alice", BROWSER)  # login:alice and ip: rows
-        db.commit()
+        claim_password_attempt(db, runtime, "alice", BROWSER)  # login:alice and ip: rows
     clock.advance(30 * 60)
     with runtime.db() as db:
-        record_password_failure(db, runtime, "bob", BROWSER)  # login:bob, and the ip row again
-        db.commit()
+        claim_password_attempt(db, runtime, "bob", BROWSER)  # login:bob, and the ip row again
 
     clock.advance(int(FAILURE_MEMORY.total_seconds()) - 30 * 60)
     assert housekeeping.purge(runtime).throttles == 0  # alice's failure still counts
@@ -212,7 +210,7 @@ def test_throttle_rows_are_purged_once_their_failures_no_longer_count(
 def test_the_audit_log_is_never_purged(runtime: Runtime, clock: FixedClock, alice: Person) -> None:
     start(runtime, alice, SessionState.AUTHENTICATED)
     with runtime.db() as db:
-        record_password_failure(db, runtime, "alice", BROWSER)
+        claim_password_attempt(db, runtime, "alice", BROWSER)  # a failed attempt, counted
         audit.record(db, runtime.now(), AuditEventType.SIGN_IN_PASSWORD_FAILED, client=BROWSER)
         db.commit()
     events = count(runtime, AuditEvent)
@@ -283,7 +281,7 @@ def test_the_purge_command_says_how_many_of_each_it_removed(
     for _ in range(3):
         start(past, alice, SessionState.AUTHENTICATED)
     with past.db() as db:
-        record_password_failure(db, past, "alice", BROWSER)
+        claim_password_attempt(db, past, "alice", BROWSER)
         db.commit()
     cli_env(settings, monkeypatch)
 
@@ -344,7 +342,7 @@ def test_twofold_serve_purges_in_the_background(
     alice = make_person(past, "alice")
     start(past, alice, SessionState.AUTHENTICATED)
     with past.db() as db:
-        record_password_failure(db, past, "alice", BROWSER)
+        claim_password_attempt(db, past, "alice", BROWSER)
         db.commit()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
