@@ -374,7 +374,6 @@ def reset_two_factor(
     *,
     reason: str,
     client: ClientInfo | None,
-    base_url: str = "",
     send_email: bool = True,
 ) -> str:
     """The lost-phone case: delete the secret and codes, end the member's sessions, and mail
@@ -402,7 +401,7 @@ def reset_two_factor(
     token = links.issue(
         db, runtime, purpose=REENROLL_PURPOSE, user_id=target.id, lifetime=REENROLL_LIFETIME
     )
-    link = f"{runtime.public_url(base_url)}/reenroll/{token}"
+    link = f"{runtime.public_url()}/reenroll/{token}"
     if send_email and target.email:
         send_to(
             db,

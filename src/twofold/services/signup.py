@@ -38,7 +38,6 @@ def sign_up(
     email: str,
     password: str,
     client: ClientInfo,
-    base_url: str = "",
     previous_session_id: int | None = None,
 ) -> tuple[AuthSession, str]:
     """Create a member of an open organization and sign them in (2FA setup comes next
@@ -80,6 +79,6 @@ def sign_up(
         organization_id=organization.id,
     )
     user.last_sign_in_at = runtime.now()
-    email_addresses.send_verification(db, runtime, user, user.email or "", base_url=base_url)
+    email_addresses.send_verification(db, runtime, user, user.email or "")
     db.commit()
     return session, token

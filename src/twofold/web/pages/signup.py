@@ -60,7 +60,6 @@ def signup_submit(
             email=email,
             password=password,
             client=client,
-            base_url=str(request.base_url),
             previous_session_id=session.id if session else None,
         )
     except Forbidden:
