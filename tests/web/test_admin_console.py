@@ -50,8 +50,9 @@ from twofold.web.app import create_app
 MEMBERS = "/admin/members?org=acme"
 SECURITY = "/account/security"
 SETUP = "/account/security/setup"
-REENROLL_LINK = re.compile(r"http://testserver/reenroll/[A-Za-z0-9_-]+")
-INVITE_LINK = re.compile(r"http://testserver(/invite/[A-Za-z0-9_-]+)")
+# Links use the configured public URL (here the `serve` default), never the request's Host.
+REENROLL_LINK = re.compile(r"http://localhost:8000/reenroll/[A-Za-z0-9_-]+")
+INVITE_LINK = re.compile(r"http://localhost:8000(/invite/[A-Za-z0-9_-]+)")
 
 
 # --- helpers ---------------------------------------------------------------------------

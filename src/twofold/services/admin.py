@@ -375,7 +375,6 @@ def reset_two_factor(
     *,
     reason: str,
     client: ClientInfo | None,
-    base_url: str = "",
     send_email: bool = True,
 ) -> str:
     """The lost-phone case: delete the secret and codes, end the member's sessions, and mail
@@ -405,7 +404,7 @@ def reset_two_factor(
         db, runtime, purpose=REENROLL_PURPOSE, user_id=target.id, lifetime=REENROLL_LIFETIME
     )
     crash_point("reset.after_link", db)
-    link = f"{runtime.public_url(base_url)}/reenroll/{token}"
+    link = f"{runtime.public_url()}/reenroll/{token}"
     if send_email and target.email:
         send_to(
             db,

@@ -247,9 +247,7 @@ def reset_submit(
                 raise InvalidInput("code", "Enter the code from your authenticator app.")
             confirm_code_for_change(db, runtime, scope.admin, code, client)
             session.second_factor_at = runtime.now()
-        admin.reset_two_factor(
-            db, runtime, scope, target, reason=reason, client=client, base_url=str(request.base_url)
-        )
+        admin.reset_two_factor(db, runtime, scope, target, reason=reason, client=client)
     except TwofoldError as exc:
         db.rollback()
         return _page(
@@ -511,7 +509,6 @@ def invite_submit(
             email=email,
             role=role,
             client=client,
-            base_url=str(request.base_url),
         )
     except TwofoldError as exc:
         db.rollback()
