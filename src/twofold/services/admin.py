@@ -638,7 +638,7 @@ def logins_of(db: Session, events: list[AuditEvent]) -> dict[int, str]:
 
 
 CSV_HEADER = ("time_utc", "event", "member", "actor", "ip", "user_agent", "detail")
-CSV_BATCH = 1_000
+CSV_BATCH = 5_000
 
 
 def audit_export(
@@ -714,10 +714,8 @@ def _csv_chunks(
             return
         last_at, last_id = batch[-1][0], batch[-1][1]
         batch_query = query.where(
-            or_(
-                AuditEvent.occurred_at < last_at,
-                and_(AuditEvent.occurred_at == last_at, AuditEvent.id < last_id),
-            )
+            AuditEvent.occurred_at <= last_at,  # a bound the time index starts from
+            or_(AuditEvent.occurred_at < last_at, AuditEvent.id < last_id),
         )
 
 
