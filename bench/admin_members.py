@@ -1,5 +1,7 @@
 """Benchmark: the admin members table (search, 2FA status filter, sort, server-side
-pagination) and the adoption figure for one organization of 100,000 members.
+pagination) and the adoption figure for one organization of 100,000 members; then its audit
+log of 100,000 events: the page (as an organization admin and as a super-admin) and the
+streamed CSV export, with its peak memory (tracemalloc).
 
 Seeds a fresh SQLite file in a temporary directory — and, when TWOFOLD_BENCH_DATABASE_URL is
 set, a dedicated PostgreSQL database whose public schema is dropped and recreated first (never
@@ -19,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, text
 
+from twofold.core.audit_events import AuditEventType
 from twofold.core.lockout import PERMANENT_LOCK_AT
 from twofold.crypto import KeyRing, PasswordHashingParams
 from twofold.otp.clock import FixedClock
@@ -34,6 +38,7 @@ from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings
 from twofold.store.db import make_engine
 from twofold.store.models import (
+    AuditEvent,
     Authenticator,
     Membership,
     Organization,
@@ -51,6 +56,9 @@ NEVER_SIGNED_IN = 0.08
 ADMINS = 20
 BATCH = 20_000
 RUNS = 20
+EVENTS = 100_000
+SHARED = 1_000  # Acme members who are also in Bank: Bank's events about them are not Acme's
+EXPORT_RUNS = 3
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
 
@@ -225,10 +233,85 @@ def seed(runtime: Runtime, rng: random.Random) -> Organization:
         progress("recovery codes", len(codes), len(codes))
         if engine.dialect.name == "postgresql":
             connection.execute(text("ANALYZE"))  # what autovacuum would do after a bulk load
+    seed_events(runtime, rng, org_id, user_ids, progress)
     with runtime.db() as db:
         organization = db.get_one(Organization, org_id)
         db.expunge(organization)
     return organization
+
+
+def seed_events(
+    runtime: Runtime,
+    rng: random.Random,
+    org_id: int,
+    user_ids: list[int],
+    progress: Callable[[str, int, int], None],
+) -> None:
+    """EVENTS audit events over a year: the members' own (sign-ins, wrong passwords and codes,
+    2FA changes), Acme's (memberships, resets by an admin) and Bank's about the SHARED members
+    Bank shares with Acme (an Acme admin must not see these)."""
+    engine = runtime.engine
+    with engine.begin() as connection:
+        bank_id = connection.execute(
+            insert(Organization)
+            .values(slug="bank", name="Bank", two_factor_policy="optional", created_at=NOW)
+            .returning(Organization.id)
+        ).scalar_one()
+        shared = user_ids[ADMINS : ADMINS + SHARED]
+        connection.execute(
+            insert(Membership),
+            [
+                {"user_id": u, "organization_id": bank_id, "role": "member", "created_at": NOW}
+                for u in shared
+            ],
+        )
+    own = [
+        (AuditEventType.SIGN_IN_SUCCEEDED, 50),
+        (AuditEventType.SIGN_IN_PASSWORD_FAILED, 15),
+        (AuditEventType.SECOND_FACTOR_FAILED, 10),
+        (AuditEventType.TWO_FACTOR_ENABLED, 5),
+    ]
+    kinds = [kind for kind, weight in own for _ in range(weight)]
+    agents = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+        '=HYPERLINK("http://evil.example")',
+    )
+    year = 365 * 24 * 3600
+    rows: list[dict[str, Any]] = []
+    for n in range(EVENTS):
+        roll = rng.random()
+        user_id, organization_id, actor_id = rng.choice(user_ids), None, None
+        detail = "{}"
+        if roll < 0.80:
+            kind = rng.choice(kinds)
+        elif roll < 0.90:
+            kind, organization_id = AuditEventType.MEMBERSHIP_ADDED, org_id
+            detail = '{"role": "member"}'
+        elif roll < 0.95:
+            kind, actor_id = AuditEventType.TWO_FACTOR_RESET_BY_ADMIN, rng.choice(user_ids[:ADMINS])
+            detail = '{"reason": "lost phone", "sessions_ended": 1}'
+        else:
+            user_id, organization_id = rng.choice(shared), bank_id
+            kind = rng.choice((AuditEventType.MEMBERSHIP_ADDED, AuditEventType.MEMBERSHIP_REMOVED))
+        rows.append(
+            {
+                "occurred_at": NOW - timedelta(seconds=rng.randrange(year)),
+                "event": kind.value,
+                "user_id": user_id,
+                "actor_id": actor_id,
+                "organization_id": organization_id,
+                "ip": f"198.51.100.{n % 250 + 1}",
+                "user_agent": rng.choice(agents),
+                "detail": detail,
+            }
+        )
+    with engine.begin() as connection:
+        for done, chunk in enumerate(batches(rows), start=1):
+            connection.execute(insert(AuditEvent), chunk)
+            progress("audit events", min(done * BATCH, EVENTS), EVENTS)
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("ANALYZE"))
 
 
 # --- timing -------------------------------------------------------------------------------
@@ -283,6 +366,110 @@ def bench_queries(runtime: Runtime, organization: Organization, backend: str) ->
             print(f"  {label}: {result.with_two_factor:,}/{result.members:,} ({result.percent}%)")
 
 
+def bench_audit(runtime: Runtime, organization: Organization, backend: str) -> None:
+    """The audit page (one page and its logins, as the console does) and the CSV export."""
+    org_admin = admin.AdminScope(
+        admin=None, superadmin=False, organization_ids=frozenset({organization.id})
+    )
+    superadmin = admin.AdminScope(admin=None, superadmin=True, organization_ids=frozenset())
+    with runtime.db() as db:  # a member Bank shares with Acme
+        shared_login = db.scalar(
+            select(User.login)
+            .join(Membership, Membership.user_id == User.id)
+            .join(Organization, Organization.id == Membership.organization_id)
+            .where(Organization.slug == "bank")
+            .order_by(User.id)
+            .limit(1)
+        )
+
+    def page(scope: admin.AdminScope, **kwargs: Any) -> Callable[[], int]:
+        number = int(kwargs.pop("page", 1))
+
+        def run() -> int:
+            with runtime.db() as db:
+                rows, total = admin.audit_page(
+                    db, scope, organization, admin.AuditFilter(**kwargs), page=number
+                )
+                admin.logins_of(db, rows)
+                return total
+
+        return run
+
+    def export(scope: admin.AdminScope) -> Callable[[], int]:
+        def run() -> int:
+            with runtime.db() as db:
+                chunks = admin.audit_export(db, runtime, scope, organization, admin.AuditFilter())
+                return sum(len(chunk) for chunk in chunks)
+
+        return run
+
+    def before_export(scope: admin.AdminScope) -> Callable[[], int]:
+        """For comparison, what the export did before: every login of every user in a dict,
+        every matching event loaded as an object, the whole file built in memory."""
+
+        def run() -> int:
+            import csv
+            import io
+
+            with runtime.db() as db:
+                logins = dict(db.execute(select(User.id, User.login)).all())
+                out = io.StringIO()
+                writer = csv.writer(out)
+                query = admin.audit_query(scope, organization, admin.AuditFilter(), db)
+                for event in db.scalars(query):
+                    writer.writerow(
+                        [
+                            event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+                            event.event,
+                            logins.get(event.user_id, "") if event.user_id else "",
+                            logins.get(event.actor_id, "") if event.actor_id else "",
+                            event.ip or "",
+                            event.user_agent or "",
+                            event.detail,
+                        ]
+                    )
+                return len(out.getvalue())
+
+        return run
+
+    pages: list[tuple[str, Callable[[], object]]] = [
+        ("audit page 1, org admin", page(org_admin)),
+        ("audit page 1, super-admin", page(superadmin)),
+        ("audit page 500, org admin", page(org_admin, page=500)),
+        (
+            "audit page 1, org admin, filtered to a shared member",
+            page(org_admin, member=shared_login or ""),
+        ),
+        (
+            "audit page 1, org admin, event = sign_in.password_failed",
+            page(org_admin, event=AuditEventType.SIGN_IN_PASSWORD_FAILED.value),
+        ),
+    ]
+    print(f"\n{backend}, {EVENTS:,} audit events, 100 rows a page\n")
+    print("| what | runs | median | p95 |")
+    print("|---|---|---|---|")
+    totals = {label: timed(f"{backend}: {label}", fn)[1] for label, fn in pages}
+    exports: list[tuple[str, Callable[[], int]]] = [
+        ("CSV export, org admin (streamed)", export(org_admin)),
+        ("CSV export, super-admin (streamed)", export(superadmin)),
+        (
+            "CSV export, org admin, before (all logins, whole file in memory)",
+            before_export(org_admin),
+        ),
+    ]
+    sizes = {label: timed(f"{backend}: {label}", fn, EXPORT_RUNS)[1] for label, fn in exports}
+    print()
+    for label, total in totals.items():
+        print(f"  {label}: {total:,} matching events")
+    for label, fn in exports:
+        tracemalloc.start()
+        fn()
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        size = int(str(sizes[label]))
+        print(f"  {label}: {size / 1e6:,.1f} MB of CSV, peak Python memory {peak / 1e6:,.1f} MB")
+
+
 def run(backend: str, data_dir: Path, database_url: str | None) -> None:
     settings = Settings(
         data_dir=data_dir,
@@ -299,7 +486,9 @@ def run(backend: str, data_dir: Path, database_url: str | None) -> None:
     )
     print(f"\nSeeding {MEMBERS:,} members on {backend}…", file=sys.stderr, flush=True)
     organization = seed(runtime, random.Random(5))
-    bench_queries(runtime, organization, backend)
+    if not os.environ.get("TWOFOLD_BENCH_AUDIT_ONLY"):
+        bench_queries(runtime, organization, backend)
+    bench_audit(runtime, organization, backend)
     runtime.engine.dispose()
 
 

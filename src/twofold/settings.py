@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,7 +27,14 @@ class Settings(BaseSettings):
     )
     issuer: str = "Twofold"
     base_url: str | None = Field(
-        default=None, description="Public URL, used in printed links; defaults to host:port."
+        default=None,
+        description="Public URL: the only base of every absolute link Twofold writes "
+        "(emails, printed links); in development defaults to the address `serve` prints.",
+    )
+    allowed_hosts: str | None = Field(
+        default=None,
+        description="Comma-separated Host names answered (default in production: the base "
+        "URL's host); '*' answers any.",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -48,6 +56,34 @@ class Settings(BaseSettings):
     purge_interval_seconds: float = Field(
         default=900, gt=0, le=86400, description="How often each server purges expired rows."
     )
+
+    @property
+    def public_url(self) -> str:
+        """The one source of absolute URLs: TWOFOLD_BASE_URL, else the address `serve` prints
+        (never the request's Host header)."""
+        if self.base_url:
+            return self.base_url.strip().rstrip("/")
+        host = self.host.strip("[]")
+        shown = "localhost" if host in LOOPBACK_OR_ANY else f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.port}"
+
+    @property
+    def uses_https(self) -> bool:
+        """Decided by the configured public URL, not by the scheme a request arrived with."""
+        return urlsplit(self.public_url).scheme.lower() == "https"
+
+    @property
+    def allowed_host_names(self) -> frozenset[str] | None:
+        """Host names requests may be addressed to; None accepts any. Production defaults to
+        the base URL's host; development checks only when TWOFOLD_ALLOWED_HOSTS is set."""
+        if self.allowed_hosts is not None and self.allowed_hosts.strip():
+            names = frozenset(
+                host_name(name) for name in self.allowed_hosts.split(",") if name.strip()
+            )
+            return None if "*" in names else names
+        if self.env == "production":
+            return frozenset({host_name(urlsplit(self.public_url).netloc)})
+        return None
 
     @property
     def resolved_database_url(self) -> str:
@@ -72,3 +108,17 @@ class Settings(BaseSettings):
     @property
     def key_file(self) -> Path:
         return self.data_dir / "secret-keys"
+
+
+LOOPBACK_OR_ANY = frozenset({"127.0.0.1", "0.0.0.0", "::", "::1", "localhost"})  # noqa: S104
+
+
+def host_name(host: str) -> str:
+    """A Host header value or a URL's netloc as a comparable name: no port, no brackets around
+    an IPv6 address, lower case, no trailing dot."""
+    host = host.strip().rpartition("@")[2].lower()
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else host[1:]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    return host.rstrip(".")

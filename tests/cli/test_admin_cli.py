@@ -270,6 +270,67 @@ def test_reset_2fa_accepts_the_email_address(tmp_path: Path, dave: str) -> None:
     assert state(tmp_path, dave)["two_factor"] is False
 
 
+@pytest.fixture
+def erin(tmp_path: Path) -> str:
+    """A user with a confirmed address and one session who never set up 2FA."""
+    create_user(tmp_path, "erin", "--email", "erin@example.org")
+    sign_in(tmp_path, "erin")
+    return "erin"
+
+
+def test_reset_2fa_of_someone_without_2fa_is_refused_and_changes_nothing(
+    tmp_path: Path, erin: str
+) -> None:
+    before = state(tmp_path, erin)
+    exit_code, output = twofold(tmp_path, "user", "reset-2fa", erin, "--reason", "x", "--yes")
+    assert exit_code == 1
+    assert error_line(output) == (
+        "Error: erin has not set up two-factor authentication, so there is nothing to reset: "
+        "they sign in with their password alone. Nothing was changed."
+    )
+    assert state(tmp_path, erin) == before
+    assert before["reset_pending"] is False
+    assert audit(tmp_path, "two_factor.reset_by_admin") == []
+
+
+def test_reset_2fa_of_someone_without_2fa_asks_nothing_first(tmp_path: Path, erin: str) -> None:
+    exit_code, output = twofold(tmp_path, "user", "reset-2fa", erin, "--reason", "x", stdin="y\n")
+    assert exit_code == 1
+    assert "Reset?" not in output
+    assert "nothing to reset" in error_line(output)
+    assert state(tmp_path, erin)["reset_pending"] is False
+
+
+def test_reset_2fa_print_link_of_someone_without_2fa_prints_no_link(
+    tmp_path: Path, erin: str
+) -> None:
+    exit_code, output = twofold(
+        tmp_path, "user", "reset-2fa", erin, "--reason", "x", "--yes", "--print-link"
+    )
+    assert exit_code == 1
+    assert not LINK.search(output)
+    assert state(tmp_path, erin)["reset_pending"] is False
+
+
+def test_a_waiting_reset_can_be_sent_again(tmp_path: Path, dave: str) -> None:
+    """The first link may have expired: a new reset is the way to a new link."""
+    ok(tmp_path, "user", "reset-2fa", dave, "--reason", "lost phone", "--yes")
+    ok(tmp_path, "user", "reset-2fa", dave, "--reason", "link expired", "--yes")
+    assert state(tmp_path, dave)["reset_mails"] == 2
+
+
+def test_user_show_agrees_with_the_console_about_a_reset(tmp_path: Path, dave: str) -> None:
+    assert re.search(r"Two-factor:\s+on\n", ok(tmp_path, "user", "show", dave))
+    ok(tmp_path, "user", "reset-2fa", dave, "--reason", "lost phone", "--yes")
+    shown = ok(tmp_path, "user", "show", dave)
+    assert re.search(r"Two-factor:\s+off — reset, waiting for the member to set it up again", shown)
+
+
+def test_user_show_of_someone_without_2fa_says_off(tmp_path: Path, erin: str) -> None:
+    twofold(tmp_path, "user", "reset-2fa", erin, "--reason", "x", "--yes")
+    assert re.search(r"Two-factor:\s+off\n", ok(tmp_path, "user", "show", erin))
+
+
 # --- deactivate ----------------------------------------------------------------------------
 
 

@@ -42,6 +42,7 @@ from twofold.services import (
 from twofold.services.admin import AdminScope, AuditFilter
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import (
+    AuditEvent,
     Authenticator,
     AuthSession,
     Organization,
@@ -242,6 +243,125 @@ def test_an_admin_may_not_manage_a_superadmin_in_their_organization(
 def test_an_admin_may_not_manage_themselves(runtime: Runtime, boss: Person) -> None:
     with scoped(runtime, boss) as (db, scope):
         assert not admin.may_manage(db, scope, load(db, boss))
+
+
+@pytest.fixture
+def ada(runtime: Runtime, clock: FixedClock, acme: int) -> Person:
+    """A second administrator of Acme (with 2FA), locked out of her second factor."""
+    who = person(runtime, "ada", role=Role.ADMIN, with_totp=True)
+    clock.advance(30)
+    with runtime.db() as db:
+        load(db, who).failed_code_count = PERMANENT_LOCK_AT
+        db.commit()
+    return who
+
+
+def root_of(runtime: Runtime) -> Person:
+    return person(runtime, "root", "default", superadmin=True)
+
+
+def unlock(runtime: Runtime, by: Person, target: Person) -> None:
+    with scoped(runtime, by) as (db, scope):
+        admin.unlock(db, runtime, scope, load(db, target), CLIENT)
+
+
+def remove(runtime: Runtime, by: Person, target: Person, slug: str = "acme") -> None:
+    with scoped(runtime, by) as (db, scope):
+        admin.remove_from_organization(db, runtime, scope, load(db, target), org(db, slug), CLIENT)
+
+
+ACTIONS = {"reset_2fa": reset, "unlock": unlock, "remove": remove}
+
+
+def test_an_admin_may_not_manage_a_fellow_admin_of_their_organization(
+    runtime: Runtime, boss: Person, ada: Person
+) -> None:
+    with scoped(runtime, boss) as (db, scope):
+        assert not admin.may_manage(db, scope, load(db, ada))
+        assert admin.refusal(db, scope, load(db, ada)) == (
+            "This person is an administrator: only a super-admin can reset, unlock or remove "
+            "an administrator. Ask a super-admin."
+        )
+
+
+def test_an_admin_may_not_manage_someone_who_administers_another_organization(
+    runtime: Runtime, boss: Person, bob: Person
+) -> None:
+    make_org(runtime, "bank")
+    join(runtime, bob, "bank", Role.ADMIN)
+    with scoped(runtime, boss) as (db, scope):
+        assert not admin.may_manage(db, scope, load(db, bob))
+
+
+def test_an_admin_of_two_organizations_may_not_manage_an_admin_of_either(
+    runtime: Runtime, boss: Person, bob: Person
+) -> None:
+    make_org(runtime, "bank")
+    join(runtime, boss, "bank", Role.ADMIN)
+    join(runtime, bob, "bank", Role.ADMIN)
+    with scoped(runtime, boss) as (db, scope):
+        assert not admin.may_manage(db, scope, load(db, bob))
+
+
+@pytest.mark.parametrize("action", sorted(ACTIONS))
+def test_an_org_admin_acting_on_a_fellow_admin_is_refused_and_changes_nothing(
+    steps, runtime: Runtime, boss: Person, ada: Person, action: str
+) -> None:
+    start_session(runtime, ada)
+    before = snapshot(runtime, skip=("audit_events",))
+    events_before = len(steps.events())
+    with pytest.raises(Forbidden) as refused:
+        ACTIONS[action](runtime, boss, ada)
+    assert "only a super-admin can reset, unlock or remove an administrator" in (
+        refused.value.detail
+    )
+    assert snapshot(runtime, skip=("audit_events",)) == before  # no email queued, nothing
+    [event] = steps.events()[events_before:]  # only the refusal is recorded
+    assert event.event == AuditEventType.ADMIN_ACTION_REFUSED.value
+    assert (event.user_id, event.actor_id) == (ada.id, boss.id)
+    assert steps.detail(event) == {"action": action}
+
+
+@pytest.mark.parametrize("action", sorted(ACTIONS))
+def test_a_superadmin_may_act_on_an_admin(
+    steps, runtime: Runtime, ada: Person, action: str
+) -> None:
+    root = root_of(runtime)
+    ACTIONS[action](runtime, root, ada)
+    assert steps.events(AuditEventType.ADMIN_ACTION_REFUSED) == []
+    with runtime.db() as db:
+        user = load(db, ada)
+        done = {
+            "reset_2fa": not users.has_two_factor(db, ada.id),
+            "unlock": user.failed_code_count == 0,
+            "remove": not user.memberships,
+        }
+    assert done[action]
+
+
+@pytest.mark.parametrize("action", sorted(ACTIONS))
+def test_an_org_admin_may_act_on_a_member(
+    steps, runtime: Runtime, boss: Person, bob: Person, action: str
+) -> None:
+    with runtime.db() as db:
+        load(db, bob).failed_code_count = PERMANENT_LOCK_AT
+        db.commit()
+    ACTIONS[action](runtime, boss, bob)
+    assert steps.events(AuditEventType.ADMIN_ACTION_REFUSED) == []
+    with runtime.db() as db:
+        user = load(db, bob)
+        done = {
+            "reset_2fa": not users.has_two_factor(db, bob.id),
+            "unlock": user.failed_code_count == 0,
+            "remove": not user.memberships,
+        }
+    assert done[action]
+
+
+def test_removing_a_member_ends_their_sessions(runtime: Runtime, boss: Person, bob: Person) -> None:
+    start_session(runtime, bob)
+    remove(runtime, boss, bob)
+    assert count(runtime, AuthSession, bob) == 0
 
 
 def test_a_superadmin_may_manage_a_member_of_any_organization(
@@ -510,6 +630,54 @@ def test_a_member_without_a_confirmed_address_cannot_be_reset_by_email(
     assert snapshot(runtime) == before
 
 
+def test_resetting_someone_without_2fa_is_refused_and_changes_nothing(
+    steps, runtime: Runtime, boss: Person
+) -> None:
+    carol = person(runtime, "carol")
+    start_session(runtime, carol)
+    before = snapshot(runtime)
+    with pytest.raises(InvalidInput) as refused:
+        reset(runtime, boss, carol)
+    assert refused.value.detail == (
+        "carol has not set up two-factor authentication, so there is nothing to reset: they "
+        "sign in with their password alone. Nothing was changed."
+    )
+    assert snapshot(runtime) == before  # still signed in, no link, no email, no event
+
+
+def test_an_operator_cannot_reset_someone_without_2fa_either(runtime: Runtime) -> None:
+    carol = person(runtime, "carol", "default")
+    before = snapshot(runtime)
+    with runtime.db() as db, pytest.raises(InvalidInput):
+        admin.reset_two_factor(
+            db, runtime, admin.OPERATOR, load(db, carol), reason="x", client=None, send_email=False
+        )
+    assert snapshot(runtime) == before
+
+
+def test_someone_who_only_began_enrolling_has_nothing_to_reset(
+    runtime: Runtime, boss: Person
+) -> None:
+    carol = person(runtime, "carol")
+    with runtime.db() as db:
+        account.begin_totp_enrollment(db, runtime, load(db, carol))
+    with pytest.raises(InvalidInput):
+        reset(runtime, boss, carol)
+
+
+def test_a_reset_still_waiting_can_be_sent_again_with_a_new_link(
+    runtime: Runtime, clock: FixedClock, boss: Person, bob: Person
+) -> None:
+    """The member lost the email or let the link expire: a new reset is their way back."""
+    first = reset(runtime, boss, bob)
+    clock.advance(25 * 3600)
+    second = reset(runtime, boss, bob, reason="the link expired")
+    assert second != first
+    reenroll(runtime, clock, bob, token_of(second))
+    with runtime.db() as db:
+        assert users.has_two_factor(db, bob.id)
+
+
 def test_an_operator_reset_can_hand_over_the_link_instead_of_emailing_it(
     runtime: Runtime, bob: Person
 ) -> None:
@@ -754,7 +922,8 @@ def test_an_org_admins_log_holds_only_their_organizations_members(
 
 def read_csv(runtime: Runtime, by: Person, **filters: object) -> list[list[str]]:
     with scoped(runtime, by) as (db, scope):
-        body = admin.audit_csv(db, scope, org(db, "acme"), AuditFilter(**filters))  # type: ignore[arg-type]
+        chunks = admin.audit_export(db, runtime, scope, org(db, "acme"), AuditFilter(**filters))  # type: ignore[arg-type]
+        body = "".join(chunks)
     return list(csv.reader(io.StringIO(body)))
 
 
@@ -781,3 +950,128 @@ def test_the_csv_export_neutralises_formulas(runtime: Runtime, boss: Person) -> 
         )
     [_header, *rows] = read_csv(runtime, boss, event="sign_in.succeeded")
     assert [row[5] for row in rows] == ['\'=HYPERLINK("http://evil.example")']
+
+
+# --- audit log: visibility across organizations and the streamed export --------------------
+
+
+@pytest.fixture
+def shared(runtime: Runtime, boss: Person, bob: Person) -> Person:
+    """bob, a member of Acme, is also added to and removed from Bank — whose events are Bank's
+    alone; his own events (account, 2FA) both organizations may see."""
+    make_org(runtime, "bank")
+    join(runtime, bob, "bank")
+    with runtime.db() as db:
+        organizations.remove_member(db, runtime, load(db, bob), org(db, "bank"))
+        db.commit()
+    join(runtime, bob, "bank")
+    return bob
+
+
+def bank_events(runtime: Runtime, about: Person) -> set[int]:
+    """Bank's events about `about`."""
+    with runtime.db() as db:
+        bank = org(db, "bank").id
+        return set(
+            db.scalars(
+                select(AuditEvent.id).where(
+                    AuditEvent.organization_id == bank, AuditEvent.user_id == about.id
+                )
+            )
+        )
+
+
+def visible_ids(runtime: Runtime, by: Person, slug: str = "acme", **filters: object) -> set[int]:
+    with scoped(runtime, by) as (db, scope):
+        rows, _total = admin.audit_page(db, scope, org(db, slug), AuditFilter(**filters))  # type: ignore[arg-type]
+        return {row.id for row in rows}
+
+
+def test_an_org_admin_sees_none_of_another_organizations_events_about_a_shared_member(
+    runtime: Runtime, boss: Person, shared: Person
+) -> None:
+    assert len(bank_events(runtime, shared)) == 3  # added, removed, added
+    assert not visible_ids(runtime, boss) & bank_events(runtime, shared)
+    assert not visible_ids(runtime, boss, member="bob") & bank_events(runtime, shared)
+    rows = audit_rows(runtime, boss, member="bob")
+    # created in Acme (Acme's event), 2FA turned on (his own event): still shown
+    assert sorted(rows) == [("two_factor.enabled", shared.id), ("user.created", shared.id)]
+    [_header, *body] = read_csv(runtime, boss)
+    assert {row[1] for row in body if row[2] == "bob"} == {"user.created", "two_factor.enabled"}
+    assert not {"membership.added", "membership.removed"} & {row[1] for row in body}
+    assert all('"bank"' not in row[6] for row in body)
+
+
+def test_a_superadmin_sees_every_event_of_a_shared_member(runtime: Runtime, shared: Person) -> None:
+    root = root_of(runtime)
+    assert bank_events(runtime, shared) <= visible_ids(runtime, root)
+    rows = audit_rows(runtime, root, member="bob")
+    assert rows.count(("membership.added", shared.id)) == 2  # Bank's, twice
+    assert ("membership.removed", shared.id) in rows
+    [_header, *body] = read_csv(runtime, root, member="bob")
+    assert [row[1] for row in body].count("membership.added") == 2
+
+
+def test_an_admin_of_both_organizations_sees_both_organizations_events(
+    runtime: Runtime, boss: Person, shared: Person
+) -> None:
+    join(runtime, boss, "bank", Role.ADMIN)
+    assert bank_events(runtime, shared) <= visible_ids(runtime, boss)
+
+
+def test_reading_another_organizations_log_is_refused(runtime: Runtime, boss: Person) -> None:
+    make_org(runtime, "bank")
+    with scoped(runtime, boss) as (db, scope), pytest.raises(Forbidden):
+        admin.audit_page(db, scope, org(db, "bank"), AuditFilter())
+    with scoped(runtime, boss) as (db, scope), pytest.raises(Forbidden):
+        admin.audit_export(db, runtime, scope, org(db, "bank"), AuditFilter())
+
+
+def test_the_export_reads_in_batches_and_loses_no_row_at_their_edges(
+    runtime: Runtime, clock: FixedClock, boss: Person, bob: Person
+) -> None:
+    carol = person(runtime, "carol")
+    for _ in range(3):  # same-second events: the batches must continue on the id
+        start_session(runtime, carol)
+    clock.advance(1)
+    for _ in range(3):
+        start_session(runtime, carol)
+    with scoped(runtime, boss) as (db, scope):
+        rows, total = admin.audit_page(db, scope, org(db, "acme"), AuditFilter())
+        expected = [(row.occurred_at.strftime("%Y-%m-%d %H:%M:%S"), row.event) for row in rows]
+        chunks = list(
+            admin.audit_export(db, runtime, scope, org(db, "acme"), AuditFilter(), batch_size=2)
+        )
+    assert total > 6
+    assert len(chunks) == 1 + -(-total // 2)  # the header, then one chunk per batch
+    [_header, *body] = list(csv.reader(io.StringIO("".join(chunks))))
+    assert [(row[0], row[1]) for row in body] == expected
+
+
+def test_the_export_leaves_no_transaction_open_while_it_streams(
+    runtime: Runtime, boss: Person, bob: Person
+) -> None:
+    """A download in progress must not hold SQLite's write lock (nor a PostgreSQL snapshot)."""
+    with scoped(runtime, boss) as (db, scope):
+        chunks = admin.audit_export(
+            db, runtime, scope, org(db, "acme"), AuditFilter(), batch_size=1
+        )
+        next(chunks)
+        next(chunks)  # halfway through the download
+        start_session(runtime, bob)  # a write goes through meanwhile
+        rest = list(chunks)
+    assert rest
+
+
+def test_the_page_looks_up_only_the_logins_on_the_page(
+    runtime: Runtime, boss: Person, bob: Person
+) -> None:
+    carol = person(runtime, "carol")
+    reset(runtime, boss, bob)
+    with scoped(runtime, boss) as (db, scope):
+        rows, _total = admin.audit_page(
+            db, scope, org(db, "acme"), AuditFilter(event="two_factor.reset_by_admin")
+        )
+        assert admin.logins_of(db, rows) == {bob.id: "bob", boss.id: "boss"}
+        assert carol.id not in admin.logins_of(db, rows)
+        assert admin.logins_of(db, []) == {}

@@ -28,12 +28,19 @@ from twofold.otp.clock import FixedClock
 from twofold.services import account, email_addresses, organizations, password_reset, signup
 from twofold.services.email_addresses import LIFETIME
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.settings import Settings
 from twofold.store.models import OneTimeToken, OutgoingEmail, User
 
 ALICE = "alice@example.org"
 NEW = "alice.new@example.org"
 BASE = "https://id.example.org/"
 CLIENT = ClientInfo(ip="203.0.113.7", user_agent="Mozilla/5.0 (pytest browser)")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Links in emails start with the configured public URL."""
+    return settings.model_copy(update={"base_url": BASE})
 
 
 @pytest.fixture
@@ -88,7 +95,6 @@ def change(
             password=person.password if password is None else password,
             code=code,
             client=CLIENT,
-            base_url=BASE,
         )
 
 
@@ -129,7 +135,6 @@ def sign_up_newbie(runtime: Runtime) -> None:
             email="Newbie@Example.org",
             password=STRONG_PASSWORD,
             client=CLIENT,
-            base_url=BASE,
         )
 
 
@@ -249,7 +254,7 @@ def test_a_reset_link_is_not_a_verification_link(
     runtime: Runtime, smtp: SmtpServer, alice: Person
 ) -> None:
     with runtime.db() as db:
-        password_reset.request_reset(db, runtime, address=ALICE, client=CLIENT, base_url=BASE)
+        password_reset.request_reset(db, runtime, address=ALICE, client=CLIENT)
     smtp.deliver(runtime)
     token = smtp.only("reset your password").link.rsplit("/", 1)[1]
     with pytest.raises(InvalidToken):

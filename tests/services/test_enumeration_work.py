@@ -20,7 +20,6 @@ from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import OutgoingEmail, User
 
 CLIENT = ClientInfo(ip="203.0.113.7", user_agent="pytest")
-BASE = "https://id.example.org/"
 
 
 @contextmanager
@@ -54,7 +53,7 @@ def hashes(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[s
 
 def ask_reset(runtime: Runtime, address: str) -> list[str]:
     with statements(runtime) as seen, runtime.db() as db:
-        password_reset.request_reset(db, runtime, address=address, client=CLIENT, base_url=BASE)
+        password_reset.request_reset(db, runtime, address=address, client=CLIENT)
     return seen
 
 

@@ -94,7 +94,6 @@ def invite(runtime: Runtime, by: Person, email: str = NEW, role: str = "member")
             email=email,
             role=role,
             client=CLIENT,
-            base_url="http://testserver/",
         )
 
 

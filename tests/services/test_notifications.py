@@ -162,7 +162,6 @@ def test_an_email_change_request_is_notified_to_the_old_address_and_the_change_t
             password=alice.password,
             code=alice.totp(clock),
             client=CLIENT,
-            base_url="https://id.example.org/",
         )
     smtp.deliver(runtime)
     requested = smtp.only("email address change requested", ALICE)

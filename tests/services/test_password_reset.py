@@ -24,12 +24,19 @@ from twofold.otp.clock import FixedClock
 from twofold.services import email_addresses, password_reset, users
 from twofold.services.password_reset import LIFETIME, RESEND_AFTER
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.settings import Settings
 from twofold.store.models import AuthSession, OneTimeToken, OutgoingEmail, User
 
 ALICE = "alice@example.org"
 BOB = "bob@example.org"
 BASE = "https://id.example.org/"
 CLIENT = ClientInfo(ip="203.0.113.7", user_agent="Mozilla/5.0 (pytest browser)")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Links in emails start with the configured public URL."""
+    return settings.model_copy(update={"base_url": BASE})
 
 
 @pytest.fixture
@@ -45,7 +52,7 @@ def alice(runtime: Runtime) -> Person:
 
 def request(runtime: Runtime, address: str) -> None:
     with runtime.db() as db:
-        password_reset.request_reset(db, runtime, address=address, client=CLIENT, base_url=BASE)
+        password_reset.request_reset(db, runtime, address=address, client=CLIENT)
 
 
 def link_for(runtime: Runtime, smtp: SmtpServer, address: str) -> str:
@@ -246,7 +253,7 @@ def test_a_verification_link_is_not_a_reset_link(
     with runtime.db() as db:
         user = db.get(User, alice.id)
         assert user is not None
-        email_addresses.send_verification(db, runtime, user, "alice2@example.org", base_url=BASE)
+        email_addresses.send_verification(db, runtime, user, "alice2@example.org")
         db.commit()
     smtp.deliver(runtime)
     token = smtp.only("confirm your email address").link.rsplit("/", 1)[1]

@@ -50,8 +50,9 @@ from twofold.web.app import create_app
 MEMBERS = "/admin/members?org=acme"
 SECURITY = "/account/security"
 SETUP = "/account/security/setup"
-REENROLL_LINK = re.compile(r"http://testserver/reenroll/[A-Za-z0-9_-]+")
-INVITE_LINK = re.compile(r"http://testserver(/invite/[A-Za-z0-9_-]+)")
+# Links use the configured public URL (here the `serve` default), never the request's Host.
+REENROLL_LINK = re.compile(r"http://localhost:8000/reenroll/[A-Za-z0-9_-]+")
+INVITE_LINK = re.compile(r"http://localhost:8000(/invite/[A-Za-z0-9_-]+)")
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -797,6 +798,148 @@ def test_a_reset_without_the_csrf_token_is_refused(
 # --- unlock, removal, deactivation ---------------------------------------------------------
 
 
+# --- a fellow admin: only a super-admin may act on an admin ---------------------------------
+
+
+@pytest.fixture
+def ada(runtime: Runtime, clock: FixedClock, acme: None) -> Person:
+    """A second administrator of Acme, with 2FA, locked out after too many wrong codes."""
+    person = member(runtime, "ada", role=Role.ADMIN, with_totp=True)
+    clock.advance(30)
+    with runtime.db() as db:
+        db.execute(update(User).where(User.id == person.id).values(failed_code_count=100))
+        db.commit()
+    return person
+
+
+FELLOW_ADMIN = (
+    "This person is an administrator: only a super-admin can reset, unlock or remove an "
+    "administrator. Ask a super-admin."
+)
+
+
+def test_the_page_of_a_fellow_admin_offers_no_action(as_boss: TestClient, ada: Person) -> None:
+    page = as_boss.get(f"/admin/members/{ada.id}?org=acme")
+    assert page.status_code == 200
+    text = words(page)
+    assert FELLOW_ADMIN in text
+    for button in ("Reset 2FA", "Unlock second factor", "Remove from", "Deactivate account"):
+        assert button not in text
+    assert f"/admin/members/{ada.id}/" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [("reset", {"reason": "lost phone"}), ("unlock", {}), ("remove", {})],
+)
+def test_an_org_admin_acting_on_a_fellow_admin_is_refused_and_changes_nothing(
+    as_boss: TestClient,
+    runtime: Runtime,
+    boss: Person,
+    ada: Person,
+    action: str,
+    data: dict[str, str],
+) -> None:
+    url = f"/admin/members/{ada.id}/{action}?org=acme"
+    if action != "unlock":
+        page = as_boss.get(url)
+        assert page.status_code == 403
+        assert FELLOW_ADMIN in words(page)
+    before = snapshot(runtime, skip=("audit_events",))
+    response = post_with_token(as_boss, url, data)
+    assert response.status_code == 403
+    assert FELLOW_ADMIN in words(response)
+    assert snapshot(runtime, skip=("audit_events",)) == before  # no email queued, nothing
+    with runtime.db() as db:
+        recorded = {e.event for e in db.scalars(select(AuditEvent)) if e.user_id == ada.id}
+    assert "two_factor.reset_by_admin" not in recorded
+    assert "second_factor.unlocked" not in recorded
+    assert "membership.removed" not in recorded
+    refused = events(runtime, AuditEventType.ADMIN_ACTION_REFUSED)
+    assert {(e.user_id, e.actor_id) for e in refused} == {(ada.id, boss.id)}
+
+
+def test_a_superadmin_may_reset_unlock_and_remove_an_admin(
+    as_root: TestClient, runtime: Runtime, ada: Person
+) -> None:
+    page = f"/admin/members/{ada.id}?org=acme"
+    assert "Reset 2FA (lost phone)…" in text_of(as_root.get(page))
+    action = f"/admin/members/{ada.id}/unlock?org=acme"
+    assert post_form(as_root, page, {}, action=action).status_code == 303
+    assert load(runtime, ada).failed_code_count == 0
+    assert post_form(as_root, reset_url(ada), {"reason": "lost phone"}).status_code == 303
+    assert not has_2fa(runtime, ada)
+    assert mail_to(runtime, "ada@example.org")
+    remove = f"/admin/members/{ada.id}/remove?org=acme"
+    assert post_form(as_root, remove, {}).status_code == 303
+    with runtime.db() as db:
+        assert not db.scalar(select(func.count()).where(Membership.user_id == ada.id))
+    assert events(runtime, AuditEventType.ADMIN_ACTION_REFUSED) == []
+
+
+def test_the_page_of_a_member_still_offers_the_actions(
+    as_boss: TestClient, runtime: Runtime, clock: FixedClock, bob: Person
+) -> None:
+    lock(runtime, clock, bob)
+    text = words(as_boss.get(f"/admin/members/{bob.id}?org=acme"))
+    for button in ("Reset 2FA (lost phone)…", "Unlock second factor", "Remove from Acme Inc.…"):
+        assert button in text
+
+
+# --- resetting someone without 2FA ---------------------------------------------------------
+
+
+NOTHING_TO_RESET = (
+    "carol has not set up two-factor authentication, so there is nothing to reset: they sign "
+    "in with their password alone. Nothing was changed."
+)
+
+
+def test_the_page_of_a_member_without_2fa_offers_no_reset(
+    as_boss: TestClient, runtime: Runtime
+) -> None:
+    carol = member(runtime, "carol")
+    text = words(as_boss.get(f"/admin/members/{carol.id}?org=acme"))
+    assert "Two-factor Not enabled" in text
+    assert "Reset 2FA" not in text
+    assert "Remove from Acme Inc.…" in text
+
+
+def test_the_reset_page_of_a_member_without_2fa_says_there_is_nothing_to_reset(
+    as_boss: TestClient, runtime: Runtime
+) -> None:
+    carol = member(runtime, "carol")
+    page = as_boss.get(reset_url(carol))
+    assert page.status_code == 200
+    assert NOTHING_TO_RESET in words(page)
+    assert 'name="reason"' not in page.text
+
+
+def test_resetting_a_member_without_2fa_is_refused_and_changes_nothing(
+    as_boss: TestClient, runtime: Runtime, clock: FixedClock
+) -> None:
+    carol = member(runtime, "carol")
+    with browser(runtime) as carols:
+        sign_in(carols, carol, clock)
+        before = snapshot(runtime)
+        response = post_with_token(as_boss, reset_url(carol), {"reason": "lost phone"})
+        assert response.status_code == 400
+        assert NOTHING_TO_RESET in words(response)
+        assert snapshot(runtime) == before  # no link, no email, no event, still signed in
+        assert carols.get(SECURITY).status_code == 200
+
+
+def test_a_waiting_reset_can_be_sent_again_from_the_member_page(
+    as_boss: TestClient, runtime: Runtime, bob: Person
+) -> None:
+    post_form(as_boss, reset_url(bob), {"reason": "lost phone"})
+    page = f"/admin/members/{bob.id}?org=acme"
+    assert "Send a new link to set up 2FA…" in words(as_boss.get(page))
+    assert post_form(as_boss, reset_url(bob), {"reason": "link expired"}).status_code == 303
+    links = [REENROLL_LINK.findall(body) for body in mail_to(runtime, "bob@example.org")]
+    assert len([found for found in links if found]) == 2
+
+
 def lock(runtime: Runtime, clock: FixedClock, person: Person) -> None:
     with runtime.db() as db:
         db.execute(
@@ -1183,6 +1326,60 @@ def test_an_org_admins_log_holds_only_their_organizations_members(
     assert body
     assert all(row[2] != "eve" for row in body)
     assert read_csv(as_boss.get("/admin/audit.csv?org=acme&member=eve"))[1:] == []
+
+
+@pytest.fixture
+def shared_bob(runtime: Runtime, bob: Person) -> Person:
+    """bob, of Acme, also joins Bank, leaves it and joins again: Bank's events alone."""
+    make_org(runtime, "bank")
+    join(runtime, bob, "bank")
+    with runtime.db() as db:
+        user = db.get(User, bob.id)
+        assert user is not None
+        organizations.remove_member(db, runtime, user, organizations.get_organization(db, "bank"))
+        db.commit()
+    join(runtime, bob, "bank")
+    return bob
+
+
+def test_an_org_admin_sees_none_of_another_organizations_events_about_a_shared_member(
+    as_boss: TestClient, shared_bob: Person
+) -> None:
+    for url in (AUDIT, AUDIT + "&member=bob"):
+        labels = {label for label, _who, _by in audit_table(as_boss.get(url))}
+        assert labels
+        assert not labels & {"Added to an organization", "Removed from an organization"}
+    assert "0 events" in words(as_boss.get(AUDIT + "&member=bob&event=membership.added"))
+    for url in ("/admin/audit.csv?org=acme", "/admin/audit.csv?org=acme&member=bob"):
+        [_header, *body] = read_csv(as_boss.get(url))
+        assert body
+        assert not {"membership.added", "membership.removed"} & {row[1] for row in body}
+
+
+def test_a_superadmin_sees_every_event_of_a_shared_member(
+    as_root: TestClient, shared_bob: Person
+) -> None:
+    assert "2 events" in words(as_root.get(AUDIT + "&member=bob&event=membership.added"))
+    [_header, *body] = read_csv(as_root.get("/admin/audit.csv?org=acme&member=bob"))
+    kinds = [row[1] for row in body]
+    assert (kinds.count("membership.added"), kinds.count("membership.removed")) == (2, 1)
+
+
+def test_the_audit_page_names_members_and_actors(
+    as_boss: TestClient, runtime: Runtime, bob: Person
+) -> None:
+    post_form(as_boss, reset_url(bob), {"reason": "lost phone"})
+    table = audit_table(as_boss.get(AUDIT + "&event=two_factor.reset_by_admin"))
+    assert [(who, by) for _label, who, by in table] == [("bob", "boss")]
+
+
+def test_the_csv_export_is_streamed(as_boss: TestClient, runtime: Runtime, bob: Person) -> None:
+    with as_boss.stream("GET", "/admin/audit.csv?org=acme") as response:
+        assert response.status_code == 200
+        assert "content-length" not in response.headers  # sent as it is read, in chunks
+        body = "".join(response.iter_text())
+    assert body.startswith("time_utc,event,member,actor,ip,user_agent,detail")
+    assert "two_factor.enabled" in body
 
 
 def test_the_export_of_another_organizations_log_is_refused(

@@ -27,7 +27,9 @@ from twofold.web.app import create_app
 SECURITY = "/account/security"
 SETUP = "/account/security/setup"
 KEY_ON_PAGE = re.compile(r'<code id="setup-key"[^>]*>([A-Z2-7 ]+)</code>')
-REENROLL_LINK = re.compile(r"http://testserver(/reenroll/[A-Za-z0-9_-]+)")
+# Links use the configured public URL (here the `serve` default), never the request's Host.
+PUBLIC_URL = "http://localhost:8000"
+REENROLL_LINK = re.compile(r"http://localhost:8000(/reenroll/[A-Za-z0-9_-]+)")
 RESET_WORDS = "An administrator reset two-factor authentication for your account."
 
 
@@ -92,10 +94,9 @@ def reset_by(runtime: Runtime, by: Person, target: Person) -> str:
         assert user is not None
         scope = admin.scope_of(db, actor)
         assert scope is not None
-        link = admin.reset_two_factor(
-            db, runtime, scope, user, reason="lost phone", client=None, base_url="http://testserver"
-        )
-    return link.removeprefix("http://testserver")
+        link = admin.reset_two_factor(db, runtime, scope, user, reason="lost phone", client=None)
+    assert link.startswith(f"{PUBLIC_URL}/reenroll/")
+    return link.removeprefix(PUBLIC_URL)
 
 
 def password_step(client: TestClient, person: Person, password: str | None = None) -> str:

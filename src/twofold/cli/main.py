@@ -3,21 +3,19 @@ modules). Every command explains itself with --help; none prints a secret, code 
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
 
 from twofold.cli.common import DataDirOption, fail, make_settings
 from twofold.cli.keys import keys_app
-from twofold.cli.logging_filters import RedactTokensFilter
+from twofold.cli.logging_filters import log_config
 from twofold.cli.orgs import org_app
 from twofold.cli.purge import purge_command
 from twofold.cli.users import user_app
 from twofold.core.errors import TwofoldError
 from twofold.services import setup as setup_service
 from twofold.services.runtime import build_runtime
-from twofold.settings import Settings
 from twofold.store.db import make_engine, migrate
 
 app = typer.Typer(
@@ -30,13 +28,6 @@ app.add_typer(user_app, name="user")
 app.add_typer(org_app, name="org")
 app.add_typer(keys_app, name="keys")
 app.command("purge")(purge_command)
-
-
-def _base_url(settings: Settings, host: str, port: int) -> str:
-    if settings.base_url:
-        return settings.base_url.rstrip("/")
-    shown = "localhost" if host in {"127.0.0.1", "0.0.0.0", "::"} else host  # noqa: S104
-    return f"http://{shown}:{port}"
 
 
 @app.command()
@@ -60,7 +51,7 @@ def serve(
         runtime = build_runtime(settings)
     except TwofoldError as exc:
         raise fail(exc.detail) from exc
-    url = _base_url(settings, settings.host, settings.port)
+    url = runtime.public_url()
     with runtime.db() as db:
         if setup_service.needs_setup(db):
             token = setup_service.issue_setup_token(db, runtime)
@@ -73,12 +64,12 @@ def serve(
             typer.echo("")
     typer.echo(f"Email: {runtime.mailer.describe()}")
     typer.secho(f"Serving on {url}  (Ctrl+C to stop)", fg=typer.colors.GREEN)
-    logging.getLogger("uvicorn.access").addFilter(RedactTokensFilter())
     uvicorn.run(
         create_app(runtime=runtime),
         host=settings.host,
         port=settings.port,
         proxy_headers=settings.trust_proxy_headers,
+        log_config=log_config(),
         log_level="info",
     )
 

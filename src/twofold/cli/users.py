@@ -97,7 +97,8 @@ def user_show(
 ) -> None:
     """Show one user's 2FA status, recovery codes left, last sign-in and lock state."""
     with open_runtime(data_dir) as (runtime, db):
-        status = user_service.describe(db, runtime, user_service.get_by_login(db, login))
+        user = user_service.get_by_login(db, login)
+        status = user_service.describe(db, runtime, user)
         lock = "no"
         if status.locked:
             lock = (
@@ -106,12 +107,16 @@ def user_show(
                 else "yes, until unlocked (twofold user unlock)"
             )
         last = f"{status.last_sign_in_at:%Y-%m-%d %H:%M} UTC" if status.last_sign_in_at else "never"
+        two_factor = "on" if status.two_factor_enabled else "off"
+        if not status.two_factor_enabled and user.two_factor_reset_at is not None:
+            # as the admin console says it: locked out until they use the emailed link
+            two_factor = "off — reset, waiting for the member to set it up again (emailed link)"
         lines = {
             "Login": status.login,
             "Email": status.email or "-",
             "Superadmin": "yes" if status.superadmin else "no",
             "Active": "yes" if status.active else "no",
-            "Two-factor": "on" if status.two_factor_enabled else "off",
+            "Two-factor": two_factor,
             "Recovery codes left": str(status.recovery_codes_left),
             "Wrong codes in a row": str(status.failed_code_count),
             "Locked": lock,
@@ -130,8 +135,7 @@ def user_unlock(
     """Unlock a user's second factor after too many wrong codes."""
     with open_runtime(data_dir) as (runtime, db):
         user = user_service.get_by_login(db, login)
-        user_service.unlock(db, runtime, user)
-        db.commit()
+        admin_service.unlock(db, runtime, admin_service.OPERATOR, user, None)
         typer.echo(f"Unlocked the second factor of '{user.login}'.")
 
 
@@ -187,6 +191,9 @@ def user_reset_2fa(
         raise fail("Say why with --reason TEXT (it goes into the audit log).")
     with open_runtime(data_dir) as (runtime, db):
         user = user_service.get_by_login(db, login)
+        nothing_to_reset = admin_service.reset_refusal(db, user)
+        if nothing_to_reset is not None:  # before asking; the service refuses it too
+            raise fail(nothing_to_reset)
         typer.echo(
             f"This deletes the authenticator and recovery codes of '{user.login}' and signs "
             "them out everywhere. They can use their account again only after setting up 2FA "

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Exists, Select, and_, delete, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import Forbidden, InvalidInput
 from twofold.core.lockout import PERMANENT_LOCK_AT
 from twofold.core.policy import MembershipView, Role, TwoFactorPolicy
 from twofold.notify.messages import Message
-from twofold.services import audit, links, sessions
+from twofold.services import audit, links, organizations, sessions, users
 from twofold.services.crash_points import crash_point
 from twofold.services.notifications import send_to
 from twofold.services.runtime import ClientInfo, Runtime
@@ -104,19 +105,58 @@ def refuse(
     return Forbidden(message)
 
 
-def may_manage(db: Session, scope: AdminScope, target: User) -> bool:
-    """An admin may act only on people whose memberships all lie in organizations they
-    administer; super-admins and anyone outside need a super-admin."""
+ASK_A_SUPERADMIN = "Ask a super-admin."
+
+
+def refusal(db: Session, scope: AdminScope, target: User) -> str | None:
+    """THE scope rule — who may act on whom — for pages, CLI and every later API: None if
+    `scope` may reset, unlock or remove `target`, else why not, in words for the admin.
+
+    An organization admin may act only on plain members whose memberships all lie in
+    organizations they administer. Administrators (of any organization) and super-admins
+    need a super-admin; nobody acts on themselves."""
     if target.id == scope.actor_id:
-        return False  # not on oneself: that would be a way around one's own second factor
+        # not on oneself: that would be a way around one's own second factor
+        return f"You can't do this to your own account. {ASK_A_SUPERADMIN}"
     if scope.superadmin:
-        return True
+        return None
     if target.is_superadmin:
-        return False
-    target_orgs = set(
-        db.scalars(select(Membership.organization_id).where(Membership.user_id == target.id))
-    )
-    return bool(target_orgs) and target_orgs <= scope.organization_ids
+        return f"Only a super-admin can change a super-admin's account. {ASK_A_SUPERADMIN}"
+    memberships = db.execute(
+        select(Membership.organization_id, Membership.role).where(Membership.user_id == target.id)
+    ).all()
+    target_orgs = {organization_id for organization_id, _role in memberships}
+    if not target_orgs or not target_orgs <= scope.organization_ids:
+        return (
+            "You can't do that for this person: they belong to an organization you don't "
+            f"administer. {ASK_A_SUPERADMIN}"
+        )
+    if any(role == Role.ADMIN.value for _org, role in memberships):
+        return (
+            "This person is an administrator: only a super-admin can reset, unlock or remove "
+            f"an administrator. {ASK_A_SUPERADMIN}"
+        )
+    return None
+
+
+def may_manage(db: Session, scope: AdminScope, target: User) -> bool:
+    return refusal(db, scope, target) is None
+
+
+def require_manageable(
+    db: Session,
+    runtime: Runtime,
+    scope: AdminScope,
+    target: User,
+    action: str,
+    client: ClientInfo | None,
+) -> None:
+    """Refuse (recorded in the audit log, nothing else changed) unless `refusal` allows."""
+    why_not = refusal(db, scope, target)
+    if why_not is not None:
+        raise refuse(
+            db, runtime, scope, action, target_id=target.id, client=client, message=why_not
+        )
 
 
 def managed_member(
@@ -138,19 +178,7 @@ def managed_member(
             client=client,
             message="There is no such member.",
         )
-    if not may_manage(db, scope, target):
-        raise refuse(
-            db,
-            runtime,
-            scope,
-            action,
-            target_id=target.id,
-            client=client,
-            message=(
-                "You can't do that for this person: they belong to an organization you don't "
-                "administer, or they are an administrator themselves. Ask a super-admin."
-            ),
-        )
+    require_manageable(db, runtime, scope, target, action, client)
     return target
 
 
@@ -375,11 +403,17 @@ def reset_two_factor(
     *,
     reason: str,
     client: ClientInfo | None,
-    base_url: str = "",
     send_email: bool = True,
 ) -> str:
     """The lost-phone case: delete the secret and codes, end the member's sessions, and mail
-    them a single-use link (24 h) — the only way to set up 2FA again. Returns the link."""
+    them a single-use link (24 h) — the only way to set up 2FA again. Returns the link.
+
+    Refused, with nothing changed, when the scope rule forbids it (recorded as a refused
+    action) or when the member has no 2FA to reset (`reset_refusal`)."""
+    require_manageable(db, runtime, scope, target, "reset_2fa", client)
+    nothing_to_reset = reset_refusal(db, target)
+    if nothing_to_reset is not None:
+        raise InvalidInput("member", nothing_to_reset)
     reason = reason.strip()
     if not reason:
         raise InvalidInput("reason", "Say why you are resetting (it goes into the audit log).")
@@ -405,7 +439,7 @@ def reset_two_factor(
         db, runtime, purpose=REENROLL_PURPOSE, user_id=target.id, lifetime=REENROLL_LIFETIME
     )
     crash_point("reset.after_link", db)
-    link = f"{runtime.public_url(base_url)}/reenroll/{token}"
+    link = f"{runtime.public_url()}/reenroll/{token}"
     if send_email and target.email:
         send_to(
             db,
@@ -431,6 +465,18 @@ def reset_two_factor(
     return link
 
 
+def reset_refusal(db: Session, target: User) -> str | None:
+    """None if `target` has something to reset: 2FA on, or a reset still waiting for them
+    (a new reset sends a new link, e.g. when the first one expired). Resetting someone
+    without 2FA would lock them out of everything until they used the link, for nothing."""
+    if users.has_two_factor(db, target.id) or target.two_factor_reset_at is not None:
+        return None
+    return (
+        f"{target.login} has not set up two-factor authentication, so there is nothing to "
+        "reset: they sign in with their password alone. Nothing was changed."
+    )
+
+
 def reset_message(login: str, link: str) -> Message:
     return Message(
         "set up two-factor authentication again",
@@ -448,6 +494,41 @@ def reset_message(login: str, link: str) -> Message:
 
 def end_all_sessions(db: Session, user_id: int) -> int:
     return sessions.end_sessions_where(db, AuthSession.user_id == user_id)
+
+
+def unlock(
+    db: Session, runtime: Runtime, scope: AdminScope, target: User, client: ClientInfo | None
+) -> None:
+    """Clear a second-factor lock, if the scope rule allows."""
+    require_manageable(db, runtime, scope, target, "unlock", client)
+    users.unlock(db, runtime, target, actor_id=scope.actor_id)
+    db.commit()
+
+
+def remove_from_organization(
+    db: Session,
+    runtime: Runtime,
+    scope: AdminScope,
+    target: User,
+    organization: Organization,
+    client: ClientInfo | None,
+) -> None:
+    """Take away the membership and end the person's sessions at once (the account stays),
+    if the scope rule allows and the organization is one the admin administers."""
+    require_manageable(db, runtime, scope, target, "remove", client)
+    if not scope.administers(organization.id):
+        raise refuse(
+            db,
+            runtime,
+            scope,
+            "remove",
+            target_id=target.id,
+            client=client,
+            message="You don't administer that organization.",
+        )
+    organizations.remove_member(db, runtime, target, organization, actor_id=scope.actor_id)
+    end_all_sessions(db, target.id)
+    db.commit()
 
 
 def deactivate(
@@ -488,23 +569,53 @@ class AuditFilter:
     until: datetime | None = None
 
 
+def audit_visible(scope: AdminScope, organization: Organization) -> ColumnElement[bool]:
+    """Which events of `organization`'s log `scope` may read — the audit side of the scope
+    rule. An event recorded for an organization (membership added or removed, policy
+    changed, invitation…) belongs to that organization alone. An event of no organization
+    (a person's own sign-ins, 2FA changes, resets, unlocks…) belongs to every organization the
+    person is a member of. So an admin reads their organization's events and their members'
+    own events, never another organization's events about a member they share; a super-admin
+    administers every organization and reads all of a member's events."""
+    members = select(Membership.user_id).where(Membership.organization_id == organization.id)
+    about_a_member: ColumnElement[bool] = AuditEvent.user_id.in_(members)
+    if not scope.superadmin:
+        about_a_member = and_(
+            about_a_member,
+            or_(
+                AuditEvent.organization_id.is_(None),
+                AuditEvent.organization_id.in_(sorted(scope.organization_ids)),
+            ),
+        )
+    return or_(AuditEvent.organization_id == organization.id, about_a_member)
+
+
+def _audit_conditions(
+    db: Session, scope: AdminScope, organization: Organization, filters: AuditFilter
+) -> list[ColumnElement[bool]]:
+    if not scope.administers(organization.id):
+        raise Forbidden("You don't administer that organization.")
+    conditions = [audit_visible(scope, organization)]
+    if filters.member:
+        user_id = db.scalar(select(User.id).where(User.login == filters.member.strip().lower()))
+        conditions.append(AuditEvent.user_id == (user_id or -1))
+    if filters.event:
+        conditions.append(AuditEvent.event == filters.event)
+    if filters.since:
+        conditions.append(AuditEvent.occurred_at >= filters.since)
+    if filters.until:
+        conditions.append(AuditEvent.occurred_at < filters.until)
+    return conditions
+
+
+NEWEST_FIRST = (AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+
+
 def audit_query(
     scope: AdminScope, organization: Organization, filters: AuditFilter, db: Session
 ) -> Select[AuditEvent]:
-    members = select(Membership.user_id).where(Membership.organization_id == organization.id)
-    query = select(AuditEvent).where(
-        or_(AuditEvent.organization_id == organization.id, AuditEvent.user_id.in_(members))
-    )
-    if filters.member:
-        user_id = db.scalar(select(User.id).where(User.login == filters.member.strip().lower()))
-        query = query.where(AuditEvent.user_id == (user_id or -1))
-    if filters.event:
-        query = query.where(AuditEvent.event == filters.event)
-    if filters.since:
-        query = query.where(AuditEvent.occurred_at >= filters.since)
-    if filters.until:
-        query = query.where(AuditEvent.occurred_at < filters.until)
-    return query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    conditions = _audit_conditions(db, scope, organization, filters)
+    return select(AuditEvent).where(*conditions).order_by(*NEWEST_FIRST)
 
 
 def audit_page(
@@ -522,27 +633,94 @@ def audit_page(
     return rows, total
 
 
-def audit_csv(
-    db: Session, scope: AdminScope, organization: Organization, filters: AuditFilter
-) -> str:
-    """The filtered log as CSV (time, event, member, actor, IP, user agent, detail)."""
-    logins = dict(db.execute(select(User.id, User.login)).all())
+def logins_of(db: Session, events: list[AuditEvent]) -> dict[int, str]:
+    """The logins of the members and actors of these events only (a page, not everyone)."""
+    ids = {i for event in events for i in (event.user_id, event.actor_id) if i is not None}
+    if not ids:
+        return {}
+    return dict(db.execute(select(User.id, User.login).where(User.id.in_(ids))).all())
+
+
+CSV_HEADER = ("time_utc", "event", "member", "actor", "ip", "user_agent", "detail")
+CSV_BATCH = 5_000
+
+
+def audit_export(
+    db: Session,
+    runtime: Runtime,
+    scope: AdminScope,
+    organization: Organization,
+    filters: AuditFilter,
+    *,
+    batch_size: int = CSV_BATCH,
+) -> Iterator[str]:
+    """The filtered log as CSV text (time, event, member, actor, IP, user agent, detail),
+    newest first, for a streamed download: the header, then one chunk per `batch_size` rows.
+
+    The scope is checked and the filters resolved now, in `db`, whose read transaction is
+    then ended. The chunks are read later, each batch in a short transaction of its own that
+    continues after the last row sent (keyset on time and id), with the member's and actor's
+    logins joined in: memory stays flat however long the log is, no transaction stays open
+    while the client downloads (no lock held on SQLite, no long snapshot on PostgreSQL), and
+    events added meanwhile never shift the batches."""
+    conditions = _audit_conditions(db, scope, organization, filters)
+    db.commit()
+    return _csv_chunks(runtime, conditions, batch_size)
+
+
+def _csv_chunks(
+    runtime: Runtime, conditions: list[ColumnElement[bool]], batch_size: int
+) -> Iterator[str]:
+    member, actor = aliased(User), aliased(User)
+    query = (
+        select(
+            AuditEvent.occurred_at,
+            AuditEvent.id,
+            AuditEvent.event,
+            member.login,
+            actor.login,
+            AuditEvent.ip,
+            AuditEvent.user_agent,
+            AuditEvent.detail,
+        )
+        .outerjoin(member, member.id == AuditEvent.user_id)
+        .outerjoin(actor, actor.id == AuditEvent.actor_id)
+        .where(*conditions)
+        .order_by(*NEWEST_FIRST)
+        .limit(batch_size)
+    )
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["time_utc", "event", "member", "actor", "ip", "user_agent", "detail"])
-    for event in db.scalars(audit_query(scope, organization, filters, db)):
-        writer.writerow(
-            [
-                event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
-                event.event,
-                _safe_cell(logins.get(event.user_id, "") if event.user_id else ""),
-                _safe_cell(logins.get(event.actor_id, "") if event.actor_id else ""),
-                event.ip or "",
-                _safe_cell(event.user_agent or ""),
-                _safe_cell(event.detail),
-            ]
+    writer.writerow(CSV_HEADER)
+    yield out.getvalue()
+    batch_query = query
+    while True:
+        with runtime.read_db() as db:  # reads only: never waits for a writer
+            batch = db.execute(batch_query).all()
+        if not batch:
+            return
+        out.seek(0)
+        out.truncate()
+        for occurred_at, _id, event, login, actor_login, ip, user_agent, detail in batch:
+            writer.writerow(
+                [
+                    occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    event,
+                    _safe_cell(login or ""),
+                    _safe_cell(actor_login or ""),
+                    ip or "",
+                    _safe_cell(user_agent or ""),
+                    _safe_cell(detail),
+                ]
+            )
+        yield out.getvalue()
+        if len(batch) < batch_size:
+            return
+        last_at, last_id = batch[-1][0], batch[-1][1]
+        batch_query = query.where(
+            AuditEvent.occurred_at <= last_at,  # a bound the time index starts from
+            or_(AuditEvent.occurred_at < last_at, AuditEvent.id < last_id),
         )
-    return out.getvalue()
 
 
 def _safe_cell(value: str) -> str:

@@ -29,9 +29,7 @@ def _taken_by_other(db: Session, address: str, user_id: int) -> bool:
     return owner is not None and owner != user_id
 
 
-def send_verification(
-    db: Session, runtime: Runtime, user: User, address: str, *, base_url: str
-) -> None:
+def send_verification(db: Session, runtime: Runtime, user: User, address: str) -> None:
     """Mail a confirmation link to `address` (the account's address changes only when the
     link is used)."""
     token = links.issue(
@@ -42,9 +40,7 @@ def send_verification(
         runtime,
         address,
         PURPOSE,
-        messages.verify_email(
-            user.login, f"{runtime.public_url(base_url)}/email/verify/{token}", 24
-        ),
+        messages.verify_email(user.login, f"{runtime.public_url()}/email/verify/{token}", 24),
         user_id=user.id,
     )
 
@@ -58,7 +54,6 @@ def request_change(
     password: str,
     code: str,
     client: ClientInfo,
-    base_url: str,
 ) -> str:
     """Ask for the password (and the code when 2FA is on), tell the old address, and send a
     confirmation link to the new one. Returns the normalised new address."""
@@ -80,7 +75,7 @@ def request_change(
             "email_change_requested",
             messages.email_change_requested(user.login, address),
         )
-    send_verification(db, runtime, user, address, base_url=base_url)
+    send_verification(db, runtime, user, address)
     audit.record(
         db, runtime.now(), AuditEventType.EMAIL_CHANGE_REQUESTED, user_id=user.id, client=client
     )

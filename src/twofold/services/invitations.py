@@ -35,7 +35,6 @@ def invite(
     email: str,
     role: str,
     client: ClientInfo | None,
-    base_url: str = "",
 ) -> None:
     address = normalize_email(email)
     member_role = parse_role(role)
@@ -68,7 +67,7 @@ def invite(
                 "it works once, for 7 days.",
                 "If you didn't expect this, ignore this message.",
             ),
-            action=("Accept the invitation", f"{runtime.public_url(base_url)}/invite/{token}"),
+            action=("Accept the invitation", f"{runtime.public_url()}/invite/{token}"),
         ),
         user_id=None,
     )

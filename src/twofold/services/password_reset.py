@@ -30,9 +30,7 @@ LIFETIME = timedelta(minutes=30)
 RESEND_AFTER = timedelta(minutes=1)
 
 
-def request_reset(
-    db: Session, runtime: Runtime, *, address: str, client: ClientInfo, base_url: str
-) -> None:
+def request_reset(db: Session, runtime: Runtime, *, address: str, client: ClientInfo) -> None:
     """Send a link if `address` is an account's verified address. The caller shows the same
     answer either way, and no mail server is contacted within the request."""
     needle = address.strip().lower()[:254]
@@ -63,7 +61,7 @@ def request_reset(
         needle,
         PURPOSE,
         messages.password_reset(
-            user.login, f"{runtime.public_url(base_url)}/password/reset/{token}", minutes=30
+            user.login, f"{runtime.public_url()}/password/reset/{token}", minutes=30
         ),
         user_id=user.id,
         once_per=RESEND_AFTER,

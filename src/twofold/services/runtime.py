@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -67,13 +68,9 @@ class Runtime:
         factory = self.read_session_factory or self.session_factory
         return factory()
 
-    def public_url(self, request_base_url: str = "") -> str:
-        """Base of links in emails: TWOFOLD_BASE_URL, else the address the request came to."""
-        if self.settings.base_url:
-            return self.settings.base_url.rstrip("/")
-        if request_base_url:
-            return request_base_url.rstrip("/")
-        return f"http://localhost:{self.settings.port}"
+    def public_url(self) -> str:
+        """Base of every absolute link: from configuration only, never from a request."""
+        return self.settings.public_url
 
 
 def load_keys(settings: Settings) -> KeyRing:
@@ -98,6 +95,36 @@ def key_file_of(settings: Settings) -> Path | None:
     if settings.secret_keys is None and settings.uses_embedded_database:
         return settings.key_file
     return None
+
+
+def check_public_url(settings: Settings) -> None:
+    """Links in emails carry one-time tokens, so their base must be a plain http(s) URL that
+    the operator chose; production must name it (see docs/deploy.md)."""
+    if not settings.base_url:
+        if settings.env == "production":
+            raise ConfigurationError(
+                "TWOFOLD_ENV=production needs TWOFOLD_BASE_URL, the public address people "
+                "use (for example https://id.example.org): every link in an email is built "
+                "from it, never from the request. See docs/deploy.md."
+            )
+        return
+    parts = urlsplit(settings.base_url.strip())
+    try:
+        valid = (
+            parts.scheme.lower() in {"http", "https"}
+            and bool(parts.hostname)
+            and parts.username is None
+            and not parts.query
+            and not parts.fragment
+            and parts.port != 0
+        )
+    except ValueError:  # a port that is not a number in 1-65535
+        valid = False
+    if not valid:
+        raise ConfigurationError(
+            f"TWOFOLD_BASE_URL must be an http:// or https:// address such as "
+            f"https://id.example.org (no query, no fragment), not {settings.base_url!r}."
+        )
 
 
 def make_mailer(settings: Settings) -> Mailer:
@@ -128,6 +155,7 @@ def build_runtime(
     mailer: Mailer | None = None,
 ) -> Runtime:
     """Connect, migrate (by default only the embedded database), and check the keys."""
+    check_public_url(settings)
     mailer = mailer or make_mailer(settings)
     if settings.uses_embedded_database:
         settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,6 @@ def sign_up(
     email: str,
     password: str,
     client: ClientInfo,
-    base_url: str = "",
 ) -> None:
     """Create a member of an open organization with an address still to confirm, and mail
     the confirmation link; or, when the address has an account already, mail its owner
@@ -84,9 +83,9 @@ def sign_up(
         if exc.field != "email":
             raise
         address = normalize_email(email)
-        _tell_the_owner(db, runtime, organization, address, client, base_url)
+        _tell_the_owner(db, runtime, organization, address, client)
         return
-    email_addresses.send_verification(db, runtime, user, user.email or "", base_url=base_url)
+    email_addresses.send_verification(db, runtime, user, user.email or "")
     db.commit()
 
 
@@ -96,7 +95,6 @@ def _tell_the_owner(
     organization: Organization,
     address: str,
     client: ClientInfo,
-    base_url: str,
 ) -> None:
     """The path for a taken address costs what a new account does: the same password hash
     (create_user hashes before it looks at the address; the hash is thrown away) and a
@@ -110,7 +108,7 @@ def _tell_the_owner(
         address,
         "signup_address_taken",
         messages.signup_with_taken_address(
-            owner.login, organization.name, f"{runtime.public_url(base_url)}/login"
+            owner.login, organization.name, f"{runtime.public_url()}/login"
         ),
         user_id=owner.id,
         once_per=NOTICE_ONCE_PER,

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold import __version__
 from twofold.core.errors import TwofoldError
+from twofold.services import health
 from twofold.services.housekeeping import PurgeWorker
 from twofold.services.mail import MailWorker
 from twofold.services.runtime import Runtime, build_runtime
@@ -23,6 +24,7 @@ from twofold.settings import Settings
 from twofold.store.db import DatabaseBusy, is_contention
 from twofold.web.deps import CsrfRejected, Redirect, require_csrf
 from twofold.web.errors import message_for, status_for
+from twofold.web.hosts import AllowedHosts
 from twofold.web.pages import (
     account,
     admin,
@@ -38,6 +40,7 @@ from twofold.web.rendering import STATIC_DIR, redirect, render, runtime_of
 log = logging.getLogger("twofold.web")
 
 MAX_BODY_BYTES = 64 * 1024
+HSTS = b"max-age=31536000; includeSubDomains"
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -45,10 +48,12 @@ CONTENT_SECURITY_POLICY = (
 
 
 class SecurityHeaders:
-    """CSP that allows only 'self', no framing, no caching of pages that may show secrets."""
+    """CSP that allows only 'self', no framing, no caching of pages that may show secrets;
+    HSTS when the configured public URL is https."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,6 +72,8 @@ class SecurityHeaders:
                 ]
                 if not is_static:
                     headers.append((b"cache-control", b"no-store"))
+                if self.hsts:
+                    headers.append((b"strict-transport-security", HSTS))
                 message["headers"] = headers
             await send(message)
 
@@ -168,12 +175,23 @@ def create_app(
     def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
 
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        if health.database_answers(built):
+            return JSONResponse({"status": "ok", "database": "ok"})
+        return JSONResponse(
+            {"status": "unavailable", "database": "not answering"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
     @app.get("/", include_in_schema=False)
     def home() -> Response:
         return redirect("/account/security")
 
     _install_error_handlers(app)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(AllowedHosts, allowed=runtime.settings.allowed_host_names)
+    app.add_middleware(SecurityHeaders, hsts=runtime.settings.uses_https)
     app.add_middleware(BodySizeLimit)
     return app
 

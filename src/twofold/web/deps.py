@@ -18,7 +18,7 @@ from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.db import end_reading
 from twofold.store.models import AuthSession, User
 from twofold.web import csrf
-from twofold.web.rendering import SESSION_COOKIE, runtime_of
+from twofold.web.rendering import SESSION_COOKIE, read_cookie, runtime_of
 
 log = logging.getLogger("twofold.web")
 _Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
@@ -79,7 +79,7 @@ ClientDep = Annotated[ClientInfo, Depends(get_client)]
 
 
 def get_optional_session(request: Request, db: DbDep, runtime: RuntimeDep) -> AuthSession | None:
-    session = sessions.find_session(db, runtime, request.cookies.get(SESSION_COOKIE))
+    session = sessions.find_session(db, runtime, read_cookie(request, SESSION_COOKIE))
     end_reading(db)  # the next step may run on another thread: hold no lock across it
     request.state.auth_session = session
     return session
@@ -111,7 +111,8 @@ def get_challenge_session(
     """A session at the code prompt: after the password, or signed in and asked again
     because the current organization requires 2FA that this session has not passed there."""
     if session is None:
-        raise Redirect("/login?notice=expired" if request.cookies.get(SESSION_COOKIE) else "/login")
+        expired = bool(read_cookie(request, SESSION_COOKIE))
+        raise Redirect("/login?notice=expired" if expired else "/login")
     if session.state == SessionState.AUTHENTICATED:
         _user, standing = _standing(request, db, runtime, session)
         if standing.access.demand is not Demand.VERIFY:
@@ -204,7 +205,7 @@ async def require_csrf(request: Request, runtime: RuntimeDep) -> None:
         return
     form = await request.form()
     submitted = form.get(CSRF_FIELD)
-    cookie_value = request.cookies.get(csrf.COOKIE_NAME)
+    cookie_value = read_cookie(request, csrf.COOKIE_NAME)
     if not isinstance(submitted, str) or not csrf.token_is_valid(
         runtime.keys.csrf_key(), cookie_value, submitted, unix_time(runtime.now())
     ):

@@ -30,12 +30,23 @@ def runtime_of(request: Request) -> Runtime:
 
 
 def is_https(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """From the configured public URL: a proxy or a forged header cannot turn it off."""
+    return runtime_of(request).settings.uses_https
+
+
+def cookie_name(request: Request, name: str) -> str:
+    """Under https every cookie is `__Host-` prefixed: the browser then insists on Secure,
+    Path=/ and no Domain, so no other host or subdomain can set or shadow it."""
+    return f"__Host-{name}" if is_https(request) else name
+
+
+def read_cookie(request: Request, name: str) -> str | None:
+    return request.cookies.get(cookie_name(request, name))
 
 
 def csrf_cookie(request: Request) -> str:
     """The browser's CSRF cookie, or a new one that render() will set."""
-    existing = request.cookies.get(csrf.COOKIE_NAME)
+    existing = read_cookie(request, csrf.COOKIE_NAME)
     if existing and len(existing) <= 64:
         return existing
     fresh: str | None = getattr(request.state, "new_csrf_cookie", None)
@@ -69,7 +80,7 @@ def set_csrf_cookie_if_new(request: Request, response: HTMLResponse | RedirectRe
     fresh = getattr(request.state, "new_csrf_cookie", None)
     if fresh:
         response.set_cookie(
-            csrf.COOKIE_NAME,
+            cookie_name(request, csrf.COOKIE_NAME),
             fresh,
             httponly=True,
             samesite="lax",
@@ -84,7 +95,7 @@ def redirect(url: str) -> RedirectResponse:
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
     response.set_cookie(
-        SESSION_COOKIE,
+        cookie_name(request, SESSION_COOKIE),
         token,
         httponly=True,
         samesite="lax",
@@ -93,5 +104,11 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
     )
 
 
-def clear_session_cookie(response: RedirectResponse | HTMLResponse) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/")
+def clear_session_cookie(request: Request, response: RedirectResponse | HTMLResponse) -> None:
+    response.delete_cookie(
+        cookie_name(request, SESSION_COOKIE),
+        path="/",
+        secure=is_https(request),
+        httponly=True,
+        samesite="lax",
+    )

@@ -329,7 +329,6 @@ def email_submit(
             password=password,
             code=code,
             client=client,
-            base_url=str(request.base_url),
         )
     except TwofoldError as exc:
         db.rollback()

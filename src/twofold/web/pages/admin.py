@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import Response
-from sqlalchemy import select
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
 from twofold.core.audit_events import AuditEventType
@@ -193,7 +192,8 @@ def member_page(
         organization,
         member=target,
         status=users.describe(db, runtime, target),
-        manageable=admin.may_manage(db, scope, target),
+        refused=admin.refusal(db, scope, target),
+        resettable=admin.reset_refusal(db, target) is None,
         events=events,
         event_label=event_label,
         browser_summary=browser_summary,
@@ -221,6 +221,7 @@ def reset_page(
         member=target,
         ask_code=not admin.second_factor_is_fresh(session, runtime.now()),
         reason="",
+        error=admin.reset_refusal(db, target),
     )
 
 
@@ -247,11 +248,14 @@ def reset_submit(
                 raise InvalidInput("code", "Enter the code from your authenticator app.")
             confirm_code_for_change(db, runtime, scope.admin, code, client)
             session.second_factor_at = runtime.now()
-        admin.reset_two_factor(
-            db, runtime, scope, target, reason=reason, client=client, base_url=str(request.base_url)
-        )
+        admin.reset_two_factor(db, runtime, scope, target, reason=reason, client=client)
+    except Forbidden:
+        raise
     except TwofoldError as exc:
         db.rollback()
+        field = field_of(exc) or "code"
+        message = message_for(exc, runtime.now())
+        in_form = field in {"reason", "code"}
         return _page(
             request,
             "admin/reset.html",
@@ -261,7 +265,8 @@ def reset_submit(
             member=target,
             ask_code=ask_code,
             reason=reason[:500],
-            field_errors={field_of(exc) or "code": message_for(exc, runtime.now())},
+            field_errors={field: message} if in_form else {},
+            error=None if in_form else message,
             status_code=status_for(exc),
         )
     return redirect(f"/admin/members/{target.id}?org={organization.slug}&notice=reset")
@@ -277,8 +282,7 @@ def unlock_submit(
     organization: OrgDep,
 ) -> Response:
     target = _member(request, db, runtime, scope, member_id, "unlock")
-    users.unlock(db, runtime, target, actor_id=scope.actor_id)
-    db.commit()
+    admin.unlock(db, runtime, scope, target, get_client(request))
     return redirect(f"/admin/members/{target.id}?org={organization.slug}&notice=unlocked")
 
 
@@ -305,9 +309,7 @@ def remove_submit(
     organization: OrgDep,
 ) -> Response:
     target = _member(request, db, runtime, scope, member_id, "remove")
-    organizations.remove_member(db, runtime, target, organization, actor_id=scope.actor_id)
-    admin.end_all_sessions(db, target.id)
-    db.commit()
+    admin.remove_from_organization(db, runtime, scope, target, organization, get_client(request))
     return redirect(f"/admin/members?org={organization.slug}&notice=removed")
 
 
@@ -443,7 +445,7 @@ def audit_log_page(
     except InvalidInput as exc:
         filters, error = AuditFilter(), exc.detail
     rows, total = admin.audit_page(db, scope, organization, filters, page=page)
-    logins = dict(db.execute(select(User.id, User.login)).all())
+    logins = admin.logins_of(db, rows)
     return _page(
         request,
         "admin/audit.html",
@@ -468,6 +470,7 @@ def audit_log_page(
 @router.get("/audit.csv")
 def audit_export(
     db: DbDep,
+    runtime: RuntimeDep,
     scope: ScopeDep,
     organization: OrgDep,
     member: str = "",
@@ -476,9 +479,8 @@ def audit_export(
     until: str = "",
 ) -> Response:
     filters = _filters(member, event, since, until)
-    body = admin.audit_csv(db, scope, organization, filters)
-    return Response(
-        body,
+    return StreamingResponse(
+        admin.audit_export(db, runtime, scope, organization, filters),
         media_type="text/csv; charset=utf-8",
         headers={
             "content-disposition": f'attachment; filename="twofold-audit-{organization.slug}.csv"'
@@ -511,7 +513,6 @@ def invite_submit(
             email=email,
             role=role,
             client=client,
-            base_url=str(request.base_url),
         )
     except TwofoldError as exc:
         db.rollback()

@@ -236,5 +236,5 @@ def logout(
     if session is not None:
         signin.sign_out(db, runtime, session, client)
     response = redirect("/login?notice=signed_out")
-    clear_session_cookie(response)
+    clear_session_cookie(request, response)
     return response

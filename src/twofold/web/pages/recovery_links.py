@@ -54,9 +54,7 @@ def forgot_submit(
             error="Enter the email address of your account.",
             email="",
         )
-    password_reset.request_reset(
-        db, runtime, address=email, client=client, base_url=str(request.base_url)
-    )
+    password_reset.request_reset(db, runtime, address=email, client=client)
     return render(request, "forgot_password.html", sent=True, notice=RESET_SENT, email="")
 
 

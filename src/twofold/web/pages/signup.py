@@ -58,7 +58,6 @@ def signup_submit(
             email=email,
             password=password,
             client=client,
-            base_url=str(request.base_url),
         )
     except Forbidden:
         raise

@@ -2,7 +2,7 @@
 a retired key id is marked on its fingerprint row, so running servers follow `twofold keys
 promote` and `twofold keys retire` without a restart.
 
-Revision ID: 0007
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-30 10:00:00.000000
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 from twofold.store.models import UTCDateTime
 
-revision: str = "0007"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

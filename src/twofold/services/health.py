@@ -1,0 +1,18 @@
+"""Readiness: whether this process can serve requests that need the database."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from twofold.services.runtime import Runtime
+
+
+def database_answers(runtime: Runtime) -> bool:
+    """True when the database answers a trivial query now."""
+    try:
+        with runtime.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return False
+    return True

@@ -1,0 +1,191 @@
+"""A real `twofold serve`: what it writes to stdout and stderr while people open one-time
+links never contains a link's token, and every emailed link uses the address it serves on,
+whatever Host header the request carried."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from urllib.parse import quote
+
+import httpx2 as httpx
+import pytest
+
+from browser.mailbox import Mailbox
+from browser.server import CHEAP_ARGON2, Server, running_server
+from support import STRONG_PASSWORD
+from twofold.crypto import PasswordHashingParams
+from twofold.services import admin, email_addresses, invitations, links, organizations, users
+from twofold.services.runtime import Runtime, build_runtime
+from twofold.settings import Settings
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+ALICE = "alice@example.org"
+BOB = "bob@example.org"
+LOG_WAIT_SECONDS = 10.0
+POLL_SECONDS = 0.05  # polling the server's output, not waiting for a TOTP step
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("serve-log") / "data") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def runtime(server: Server) -> Iterator[Runtime]:
+    """The operator's side: services on the server's own data directory and key file."""
+    cheap = {k.removeprefix("TWOFOLD_").lower(): int(v) for k, v in CHEAP_ARGON2.items()}
+    settings = Settings(data_dir=server.data_dir, **cheap)  # type: ignore[arg-type]
+    built = build_runtime(settings, hashing=PasswordHashingParams.for_tests())
+    yield built
+    built.engine.dispose()
+
+
+def log_after_startup(server: Server) -> str:
+    """Everything the server wrote after it said "Serving on" (before that it shows the first
+    administrator's setup link once, on purpose)."""
+    output = list(server.output)
+    start = next(i for i, line in enumerate(output) if "Serving on" in line)
+    return "".join(output[start + 1 :])
+
+
+def wait_for_log(server: Server, text: str) -> str:
+    deadline = time.monotonic() + LOG_WAIT_SECONDS
+    while text not in (log := log_after_startup(server)):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{text!r} never appeared in the server's log:\n{log}")
+        time.sleep(POLL_SECONDS)
+    return log
+
+
+def form_token(browser: httpx.Client, path: str) -> str:
+    page = browser.get(path)
+    assert page.status_code == 200, page.text
+    match = CSRF_FIELD.search(page.text)
+    assert match, page.text
+    return match.group(1)
+
+
+def issue(runtime: Runtime) -> dict[str, str]:
+    """One real, unused token of every kind of link a person is sent."""
+    with runtime.db() as db:
+        alice = users.create_user(
+            db, runtime, login="alice", password=STRONG_PASSWORD, email=ALICE, email_verified=True
+        )
+        default = organizations.get_organization(db, "default")
+        tokens = {
+            "reenroll": links.issue(
+                db,
+                runtime,
+                purpose=admin.REENROLL_PURPOSE,
+                user_id=alice.id,
+                lifetime=timedelta(hours=1),
+            ),
+            "verify": links.issue(
+                db,
+                runtime,
+                purpose=email_addresses.PURPOSE,
+                user_id=alice.id,
+                lifetime=timedelta(hours=1),
+                payload="alice.new@example.org",
+            ),
+            "invite": links.issue_unbound(
+                db,
+                runtime,
+                purpose=invitations.PURPOSE,
+                lifetime=timedelta(hours=1),
+                payload="newcomer@example.org",
+                organization_id=default.id,
+                role="member",
+            ),
+        }
+        db.commit()
+    return tokens
+
+
+def test_no_one_time_token_reaches_the_server_log(server: Server, runtime: Runtime) -> None:
+    setup_token = server.setup_url.rsplit("/", 1)[1]
+    bogus = secrets.token_urlsafe(32)  # a guessed (or expired) token is a secret-looking path too
+    with httpx.Client(base_url=server.base_url, follow_redirects=False, timeout=30) as browser:
+        # The first administrator: the setup link opened, submitted, then opened again (used).
+        csrf = form_token(browser, f"/setup/{setup_token}")
+        created = browser.post(
+            f"/setup/{setup_token}",
+            data={"csrf_token": csrf, "login": "root", "password": STRONG_PASSWORD},
+        )
+        assert created.status_code == 303, created.text
+        assert browser.get(f"/setup/{setup_token}").status_code == 404
+        tokens = issue(runtime)
+        browser.cookies.clear()  # the links below are opened by someone not signed in
+
+        # A password reset, following the emailed link as its owner would.
+        csrf = form_token(browser, "/password/forgot")
+        browser.post("/password/forgot", data={"csrf_token": csrf, "email": ALICE})
+        reset_link = (
+            Mailbox(server.outbox).wait_for(ALICE, subject="reset").link_to("/password/reset/")
+        )
+        tokens["reset"] = reset_link.rsplit("/", 1)[1]
+        reset_path = f"/password/reset/{tokens['reset']}"
+        csrf = form_token(browser, reset_path)
+        changed = browser.post(
+            reset_path,
+            data={"csrf_token": csrf, "new_password": "a", "confirm_password": "b"},
+        )
+        assert changed.status_code == 400
+
+        # Every other kind of link: opened, posted without a form token (our own warning log
+        # names the path), behind the sign-in page's next=, and a bad one of each kind.
+        for path, kind in (
+            ("/reenroll/", "reenroll"),
+            ("/email/verify/", "verify"),
+            ("/invite/", "invite"),
+        ):
+            token = tokens[kind]
+            browser.get(f"{path}{token}")
+            assert browser.post(f"{path}{token}", data={}).status_code == 403
+            browser.get(f"/login?next={path}{token}")
+            browser.get(f"/login?next={quote(path + token, safe='')}")
+        for path in ("/setup/", "/password/reset/", "/reenroll/", "/email/verify/", "/invite/"):
+            assert browser.get(f"{path}{bogus}").status_code == 404
+        browser.get("/healthz?all-done")
+
+    log = wait_for_log(server, "/healthz?all-done")
+    for kind, token in {"setup": setup_token, "bogus": bogus, **tokens}.items():
+        assert token not in log, f"the {kind} token is in the log:\n{log}"
+    # Still useful: each request is there, with the token's place marked.
+    for path in ("/setup/", "/password/reset/", "/reenroll/", "/email/verify/", "/invite/"):
+        assert f"GET {path}[redacted] HTTP/1.1" in log
+    assert "POST /password/reset/[redacted] HTTP/1.1" in log
+    assert "CSRF token refused for POST /invite/[redacted]" in log
+    assert "GET /login?next=[redacted] HTTP/1.1" in log
+
+
+def test_an_emailed_link_uses_the_served_address_not_the_host_header(
+    server: Server, runtime: Runtime
+) -> None:
+    """The attack that worked: forgot-password sent with `Host: attacker.example`."""
+    with runtime.db() as db:
+        users.create_user(
+            db, runtime, login="bob", password=STRONG_PASSWORD, email=BOB, email_verified=True
+        )
+        db.commit()
+    with httpx.Client(base_url=server.base_url, follow_redirects=False, timeout=30) as browser:
+        csrf = form_token(browser, "/password/forgot")
+        sent = browser.post(
+            "/password/forgot",
+            data={"csrf_token": csrf, "email": BOB},
+            headers={"Host": "attacker.example", "X-Forwarded-Host": "attacker.example"},
+        )
+        assert sent.status_code == 200, sent.text
+    mail = Mailbox(server.outbox).wait_for(BOB, subject="reset")
+    assert "attacker.example" not in mail.text
+    assert mail.link_to("/password/reset/").startswith(f"{server.base_url}/password/reset/")
+
+
+def test_serve_prints_the_address_links_use(server: Server) -> None:
+    assert server.base_url.startswith("http://localhost:")
+    assert server.setup_url.startswith(f"{server.base_url}/setup/")
