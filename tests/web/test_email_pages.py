@@ -98,16 +98,20 @@ def test_sign_up_sends_a_link_and_the_address_counts_only_once_confirmed(
         {"login": "newbie", "email": "newbie@example.org", "password": STRONG_PASSWORD},
     )
     assert response.status_code == 200
-    signed_in = post_form(client, "/login", {"login": "newbie", "password": STRONG_PASSWORD})
-    assert signed_in.status_code == 303
-    assert "(not confirmed yet)" in text_of(client.get("/account/security"))
+    refused = post_form(client, "/login", {"login": "newbie", "password": STRONG_PASSWORD})
+    assert refused.status_code == 400
+    assert "Open the confirmation link we emailed you first." in text_of(refused)
     path = verify_path(runtime, smtp, "newbie@example.org")
     assert user_row(runtime, "newbie").email_verified_at is None
     confirmed = post_form(client, path, {})
     assert confirmed.status_code == 200
     assert "Email address confirmed" in text_of(confirmed)
     assert user_row(runtime, "newbie").email_verified_at is not None
-    assert "(not confirmed yet)" not in text_of(client.get("/account/security"))
+    signed_in = post_form(client, "/login", {"login": "newbie", "password": STRONG_PASSWORD})
+    assert signed_in.status_code == 303
+    page = text_of(client.get("/account/security"))
+    assert "newbie@example.org" in page
+    assert "(not confirmed yet)" not in page
 
 
 def test_opening_the_link_shows_a_confirm_button_and_does_not_use_it(

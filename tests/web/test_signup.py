@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from smtp_server import running_smtp_server
 from support import STRONG_PASSWORD, Person, csrf_token, make_person, post_form, sign_in, text_of
 from twofold.core.audit_events import AuditEventType
 from twofold.core.policy import TwoFactorPolicy
@@ -157,12 +158,19 @@ def test_the_login_page_still_offers_sign_up_after_a_wrong_password(
 CHECK_EMAIL = "Check your email"
 
 
-def sign_up_then_sign_in(client: TestClient, slug: str, data: dict[str, str]) -> httpx.Response:
-    """Sign up (answered with "check your email", nobody signed in), then sign in."""
+def sign_up_then_sign_in(
+    client: TestClient, runtime: Runtime, slug: str, data: dict[str, str]
+) -> httpx.Response:
+    """Sign up (answered with "check your email", nobody signed in), confirm the address
+    with the emailed link (an unconfirmed sign-up cannot sign in), then sign in."""
     answer = sign_up(client, slug, data)
     assert answer.status_code == 200
     assert CHECK_EMAIL in text_of(answer)
     assert client.cookies.get(SESSION_COOKIE) is None
+    with running_smtp_server() as smtp:
+        smtp.deliver(runtime)
+        path = smtp.only("confirm your email address", data["email"]).path
+    assert post_form(client, path, {}).status_code == 200
     signed_in = post_form(client, "/login", {"login": data["login"], "password": data["password"]})
     assert signed_in.status_code == 303
     return signed_in
@@ -188,7 +196,7 @@ def test_signing_up_for_an_optional_org_offers_2fa_with_not_now(
     client: TestClient, runtime: Runtime
 ) -> None:
     make_org(runtime, "acme")
-    sign_up_then_sign_in(client, "acme", form())
+    sign_up_then_sign_in(client, runtime, "acme", form())
     setup = text_of(client.get(SETUP))
     assert "Not now" in setup
     assert "requires two-factor authentication" not in setup
@@ -202,7 +210,7 @@ def test_signing_up_for_a_required_org_must_set_up_2fa_first(
     client: TestClient, runtime: Runtime
 ) -> None:
     make_org(runtime, "bank", TwoFactorPolicy.REQUIRED, name="The Bank")
-    sign_up_then_sign_in(client, "bank", form())
+    sign_up_then_sign_in(client, runtime, "bank", form())
     assert client.get(SECURITY).headers["location"] == SETUP
     setup = re.sub(r"<[^>]+>", "", text_of(client.get(SETUP)))
     assert "The Bank requires two-factor authentication." in setup
@@ -213,7 +221,7 @@ def test_signing_up_for_an_org_with_2fa_off_goes_to_the_account(
     client: TestClient, runtime: Runtime
 ) -> None:
     make_org(runtime, "club", TwoFactorPolicy.OFF)
-    sign_up_then_sign_in(client, "club", form())
+    sign_up_then_sign_in(client, runtime, "club", form())
     page = text_of(client.get(SECURITY))
     assert "Your organization does not use two-factor authentication." in page
     assert client.get(SETUP).headers["location"] == "/account/security?notice=not_offered"
