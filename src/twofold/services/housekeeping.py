@@ -9,7 +9,6 @@ each batch re-checks its condition in the DELETE, so a row is removed once and c
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from twofold.services.passwords import FAILURE_MEMORY
 from twofold.services.runtime import Runtime
+from twofold.services.workers import PeriodicWorker
 from twofold.store.db import rows_affected
 from twofold.store.models import AuthSession, OneTimeToken, OutgoingEmail, Throttle
 
@@ -128,36 +128,24 @@ def purge(
     return report
 
 
-class PurgeWorker:
-    """A daemon thread that purges every `interval_seconds` (one per server process; several
-    processes purging at once is safe). The first pass comes one interval after start."""
+class PurgeWorker(PeriodicWorker):
+    """Purges every `interval_seconds` (one per server process; several processes purging at
+    once is safe). The first pass comes one interval after start."""
 
     def __init__(self, runtime: Runtime, interval_seconds: float) -> None:
-        self._runtime = runtime
-        self._interval = interval_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="twofold-purge", daemon=True)
+        super().__init__(
+            "twofold-purge", lambda: _purge_and_log(runtime), interval_seconds, first_pass_now=False
+        )
 
-    def start(self) -> None:
-        self._thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                report = purge(self._runtime)
-            except Exception:  # keep the worker alive; the next pass tries again
-                log.exception("purge pass failed")
-                continue
-            if report.total:
-                log.info(
-                    "purged %d expired sessions, %d used or expired links, %d old emails, "
-                    "%d old throttle rows",
-                    report.sessions,
-                    report.links,
-                    report.emails,
-                    report.throttles,
-                )
+def _purge_and_log(runtime: Runtime) -> None:
+    report = purge(runtime)
+    if report.total:
+        log.info(
+            "purged %d expired sessions, %d used or expired links, %d old emails, "
+            "%d old throttle rows",
+            report.sessions,
+            report.links,
+            report.emails,
+            report.throttles,
+        )

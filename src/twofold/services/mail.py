@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from twofold.notify.mailer import Composed, DeliveryError, Mailer, build_message
 from twofold.services.runtime import Runtime
+from twofold.services.workers import PeriodicWorker
 from twofold.store.db import rows_affected
 from twofold.store.models import OutgoingEmail
 
@@ -207,27 +207,13 @@ def _deliver_one(runtime: Runtime, mailer: Mailer, message_id: int, report: Deli
         report.sent += 1
 
 
-class MailWorker:
-    """A daemon thread that sends queued mail every few seconds (one per server process)."""
+class MailWorker(PeriodicWorker):
+    """Sends queued mail every few seconds (one per server process)."""
 
     def __init__(self, runtime: Runtime, mailer: Mailer, poll_seconds: float) -> None:
-        self._runtime = runtime
-        self._mailer = mailer
-        self._poll = poll_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="twofold-mail", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                deliver_pending(self._runtime, self._mailer)
-            except Exception:  # keep the worker alive; the message stays queued
-                log.exception("mail worker pass failed")
-            self._stop.wait(self._poll)
+        super().__init__(
+            "twofold-mail",
+            lambda: deliver_pending(runtime, mailer),
+            poll_seconds,
+            first_pass_now=True,
+        )
