@@ -204,10 +204,14 @@ def busy_response(exc: BaseException) -> Response:
     later. A plain page (no template, no database), so it can always be produced."""
     log.warning("busy, answered 503: %s", type(exc).__name__)
     return HTMLResponse(
-        "<!doctype html><html lang=en><meta charset=utf-8><title>Busy — try again</title>"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<main><h1>Busy for a moment</h1><p>Many requests arrived at once, so yours was not "
-        "handled and nothing was changed. Please try again in a few seconds.</p></main>",
+        "<title>Busy for a moment · Twofold</title>"
+        '<link rel="stylesheet" href="/static/style.css"></head><body>'
+        '<header class="topbar"><a class="brand" href="/">Twofold</a></header>'
+        '<main class="card"><h1>Busy for a moment</h1><p>Many requests arrived at once, so '
+        "yours was not handled and nothing was changed. Please try again in a few seconds."
+        "</p></main></body></html>",
         status_code=503,
         headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
     )
