@@ -14,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -161,7 +162,7 @@ _CONTENTION_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization, deadlock, 
 
 def is_contention(error: BaseException) -> bool:
     """Busy, not broken: the same request would succeed a moment later."""
-    if isinstance(error, DatabaseBusy):
+    if isinstance(error, DatabaseBusy | PoolTimeout):  # every connection busy for too long
         return True
     if isinstance(error, OperationalError | DBAPIError):
         original = error.orig

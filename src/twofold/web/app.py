@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -271,6 +272,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(DatabaseBusy)
+    @app.exception_handler(PoolTimeout)
     @app.exception_handler(DBAPIError)
     async def on_database_error(request: Request, exc: Exception) -> Response:
         if is_contention(exc):
