@@ -277,6 +277,7 @@ def test_one_failing_message_does_not_hold_up_the_others(
 def test_production_without_smtp_refuses_to_build_the_runtime(tmp_path: Path) -> None:
     settings = Settings(
         env="production",
+        base_url="https://id.example.org",
         data_dir=tmp_path / "data",
         database_url=f"sqlite:///{tmp_path / 'twofold.db'}",
         secret_keys=TEST_KEYS.to_text(),
