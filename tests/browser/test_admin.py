@@ -425,9 +425,13 @@ def test_policy_preview_changes_nothing_and_apply_signs_everyone_out(
 
 
 @pytest.mark.browser
-def test_audit_log_filtered_by_member_exports_as_csv(page: Page, operator: Operator) -> None:
+def test_audit_log_filtered_by_member_exports_as_csv(
+    page: Page, chromium: Browser, server: Server, operator: Operator
+) -> None:
     sign_in_new_admin(page, operator, "vera", "vandelay", "Vandelay Industries")
     operator.create_user("vic", org="vandelay")
+    with another_browser(chromium, server) as member:
+        sign_in_member_with_2fa(member, "vic")  # only someone with 2FA can have it reset
     operator.run("user", "reset-2fa", "vic", "--reason", "Phone dropped in the harbour", "--yes")
 
     open_console(page, "Vandelay Industries")
@@ -439,11 +443,16 @@ def test_audit_log_filtered_by_member_exports_as_csv(page: Page, operator: Opera
     page.get_by_label("Member (login)").fill("vic")
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"/admin/audit\?.*member=vic"))
-    expect(page.locator("main p", has_text="Export CSV")).to_have_text("2 events · Export CSV")
-    expect(rows).to_have_count(2)
-    expect(rows.locator("td:nth-child(3)")).to_have_text(["vic", "vic"])
+    expect(page.locator("main p", has_text="Export CSV")).to_have_text("4 events · Export CSV")
+    expect(rows).to_have_count(4)
+    expect(rows.locator("td:nth-child(3)")).to_have_text(["vic"] * 4)
     expect(rows.locator("td:nth-child(2)")).to_have_text(
-        [re.compile("reset", re.IGNORECASE), "Account created"]
+        [
+            re.compile("reset", re.IGNORECASE),
+            "Two-factor authentication turned on",
+            "Signed in",
+            "Account created",
+        ]
     )
 
     with page.expect_download() as download_info:
@@ -453,7 +462,12 @@ def test_audit_log_filtered_by_member_exports_as_csv(page: Page, operator: Opera
     table = list(csv.reader(io.StringIO(download.path().read_text(encoding="utf-8"))))
     assert table[0] == CSV_HEADER, table[0]
     body = table[1:]
-    assert [row[1] for row in body] == ["two_factor.reset_by_admin", "user.created"], body
+    assert [row[1] for row in body] == [
+        "two_factor.reset_by_admin",
+        "two_factor.enabled",
+        "sign_in.succeeded",
+        "user.created",
+    ], body
     assert {row[2] for row in body} == {"vic"}, body
     assert "Phone dropped in the harbour" in body[0][6], body[0]
 
