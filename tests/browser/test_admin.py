@@ -493,6 +493,8 @@ def test_admin_console_screenshots(
     sign_in_new_admin(page, operator, "pepper", "stark", "Stark Industries")
     for login in ("happy", "rhodey", "peter", "wanda"):
         operator.create_user(login, org="stark")
+    with another_browser(chromium, server) as member:
+        sign_in_member_with_2fa(member, "rhodey")  # only someone with 2FA can have it reset
     operator.run("user", "reset-2fa", "rhodey", "--reason", "New phone", "--yes")
     with another_browser(chromium, server) as member:
         sign_in_member_with_2fa(member, "happy")

@@ -191,10 +191,13 @@ def test_sign_up_sets_up_2fa_when_required_and_offers_it_when_optional(
     expect(page.locator(".org-name")).to_have_text("Umbrella")
     sign_out(page)
 
-    # Optional: the setup page is offered with "Not now", which leaves 2FA off.
+    # Optional: setup is offered, and its page has "Not now", which leaves 2FA off.
     page.goto("/signup/hooli")
     expect(page.get_by_text("It requires two-factor authentication")).to_have_count(0)
     sign_up(page, mailbox, "gwen")
+    # Signed in after confirming the address: 2FA is offered on the security page.
+    expect_security_page(page, two_factor_on=False)
+    page.get_by_role("link", name="Set up two-factor authentication").click()
     expect_optional_setup(page)
     page.get_by_role("link", name="Not now").click()
     expect_security_page(page, two_factor_on=False)
