@@ -12,6 +12,7 @@ import httpx2 as httpx
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from twofold.core.policy import Role, TwoFactorPolicy
@@ -23,7 +24,19 @@ from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import User
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-POSTGRES_URL = os.environ.get("TWOFOLD_TEST_DATABASE_URL")
+
+
+def _per_worker(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets a database of its own (`<name>_gw0`, …): the suite
+    drops and recreates the public schema, so two workers must never share one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+POSTGRES_URL = _per_worker(os.environ.get("TWOFOLD_TEST_DATABASE_URL"))
 TEST_KEYS = KeyRing.generate("test1")
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 STRONG_PASSWORD = "correct horse battery staple"
