@@ -123,7 +123,7 @@ def password_attempt_succeeded(db: Session, login: str, client: ClientInfo) -> N
     """The claimed attempt was right: the account's count starts again; the address's
     count loses the attempt it was charged in advance. Commits at once, so that what the
     caller does next (and may refuse) cannot take this back."""
-    db.execute(delete(Throttle).where(Throttle.key == throttle_key_for_login(login)))
+    clear_password_failures(db, login)
     ip_key = _ip_key(client.ip)
     if ip_key:
         db.execute(delete(Throttle).where(Throttle.key == ip_key, Throttle.failures <= 1))

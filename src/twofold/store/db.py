@@ -152,11 +152,6 @@ def read_only(engine: Engine) -> Engine:
     return engine.execution_options(**{READ_ONLY: True})
 
 
-def is_read_only(db: Session) -> bool:
-    bind = db.get_bind()
-    return bool(bind.get_execution_options().get(READ_ONLY))
-
-
 _CONTENTION_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock timeout
 
 
