@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import AlreadyExists, InvalidToken
 from twofold.core.policy import parse_role
@@ -39,11 +40,7 @@ def invite(
     address = normalize_email(email)
     member_role = parse_role(role)
     if db.scalar(select(User.id).where(User.email == address)) is not None:
-        raise AlreadyExists(
-            "email",
-            "Someone already has an account with that address: add them with "
-            "`twofold user add-to-org` instead.",
-        )
+        raise AlreadyExists("email", words.INVITEE_HAS_ACCOUNT)
     token = links.issue_unbound(
         db,
         runtime,
