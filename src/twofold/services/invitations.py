@@ -15,7 +15,7 @@ from twofold.core.errors import AlreadyExists, InvalidToken
 from twofold.core.policy import parse_role
 from twofold.core.sessions import Method, SessionState
 from twofold.core.validation import normalize_email
-from twofold.notify.messages import Message
+from twofold.notify import messages
 from twofold.services import audit, links, sessions
 from twofold.services.admin import AdminScope
 from twofold.services.notifications import send_to
@@ -56,15 +56,11 @@ def invite(
         runtime,
         address,
         PURPOSE,
-        Message(
-            f"you're invited to {organization.name}",
-            (
-                f"You are invited to join {organization.name} on {runtime.settings.issuer} "
-                f"as {member_role.value}. Choose a login name and a password with this link; "
-                "it works once, for 7 days.",
-                "If you didn't expect this, ignore this message.",
-            ),
-            action=("Accept the invitation", f"{runtime.public_url()}/invite/{token}"),
+        messages.invitation(
+            organization.name,
+            runtime.settings.issuer,
+            member_role.value,
+            f"{runtime.public_url()}/invite/{token}",
         ),
         user_id=None,
     )
