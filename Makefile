@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # pytest-xdist workers for `make test`: one per core; PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint typecheck pytest bench bench-admin bench-burst clean
+.PHONY: run test lint typecheck pytest bench bench-admin bench-burst messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ bench-admin: $(STAMP)
 
 bench-burst: $(STAMP)
 	$(BIN)/python bench/sqlite_burst.py
+
+# The message template translators start from (docs/development.md, "Words and translation").
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output --project=Twofold \
+		-o src/twofold/locale/twofold.pot .
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache

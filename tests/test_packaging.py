@@ -1,5 +1,5 @@
-"""`pip install .` must give a working server: templates, static files and migrations
-ship inside the package."""
+"""`pip install .` must give a working server: templates, static files, migrations and the
+message template ship inside the package."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def test_the_wheel_contains_templates_static_files_and_migrations(tmp_path: Path
         "twofold/store/migrations/script.py.mako",
         "twofold/store/migrations/versions/0001_initial_schema.py",
         "twofold/py.typed",
+        "twofold/locale/twofold.pot",
     ):
         assert required in names, required
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

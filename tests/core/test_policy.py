@@ -21,6 +21,7 @@ from twofold.core.policy import (
     parse_role,
     two_factor_offered,
 )
+from twofold.core.words import Words, translate
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 REQUIRED_SINCE = NOW - timedelta(days=3)
@@ -213,6 +214,10 @@ def test_zero_grace_days_means_no_grace_end() -> None:
 # --- blockers_to_disabling ----------------------------------------------------------------
 
 
+def said(reasons: list[Words]) -> list[str]:
+    return [translate(reason) for reason in reasons]
+
+
 def test_nothing_blocks_disabling_for_a_member_of_optional_and_off_orgs() -> None:
     memberships = [org(), org(TwoFactorPolicy.OFF, org_id=2, name="Other")]
     assert blockers_to_disabling(memberships, is_superadmin=False) == []
@@ -228,19 +233,21 @@ def test_every_org_requiring_2fa_is_named_as_a_blocker() -> None:
 
 
 def test_an_admin_role_blocks_disabling() -> None:
-    assert blockers_to_disabling([org(role=Role.ADMIN)], is_superadmin=False) == [
+    assert said(blockers_to_disabling([org(role=Role.ADMIN)], is_superadmin=False)) == [
         "organization administrators"
     ]
 
 
 def test_a_superadmin_is_blocked_as_platform_administrator() -> None:
     memberships = [org(role=Role.ADMIN)]
-    assert blockers_to_disabling(memberships, is_superadmin=True) == ["platform administrators"]
+    assert said(blockers_to_disabling(memberships, is_superadmin=True)) == [
+        "platform administrators"
+    ]
 
 
 def test_required_orgs_and_admin_role_are_both_named() -> None:
     memberships = [org(TwoFactorPolicy.REQUIRED, name="Acme", role=Role.ADMIN)]
-    assert blockers_to_disabling(memberships, is_superadmin=False) == [
+    assert said(blockers_to_disabling(memberships, is_superadmin=False)) == [
         "Acme",
         "organization administrators",
     ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
+from twofold.core.words import translate
 from twofold.notify import messages
 from twofold.notify.messages import NOT_YOU, Message
 
@@ -16,7 +18,9 @@ EVERY_MESSAGE: dict[str, Message] = {
     "two_factor_disabled": messages.two_factor_disabled("alice"),
     "recovery_codes_regenerated": messages.recovery_codes_regenerated("alice"),
     "recovery_code_used": messages.recovery_code_used("alice", 7),
-    "second_factor_locked": messages.second_factor_locked("alice", "until 12:15 UTC"),
+    "second_factor_locked": messages.second_factor_locked(
+        "alice", datetime(2026, 3, 1, 12, 15, tzinfo=UTC)
+    ),
     "password_changed": messages.password_changed("alice"),
     "email_change_requested": messages.email_change_requested("alice", "new@example.org"),
     "email_changed": messages.email_changed("alice", "new@example.org"),
@@ -60,7 +64,7 @@ def test_every_message_has_at_most_one_link(name: str) -> None:
 )
 def test_security_notices_say_what_to_do_if_it_was_not_you(name: str) -> None:
     composed = EVERY_MESSAGE[name].compose("Twofold")
-    assert NOT_YOU in composed.text
+    assert translate(NOT_YOU) in composed.text
     assert "If this wasn&#x27;t you" in composed.html
 
 
@@ -83,8 +87,14 @@ def test_recovery_code_used_says_how_many_are_left(left: int, words: str) -> Non
 
 
 def test_the_lock_notice_says_until_when() -> None:
-    text = messages.second_factor_locked("alice", "until 2026-03-01 12:15 UTC").compose("T").text
-    assert "locked until 2026-03-01 12:15 UTC" in text
+    until = datetime(2026, 3, 1, 12, 15, tzinfo=UTC)
+    text = messages.second_factor_locked("alice", until).compose("T").text
+    assert "locked until 2026-03-01 12:15 UTC." in text
+
+
+def test_the_lock_notice_without_an_end_says_an_administrator_unlocks_it() -> None:
+    text = messages.second_factor_locked("alice", None).compose("T").text
+    assert "two-factor sign-in is locked until an administrator unlocks it." in text
 
 
 def test_the_reset_message_says_once_for_30_minutes_and_that_2fa_stays_on() -> None:

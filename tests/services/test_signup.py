@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from smtp_server import running_smtp_server
 from support import STRONG_PASSWORD, make_person, snapshot
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import (
     AlreadyExists,
@@ -178,7 +179,7 @@ def test_sign_up_for_a_closed_org_is_forbidden_audited_and_creates_nothing(
     before = snapshot(runtime, skip=("audit_events",))
     with pytest.raises(Forbidden) as caught:
         sign_up(runtime, steps, "acme")
-    assert caught.value.detail == signup.SIGNUP_CLOSED
+    assert caught.value.detail == words.translate(words.SIGNUP_CLOSED)
     assert snapshot(runtime, skip=("audit_events",)) == before
     [event] = steps.events(AuditEventType.SIGNUP_REFUSED)
     assert event.organization_id == closed_id

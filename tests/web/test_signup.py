@@ -11,17 +11,19 @@ from sqlalchemy import select
 
 from smtp_server import running_smtp_server
 from support import STRONG_PASSWORD, Person, csrf_token, make_person, post_form, sign_in, text_of
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.policy import TwoFactorPolicy
 from twofold.services import organizations
 from twofold.services.runtime import Runtime
-from twofold.services.signup import SIGNUP_CLOSED
 from twofold.store.models import AuditEvent, User
 from twofold.web.rendering import SESSION_COOKIE
 
 SETUP = "/account/security/setup"
 SECURITY = "/account/security"
 CREATE_LINK = '<a href="/signup">Create an account</a>'
+
+SIGNUP_CLOSED = words.translate(words.SIGNUP_CLOSED)
 
 
 def make_org(

@@ -1,19 +1,46 @@
-"""One error hierarchy for the domain. The web layer maps each to a status and a message
-in exactly one place (twofold.web.errors); the CLI prints the same messages."""
+"""One error hierarchy for the domain. Every error carries its words as a catalogue message
+(twofold.core.words), never a finished English sentence: either its own, given where it is
+raised (`NotFound(words.NO_SUCH_USER(login=login))`), or its kind's `default_message`. The
+web layer maps each error to a status and renders its words in the reader's language
+(twofold.web.errors); the CLI prints the same words (`detail`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import ClassVar
+
+from twofold.core import words
+from twofold.core.words import Msg, Words, translate
 
 
 class TwofoldError(Exception):
     """Base of every expected failure; `code` is stable and machine-readable."""
 
     code = "error"
+    default_message: ClassVar[Msg] = words.SOMETHING_WENT_WRONG
 
-    def __init__(self, detail: str = "") -> None:
-        super().__init__(detail or self.code)
-        self.detail = detail
+    def __init__(self, message: Words | None = None) -> None:
+        super().__init__(message if message is not None else self.code)
+        self.message = message
+
+    def default_words(self, now: datetime | None = None) -> Words:
+        """What this kind of error says when it is not given words of its own (`now` lets a
+        wait be said in minutes)."""
+        return self.default_message
+
+    def words_for(self, now: datetime | None = None) -> Words:
+        """The words given where it was raised, else those of its kind."""
+        return self.message if self.message is not None else self.default_words(now)
+
+    @property
+    def detail(self) -> str:
+        """The words in English, for the CLI and logs (pages render them in the reader's
+        language through twofold.web.errors.message_for)."""
+        return translate(self.words_for())
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 class InvalidInput(TwofoldError):
@@ -21,68 +48,79 @@ class InvalidInput(TwofoldError):
 
     code = "invalid_input"
 
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(detail)
+    def __init__(self, field: str, message: Words) -> None:
+        super().__init__(message)
         self.field = field
 
 
 class WeakPassword(InvalidInput):
     code = "weak_password"
 
-    def __init__(self, detail: str) -> None:
-        super().__init__("new_password", detail)
+    def __init__(self, message: Words) -> None:
+        super().__init__("new_password", message)
 
 
 class InvalidCredentials(TwofoldError):
     """Unknown login or wrong password: one error so neither is revealed."""
 
     code = "invalid_credentials"
+    default_message = words.INVALID_CREDENTIALS
 
 
 class WrongPassword(TwofoldError):
     """The signed-in person's current password, asked again before a sensitive change."""
 
     code = "wrong_password"
+    default_message = words.WRONG_PASSWORD
 
 
 class PasswordAttemptsThrottled(TwofoldError):
     code = "password_throttled"
 
     def __init__(self, retry_after_seconds: int) -> None:
-        super().__init__(f"retry after {retry_after_seconds} s")
+        super().__init__()
         self.retry_after_seconds = retry_after_seconds
+
+    def default_words(self, now: datetime | None = None) -> Words:
+        return words.PASSWORD_THROTTLED(wait=words.wait_words(self.retry_after_seconds))
 
 
 class MalformedCode(TwofoldError):
     """Letters or the wrong length: said plainly, and not counted as a guess."""
 
     code = "malformed_code"
+    default_message = words.MALFORMED_CODE
 
 
 class MalformedRecoveryCode(MalformedCode):
     code = "malformed_recovery_code"
+    default_message = words.MALFORMED_RECOVERY_CODE
 
 
 class InvalidCode(TwofoldError):
     code = "invalid_code"
+    default_message = words.CODE_MISMATCH
 
 
 class CodeReused(TwofoldError):
     """RFC 6238 §5.2: a step at or before the last one accepted."""
 
     code = "code_reused"
+    default_message = words.CODE_REUSED
 
 
 class InvalidRecoveryCode(TwofoldError):
     """Unknown or already used: one error, so neither is revealed."""
 
     code = "invalid_recovery_code"
+    default_message = words.INVALID_RECOVERY_CODE
 
 
 class NotPasswordVerified(TwofoldError):
     """The code prompt was reached without a fresh password step (or it expired)."""
 
     code = "not_password_verified"
+    default_message = words.NOT_PASSWORD_VERIFIED
 
 
 class SecondFactorLocked(TwofoldError):
@@ -91,36 +129,51 @@ class SecondFactorLocked(TwofoldError):
     code = "second_factor_locked"
 
     def __init__(self, until: datetime | None) -> None:
-        super().__init__("locked")
+        super().__init__()
         self.until = until
+
+    def default_words(self, now: datetime | None = None) -> Words:
+        if self.until is None:
+            return words.CODES_LOCKED_UNTIL_UNLOCKED
+        time = f"{self.until:%H:%M}"
+        if now is None:
+            return words.CODES_LOCKED_UNTIL(time=time)
+        seconds = max(1, int((self.until - now).total_seconds()))
+        return words.CODES_LOCKED_UNTIL_ABOUT(time=time, wait=words.wait_words(seconds))
 
 
 class TwoFactorAlreadyEnabled(TwofoldError):
     code = "two_factor_already_enabled"
+    default_message = words.TWO_FACTOR_ALREADY_ENABLED
 
 
 class TwoFactorNotEnabled(TwofoldError):
     code = "two_factor_not_enabled"
+    default_message = words.TWO_FACTOR_NOT_ENABLED
 
 
 class ReenrollmentLinkRequired(TwofoldError):
     """After an admin reset, only the emailed link may set up 2FA again."""
 
     code = "reenrollment_link_required"
+    default_message = words.REENROLLMENT_LINK_REQUIRED
 
 
 class EnrollmentNotStarted(TwofoldError):
     code = "enrollment_not_started"
+    default_message = words.ENROLLMENT_NOT_STARTED
 
 
 class NotFound(TwofoldError):
     code = "not_found"
+    default_message = words.NOT_FOUND
 
 
 class Forbidden(TwofoldError):
     """The person may not do this here (not a member, not an admin, sign-up closed)."""
 
     code = "forbidden"
+    default_message = words.FORBIDDEN
 
 
 class TwoFactorRequired(TwofoldError):
@@ -128,16 +181,24 @@ class TwoFactorRequired(TwofoldError):
 
     code = "two_factor_required"
 
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__(", ".join(reasons))
-        self.reasons = reasons
+    def __init__(self, blockers: Sequence[Words]) -> None:
+        super().__init__()
+        self.blockers = list(blockers)
+
+    @property
+    def reasons(self) -> list[str]:
+        """The blockers in English (organization names, "platform administrators")."""
+        return [translate(blocker) for blocker in self.blockers]
+
+    def default_words(self, now: datetime | None = None) -> Words:
+        return words.TWO_FACTOR_REQUIRED(reasons=words.and_list(self.blockers))
 
 
 class AlreadyExists(TwofoldError):
     code = "already_exists"
 
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(detail)
+    def __init__(self, field: str, message: Words) -> None:
+        super().__init__(message)
         self.field = field
 
 
@@ -145,6 +206,7 @@ class InvalidToken(TwofoldError):
     """A one-time link that is unknown, used or expired."""
 
     code = "invalid_token"
+    default_message = words.INVALID_TOKEN
 
 
 class KeysMismatch(TwofoldError):

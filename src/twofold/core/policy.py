@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from twofold.core import words
 from twofold.core.errors import InvalidInput
 
 
@@ -29,16 +30,14 @@ def parse_policy(value: str) -> TwoFactorPolicy:
     try:
         return TwoFactorPolicy(value.strip().lower())
     except ValueError:
-        raise InvalidInput(
-            "two_factor", "The 2FA policy must be one of: off, optional, required."
-        ) from None
+        raise InvalidInput("two_factor", words.POLICY_CHOICES) from None
 
 
 def parse_role(value: str) -> Role:
     try:
         return Role(value.strip().lower())
     except ValueError:
-        raise InvalidInput("role", "The role must be 'member' or 'admin'.") from None
+        raise InvalidInput("role", words.ROLE_CHOICES) from None
 
 
 @dataclass(frozen=True)
@@ -125,13 +124,17 @@ def access_for(
     return Access(Demand.NONE)
 
 
-def blockers_to_disabling(memberships: Sequence[MembershipView], is_superadmin: bool) -> list[str]:
+def blockers_to_disabling(
+    memberships: Sequence[MembershipView], is_superadmin: bool
+) -> list[words.Words]:
     """Why 2FA may not be turned off: organizations requiring it, or an admin role."""
-    reasons = [m.name for m in memberships if m.policy is TwoFactorPolicy.REQUIRED]
+    reasons: list[words.Words] = [
+        m.name for m in memberships if m.policy is TwoFactorPolicy.REQUIRED
+    ]
     if is_superadmin:
-        reasons.append("platform administrators")
+        reasons.append(words.PLATFORM_ADMINISTRATORS)
     elif any(m.role is Role.ADMIN for m in memberships):
-        reasons.append("organization administrators")
+        reasons.append(words.ORGANIZATION_ADMINISTRATORS)
     return reasons
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from twofold.core import words
 from twofold.core.errors import InvalidInput
 
 LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -16,23 +17,19 @@ MAX_CODE_INPUT = 64
 def normalize_login(raw: str) -> str:
     login = raw.strip().lower()
     if not LOGIN_PATTERN.fullmatch(login):
-        raise InvalidInput(
-            "login",
-            "A login name is 2 to 64 characters: letters, digits, dots, dashes and "
-            "underscores, starting with a letter or digit.",
-        )
+        raise InvalidInput("login", words.LOGIN_SHAPE)
     return login
 
 
 def normalize_email(raw: str) -> str:
     email = raw.strip().lower()
     if len(email) > 254 or not EMAIL_PATTERN.fullmatch(email):
-        raise InvalidInput("email", "That doesn't look like an email address.")
+        raise InvalidInput("email", words.EMAIL_SHAPE)
     return email
 
 
 def check_password_length(password: str, field: str = "new_password") -> None:
     if len(password) < PASSWORD_MIN:
-        raise InvalidInput(field, f"Use at least {PASSWORD_MIN} characters.")
+        raise InvalidInput(field, words.PASSWORD_TOO_SHORT(min=PASSWORD_MIN))
     if len(password) > PASSWORD_MAX:
-        raise InvalidInput(field, f"Use at most {PASSWORD_MAX} characters.")
+        raise InvalidInput(field, words.PASSWORD_TOO_LONG(max=PASSWORD_MAX))

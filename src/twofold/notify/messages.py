@@ -1,39 +1,43 @@
-"""The words of every email, in one place. Each message is a few short paragraphs and at most
-one link, rendered as plain text and as simple HTML (escaped, inline-styled, no images)."""
+"""Every email, in one place. Each message is a few short paragraphs and at most one link,
+rendered as plain text and as simple HTML (escaped, inline-styled, no images). The words are
+catalogue messages (twofold.core.words), translated when the email is composed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 
+from twofold.core import words
+from twofold.core.words import Words, translate
 from twofold.notify.mailer import Composed
 
-NOT_YOU = (
-    "If this wasn't you, someone may know your password: change it now and contact your "
-    "administrator."
-)
+NOT_YOU = words.IF_NOT_YOU
 
 
 @dataclass(frozen=True)
 class Message:
-    subject: str
-    paragraphs: tuple[str, ...]
-    action: tuple[str, str] | None = None  # (label, url)
+    subject: Words
+    paragraphs: tuple[Words, ...]
+    action: tuple[Words, str] | None = None  # (label, url)
 
-    def compose(self, issuer: str) -> Composed:
-        text_parts = ["Hello,", *self.paragraphs]
+    def compose(self, issuer: str, locale: str | None = None) -> Composed:
+        hello = translate(words.EMAIL_HELLO, locale)
+        paragraphs = [hello, *(translate(p, locale) for p in self.paragraphs)]
+        text_parts = list(paragraphs)
         if self.action:
-            label, url = self.action
+            label, url = translate(self.action[0], locale), self.action[1]
             text_parts.append(f"{label}:\n{url}")
         text_parts.append(f"— {issuer}")
-        html_parts = [f"<p>{escape(p)}</p>" for p in ["Hello,", *self.paragraphs]]
+        html_parts = [f"<p>{escape(p)}</p>" for p in paragraphs]
         if self.action:
-            label, url = self.action
+            label, url = translate(self.action[0], locale), self.action[1]
+            or_open = translate(words.EMAIL_OR_OPEN(url=url), locale)
             html_parts.append(
                 f'<p><a href="{escape(url)}" style="display:inline-block;padding:10px 16px;'
                 "background:#0b5cad;color:#ffffff;border-radius:6px;text-decoration:none;"
                 f'font-weight:600">{escape(label)}</a></p>'
-                f'<p style="color:#57606a;font-size:13px">Or open this address: {escape(url)}</p>'
+                f'<p style="color:#57606a;font-size:13px">{escape(or_open)}</p>'
             )
         html_parts.append(f'<p style="color:#57606a">— {escape(issuer)}</p>')
         html = (
@@ -43,7 +47,7 @@ class Message:
             + "</body></html>"
         )
         return Composed(
-            subject=f"{issuer}: {self.subject}",
+            subject=f"{issuer}: {translate(self.subject, locale)}",
             text="\n\n".join(text_parts) + "\n",
             html=html,
         )
@@ -51,126 +55,92 @@ class Message:
 
 def two_factor_enabled(login: str) -> Message:
     return Message(
-        "two-factor authentication turned on",
-        (
-            f"Two-factor authentication was turned on for your account {login}. From now on "
-            "you sign in with your password and a code from your authenticator app.",
-            NOT_YOU,
-        ),
+        words.SUBJECT_TWO_FACTOR_ENABLED,
+        (words.TWO_FACTOR_ENABLED(login=login), NOT_YOU),
     )
 
 
 def two_factor_disabled(login: str) -> Message:
     return Message(
-        "two-factor authentication turned off",
-        (
-            f"Two-factor authentication was turned off for your account {login}. Your password "
-            "alone now signs you in.",
-            NOT_YOU,
-        ),
+        words.SUBJECT_TWO_FACTOR_DISABLED,
+        (words.TWO_FACTOR_DISABLED(login=login), NOT_YOU),
     )
 
 
 def recovery_codes_regenerated(login: str) -> Message:
     return Message(
-        "new recovery codes",
-        (
-            f"A new set of recovery codes was made for your account {login}. "
-            "The old codes no longer work.",
-            NOT_YOU,
-        ),
+        words.SUBJECT_RECOVERY_CODES_REGENERATED,
+        (words.RECOVERY_CODES_REGENERATED(login=login), NOT_YOU),
     )
 
 
 def recovery_code_used(login: str, codes_left: int) -> Message:
     return Message(
-        "a recovery code was used",
+        words.SUBJECT_RECOVERY_CODE_USED,
         (
-            f"Someone signed in to your account {login} with one of your recovery codes. "
-            f"You have {codes_left} recovery code{'s' if codes_left != 1 else ''} left.",
-            "If you lost your phone, set up two-factor authentication again on a new one. "
-            + NOT_YOU,
+            words.RECOVERY_CODE_USED(login=login, n=codes_left),
+            words.LOST_PHONE(if_not_you=NOT_YOU),
         ),
     )
 
 
-def second_factor_locked(login: str, until_words: str) -> Message:
-    return Message(
-        "sign-in locked after wrong codes",
-        (
-            f"Too many wrong authentication codes were entered for your account {login}, so "
-            f"two-factor sign-in is locked {until_words}.",
-            "If this wasn't you, someone knows your password: change it as soon as you can "
-            "sign in, and contact your administrator.",
-        ),
+def second_factor_locked(login: str, until: datetime | None) -> Message:
+    """`until` None: until an administrator unlocks it."""
+    locked = (
+        words.SECOND_FACTOR_LOCKED_UNTIL(login=login, time=f"{until:%Y-%m-%d %H:%M}")
+        if until
+        else words.SECOND_FACTOR_LOCKED_UNTIL_UNLOCKED(login=login)
     )
+    return Message(words.SUBJECT_SECOND_FACTOR_LOCKED, (locked, words.SOMEONE_KNOWS_YOUR_PASSWORD))
 
 
 def password_changed(login: str) -> Message:
     return Message(
-        "password changed",
-        (
-            f"The password of your account {login} was changed, and your other sessions were "
-            "signed out.",
-            NOT_YOU,
-        ),
+        words.SUBJECT_PASSWORD_CHANGED,
+        (words.PASSWORD_CHANGED(login=login), NOT_YOU),
     )
 
 
 def email_change_requested(login: str, new_address: str) -> Message:
     return Message(
-        "email address change requested",
+        words.SUBJECT_EMAIL_CHANGE_REQUESTED,
         (
-            f"Someone asked to change the email address of your account {login} to "
-            f"{new_address}. It changes once the new address is confirmed.",
-            "If this wasn't you, change your password now and contact your administrator.",
+            words.EMAIL_CHANGE_REQUESTED(login=login, new_address=new_address),
+            words.IF_NOT_YOU_CHANGE_PASSWORD,
         ),
     )
 
 
 def email_changed(login: str, new_address: str) -> Message:
     return Message(
-        "email address changed",
+        words.SUBJECT_EMAIL_CHANGED,
         (
-            f"The email address of your account {login} is now {new_address}. "
-            "Security notices go there from now on.",
-            "If this wasn't you, contact your administrator.",
+            words.EMAIL_CHANGED(login=login, new_address=new_address),
+            words.IF_NOT_YOU_CONTACT_ADMIN,
         ),
     )
 
 
 def sign_in_after_failed_codes(login: str, failures: int) -> Message:
     return Message(
-        "sign-in after wrong codes",
-        (
-            f"Your account {login} was signed in to after {failures} wrong authentication "
-            "codes in a row.",
-            NOT_YOU,
-        ),
+        words.SUBJECT_SIGN_IN_AFTER_FAILED_CODES,
+        (words.SIGN_IN_AFTER_FAILED_CODES(login=login, failures=failures), NOT_YOU),
     )
 
 
 def verify_email(login: str, url: str, hours: int) -> Message:
     return Message(
-        "confirm your email address",
-        (
-            f"Confirm that this address belongs to your account {login}. "
-            f"The link works for {hours} hours.",
-            "If you didn't ask for this, ignore this message.",
-        ),
-        action=("Confirm email address", url),
+        words.SUBJECT_VERIFY_EMAIL,
+        (words.VERIFY_EMAIL(login=login, hours=hours), words.IF_YOU_DID_NOT_ASK),
+        action=(words.ACTION_VERIFY_EMAIL, url),
     )
 
 
 def password_reset(login: str, url: str, minutes: int) -> Message:
     return Message(
-        "reset your password",
-        (
-            f"Someone asked to reset the password of your account {login}. The link works "
-            f"once, for {minutes} minutes. It does not turn off two-factor authentication.",
-            "If you didn't ask for this, ignore this message: your password stays as it is.",
-        ),
-        action=("Choose a new password", url),
+        words.SUBJECT_PASSWORD_RESET,
+        (words.PASSWORD_RESET(login=login, minutes=minutes), words.PASSWORD_RESET_NOT_ASKED),
+        action=(words.ACTION_PASSWORD_RESET, url),
     )
 
 
@@ -178,13 +148,21 @@ def signup_with_taken_address(login: str, organization: str, url: str) -> Messag
     """To the owner of an address someone typed into sign-up; the person who typed it is
     shown the same answer as for a new address and never learns of this message."""
     return Message(
-        "someone tried to sign up with your address",
+        words.SUBJECT_SIGNUP_WITH_TAKEN_ADDRESS,
         (
-            f"Someone tried to create an account in {organization} with this email address, "
-            f"which already belongs to your account {login}. No new account was made.",
-            "If it was you, sign in with your account instead; if you forgot your password, "
-            "choose \u201cForgot your password?\u201d on the sign-in page. If it wasn't you, "
-            "ignore this message: nothing changed.",
+            words.SIGNUP_WITH_TAKEN_ADDRESS(organization=organization, login=login),
+            words.SIGNUP_WITH_TAKEN_ADDRESS_WHAT_TO_DO,
         ),
-        action=("Sign in", url),
+        action=(words.ACTION_SIGN_IN, url),
+    )
+
+
+def invitation(organization: str, issuer: str, role: str, url: str) -> Message:
+    return Message(
+        words.SUBJECT_INVITATION(organization=organization),
+        (
+            words.INVITATION(organization=organization, issuer=issuer, role=role),
+            words.IF_NOT_EXPECTED,
+        ),
+        action=(words.ACTION_ACCEPT_INVITATION, url),
     )

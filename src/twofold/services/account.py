@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import (
     EnrollmentNotStarted,
@@ -267,9 +268,9 @@ def change_password(
     """Set a new password; every other session of the account ends. Returns how many."""
     confirm_current_password(db, runtime, user, current_password, client)
     if new_password != confirm_password:
-        raise InvalidInput("confirm_password", "The two new passwords are not the same.")
+        raise InvalidInput("confirm_password", words.PASSWORDS_DIFFER)
     if new_password == current_password:
-        raise InvalidInput("new_password", "The new password is the same as the current one.")
+        raise InvalidInput("new_password", words.PASSWORD_UNCHANGED)
     check_new_password(new_password, user_inputs=[user.login, user.email or ""])
     user.password_hash = hash_new_password(db, runtime, new_password)
     ended = sessions.end_other_sessions(db, user.id, keep_session_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import NotFound
 from twofold.services import audit, sessions
@@ -42,7 +43,7 @@ def end_own_session(
     """Sign out one of the person's own sessions; someone else's is 'not found'."""
     target = db.get(AuthSession, session_id)
     if target is None or target.user_id != user.id:
-        raise NotFound("That session is not signed in (any more).")
+        raise NotFound(words.SESSION_NOT_SIGNED_IN)
     sessions.end_session(db, target.id)
     audit.record(
         db, runtime.now(), AuditEventType.SESSION_ENDED, user_id=user.id, client=client, count=1

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import AlreadyExists, InvalidInput, InvalidToken
 from twofold.core.validation import normalize_email
@@ -61,12 +62,12 @@ def request_change(
     confirm_current_password(db, runtime, user, password, client)
     if has_two_factor(db, user.id):
         if not code.strip():
-            raise InvalidInput("code", "Enter the code from your authenticator app.")
+            raise InvalidInput("code", words.ENTER_CODE_FROM_APP)
         confirm_code_for_change(db, runtime, user, code, client)
     if address == user.email and user.email_verified_at is not None:
-        raise InvalidInput("email", "That is already your email address.")
+        raise InvalidInput("email", words.ALREADY_YOUR_EMAIL)
     if _taken_by_other(db, address, user.id):
-        raise AlreadyExists("email", "Another account uses that email address.")
+        raise AlreadyExists("email", words.EMAIL_TAKEN_BY_OTHER)
     if user.email and user.email != address:
         notify(
             db,
@@ -95,7 +96,7 @@ def pending_address(db: Session, runtime: Runtime, token: str) -> tuple[User, st
 def confirm(db: Session, runtime: Runtime, token: str, client: ClientInfo) -> User:
     user, address = pending_address(db, runtime, token)
     if _taken_by_other(db, address, user.id):
-        raise AlreadyExists("email", "Another account uses that email address now.")
+        raise AlreadyExists("email", words.EMAIL_TAKEN_BY_OTHER_NOW)
     links.consume(db, runtime, purpose=PURPOSE, token=token)
     old_address = user.email if user.email_verified_at is not None else None
     user.email = address

@@ -9,12 +9,13 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import AlreadyExists, InvalidToken
 from twofold.core.policy import parse_role
 from twofold.core.sessions import Method, SessionState
 from twofold.core.validation import normalize_email
-from twofold.notify.messages import Message
+from twofold.notify import messages
 from twofold.services import audit, links, sessions
 from twofold.services.admin import AdminScope
 from twofold.services.notifications import send_to
@@ -39,11 +40,7 @@ def invite(
     address = normalize_email(email)
     member_role = parse_role(role)
     if db.scalar(select(User.id).where(User.email == address)) is not None:
-        raise AlreadyExists(
-            "email",
-            "Someone already has an account with that address: add them with "
-            "`twofold user add-to-org` instead.",
-        )
+        raise AlreadyExists("email", words.INVITEE_HAS_ACCOUNT)
     token = links.issue_unbound(
         db,
         runtime,
@@ -59,15 +56,11 @@ def invite(
         runtime,
         address,
         PURPOSE,
-        Message(
-            f"you're invited to {organization.name}",
-            (
-                f"You are invited to join {organization.name} on {runtime.settings.issuer} "
-                f"as {member_role.value}. Choose a login name and a password with this link; "
-                "it works once, for 7 days.",
-                "If you didn't expect this, ignore this message.",
-            ),
-            action=("Accept the invitation", f"{runtime.public_url()}/invite/{token}"),
+        messages.invitation(
+            organization.name,
+            runtime.settings.issuer,
+            member_role.value,
+            f"{runtime.public_url()}/invite/{token}",
         ),
         user_id=None,
     )

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.errors import KeysMismatch
 from twofold.crypto import KeyRing, KeyRingError, read_key_file
 from twofold.otp.clock import Clock
@@ -82,13 +83,8 @@ def check_recorded_primary(db: Session, keys: KeyRing) -> None:
         raise KeysMismatch(missing_primary_message(recorded.kid))
 
 
-def missing_primary_message(kid: str) -> str:
-    return (
-        f"The database records key id '{kid}' as the primary key (it seals new values), but "
-        "this server's keys do not include it. Add that key to this server's "
-        "TWOFOLD_SECRET_KEYS (or key file) and restart it: `twofold keys promote` must only "
-        "be run once every server has the key."
-    )
+def missing_primary_message(kid: str) -> words.Text:
+    return words.MISSING_PRIMARY_KEY(kid=kid)
 
 
 def _file_signature(path: Path) -> tuple[int, int, int] | None:
@@ -156,7 +152,7 @@ class LiveKeyRing:
         primary = state.primary_kid or configured.primary_kid
         missing = None if primary in usable else primary
         if missing is not None and missing != self._missing_primary:
-            log.error("%s", missing_primary_message(missing))
+            log.error("%s", words.translate(missing_primary_message(missing)))
         if missing is not None:
             primary = next(iter(usable), configured.primary_kid)
         if not usable:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import ConfigurationError, InvalidInput, NotFound, TwofoldError
 from twofold.crypto import KeyRing, KeyRingError, SealError, rewrite_key_file
@@ -168,7 +169,7 @@ class AddedKey:
 
 def _validate_kid(kid: str) -> str:
     if not _KID_RE.fullmatch(kid):
-        raise InvalidInput("kid", "A key id is 1-32 characters of A-Z a-z 0-9 _ . -")
+        raise InvalidInput("kid", words.KID_SHAPE)
     return kid
 
 
@@ -191,9 +192,7 @@ def add_key(runtime: Runtime, kid: str | None = None) -> AddedKey:
     used = recorded | set(configured.keys)
     kid = _validate_kid(kid) if kid is not None else _next_kid(used)
     if kid in used:
-        raise KeyStateRefused(
-            f"Key id '{kid}' is already in use (or was used before); choose another with --kid."
-        )
+        raise KeyStateRefused(words.KID_IN_USE(kid=kid))
     new = KeyRing.generate(kid)
     key_file = key_file_of(runtime.settings)
     if key_file is None:
@@ -220,7 +219,7 @@ def _locked_primary(db: Session) -> KeyPrimary:
     already serialises writers; PostgreSQL: FOR UPDATE)."""
     row = db.get(KeyPrimary, 1, with_for_update=True, populate_existing=True)
     if row is None:  # every server start records one; only a damaged database lacks it
-        raise ConfigurationError("No primary key is recorded; start Twofold once first.")
+        raise ConfigurationError(words.NO_PRIMARY_KEY_RECORDED)
     return row
 
 
@@ -228,10 +227,7 @@ def _fingerprint_row(db: Session, kid: str) -> KeyFingerprint:
     row = db.get(KeyFingerprint, kid)
     if row is None:
         known = sorted(set(db.scalars(select(KeyFingerprint.kid))))
-        raise NotFound(
-            f"Unknown key id '{kid}'. Known key ids: {', '.join(known) or 'none'}. "
-            "Run `twofold keys list`."
-        )
+        raise NotFound(words.UNKNOWN_KID(kid=kid, known=", ".join(known) or words.NO_KIDS))
     return row
 
 
@@ -248,16 +244,9 @@ def promote(runtime: Runtime, kid: str) -> Promoted:
         primary = _locked_primary(db)
         row = _fingerprint_row(db, kid)
         if row.retired_at is not None:
-            raise KeyStateRefused(
-                f"Key '{kid}' is retired and cannot seal again. Add a new key with "
-                "`twofold keys add` and promote that one."
-            )
+            raise KeyStateRefused(words.KEY_RETIRED_CANNOT_SEAL(kid=kid))
         if not runtime.keys.configured.keys.get(kid):
-            raise KeyStateRefused(
-                f"This process does not have key '{kid}'. Add it to TWOFOLD_SECRET_KEYS (or "
-                "the key file) here and on every server first: a server without the primary "
-                "key cannot seal anything."
-            )
+            raise KeyStateRefused(words.KEY_NOT_IN_THIS_PROCESS(kid=kid))
         previous = primary.kid
         if previous == kid:
             db.rollback()
@@ -304,7 +293,7 @@ def reseal(runtime: Runtime, *, batch_size: int = 200) -> Iterator[ResealBatch]:
     writing the same row meanwhile wins and nothing it wrote is overwritten.
     """
     if batch_size < 1:
-        raise InvalidInput("batch_size", "The batch size must be at least 1.")
+        raise InvalidInput("batch_size", words.BATCH_SIZE_TOO_SMALL)
     for column in SEALED_COLUMNS:
         model: Any = column.model
         after = 0
@@ -372,27 +361,22 @@ def retire(runtime: Runtime, kid: str, *, discard_recovery_codes: bool = False) 
         primary = _locked_primary(db)
         row = _fingerprint_row(db, kid)
         if row.retired_at is not None:
-            raise KeyStateRefused(f"Key '{kid}' is already retired.")
+            raise KeyStateRefused(words.KEY_ALREADY_RETIRED(kid=kid))
         if primary.kid == kid:
-            raise KeyStateRefused(
-                f"Key '{kid}' is the primary key. Promote another key first "
-                "(`twofold keys add`, then `twofold keys promote NEW_KID`)."
-            )
+            raise KeyStateRefused(words.KEY_IS_PRIMARY(kid=kid))
         now = runtime.now()
         settled = primary.promoted_at + timedelta(seconds=SETTLE_SECONDS)
         if now < settled:
             wait = int((settled - now).total_seconds()) + 1
             raise KeyStateRefused(
-                f"Key '{primary.kid}' was promoted less than {SETTLE_SECONDS} s ago; running "
-                f"servers may still be sealing with '{kid}'. Wait {wait} s, run "
-                "`twofold keys reseal`, then retry."
+                words.KEY_PROMOTED_RECENTLY(
+                    primary=primary.kid, settle=SETTLE_SECONDS, kid=kid, wait=wait
+                )
             )
         counts = sealed_counts(db).get(kid, {})
         if any(counts.values()):
             what = ", ".join(f"{n} {label}" for label, n in counts.items() if n)
-            raise KeyStateRefused(
-                f"Key '{kid}' still seals {what}. Run `twofold keys reseal` first, then retry."
-            )
+            raise KeyStateRefused(words.KEY_STILL_SEALS(kid=kid, what=what))
         codes = recovery_code_counts(db).get(kid, 0)
         if codes and not discard_recovery_codes:
             people = db.scalar(
@@ -401,12 +385,7 @@ def retire(runtime: Runtime, kid: str, *, discard_recovery_codes: bool = False) 
                 )
             )
             raise KeyStateRefused(
-                f"{codes} unused recovery codes of {people} people are keyed with '{kid}'. "
-                "Only digests of recovery codes are stored, so they cannot be re-keyed: each "
-                "person gets codes under the new key when they make new ones. Wait until they "
-                "have, or retry with --discard-recovery-codes to withdraw those codes (the "
-                "people keep their authenticator app and can make new codes on their security "
-                "page)."
+                words.KEY_HAS_RECOVERY_CODES(codes=codes, people=people or 0, kid=kid)
             )
         if codes:
             owners = sorted(
@@ -445,7 +424,7 @@ def retire(runtime: Runtime, kid: str, *, discard_recovery_codes: bool = False) 
                 )
             except KeyRingError as exc:
                 raise ConfigurationError(
-                    f"Key '{kid}' is retired, but removing it from the key file failed: {exc}"
+                    words.KEY_FILE_REWRITE_FAILED(kid=kid, problem=str(exc))
                 ) from exc
             runtime.keys.refresh()
     return Retired(kid=kid, discarded_recovery_codes=discarded, key_file=key_file)

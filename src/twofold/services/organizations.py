@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
 from twofold.core.policy import (
@@ -31,11 +32,7 @@ MAX_GRACE_DAYS = 365
 def normalize_slug(raw: str) -> str:
     slug = raw.strip().lower()
     if not SLUG_PATTERN.fullmatch(slug):
-        raise InvalidInput(
-            "slug",
-            "An organization's short name is 2 to 63 lower-case letters, digits and dashes, "
-            "starting with a letter or digit.",
-        )
+        raise InvalidInput("slug", words.SLUG_SHAPE)
     return slug
 
 
@@ -44,7 +41,7 @@ def get_organization(db: Session, slug: str) -> Organization:
         select(Organization).where(Organization.slug == slug.strip().lower()[:64])
     )
     if organization is None:
-        raise NotFound(f"There is no organization '{slug.strip()[:64]}'.")
+        raise NotFound(words.NO_SUCH_ORGANIZATION(slug=slug.strip()[:64]))
     return organization
 
 
@@ -61,9 +58,9 @@ def create_organization(
     slug = normalize_slug(slug)
     display_name = (name or slug).strip()
     if not display_name or len(display_name) > 200:
-        raise InvalidInput("name", "An organization's name is 1 to 200 characters.")
+        raise InvalidInput("name", words.ORGANIZATION_NAME_LENGTH)
     if db.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
-        raise AlreadyExists("slug", f"An organization '{slug}' exists already.")
+        raise AlreadyExists("slug", words.ORGANIZATION_EXISTS(slug=slug))
     now = runtime.now()
     organization = Organization(
         slug=slug,
@@ -126,7 +123,7 @@ def members_without_2fa(db: Session, organization_id: int) -> int:
 
 def _check_grace_days(grace_days: int | None) -> None:
     if grace_days is not None and not 0 <= grace_days <= MAX_GRACE_DAYS:
-        raise InvalidInput("grace_days", f"The grace period is 0 to {MAX_GRACE_DAYS} days.")
+        raise InvalidInput("grace_days", words.GRACE_DAYS_RANGE(max_days=MAX_GRACE_DAYS))
 
 
 def _required_since_after(
@@ -248,7 +245,8 @@ def add_member(
     )
     if existing is not None:
         raise AlreadyExists(
-            "organization", f"'{user.login}' is already a member of '{organization.slug}'."
+            "organization",
+            words.ALREADY_A_MEMBER(login=user.login, organization=organization.slug),
         )
     membership = Membership(
         user_id=user.id, organization_id=organization.id, role=role.value, created_at=runtime.now()
@@ -282,7 +280,7 @@ def remove_member(
         ),
     )
     if not removed:
-        raise NotFound(f"'{user.login}' is not a member of '{organization.slug}'.")
+        raise NotFound(words.NOT_A_MEMBER_OF(login=user.login, organization=organization.slug))
     db.expire(user, ["memberships"])
     audit.record(
         db,
@@ -372,7 +370,7 @@ def switch_organization(
             reason="not_a_member" if organization else "unknown_organization",
         )
         db.commit()
-        raise Forbidden("You are not a member of that organization.")
+        raise Forbidden(words.NOT_YOUR_ORGANIZATION)
     session.organization_id = organization.id
     audit.record(
         db,

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import InvalidInput, InvalidToken
 from twofold.core.sessions import Method, SessionState
@@ -100,7 +101,7 @@ def complete_reset(
 ) -> ResetDone:
     user = check_link(db, runtime, token)
     if new_password != confirm_password:
-        raise InvalidInput("confirm_password", "The two new passwords are not the same.")
+        raise InvalidInput("confirm_password", words.PASSWORDS_DIFFER)
     check_new_password(new_password, user_inputs=[user.login, user.email or ""])
     new_hash = hash_new_password(db, runtime, new_password)
     links.consume(db, runtime, purpose=PURPOSE, token=token)

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
+from twofold.core import words
 from twofold.core.errors import PasswordAttemptsThrottled, WeakPassword
 from twofold.core.throttle import (
     FREE_FAILURES_PER_ACCOUNT,
@@ -38,11 +39,11 @@ def check_new_password(password: str, *, user_inputs: list[str]) -> None:
     feedback = result.get("feedback") or {}
     warning = str(feedback.get("warning") or "").strip()
     suggestions = [str(s) for s in feedback.get("suggestions") or [] if s]
-    reason = warning or "This password would be easy to guess."
-    if not reason.endswith("."):
-        reason += "."
-    hint = " ".join(suggestions) or "Add more words or characters that are not common."
-    raise WeakPassword(f"{reason} {hint}")
+    reason: words.Words = words.PASSWORD_EASY_TO_GUESS
+    if warning:  # zxcvbn's feedback is English only (not in the catalogue)
+        reason = warning if warning.endswith(".") else warning + "."
+    hint = " ".join(suggestions) or words.PASSWORD_HINT
+    raise WeakPassword(words.WEAK_PASSWORD(reason=reason, hint=hint))
 
 
 def throttle_key_for_login(login: str) -> str:

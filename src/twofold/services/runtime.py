@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from twofold.core import words
 from twofold.core.errors import ConfigurationError, KeysMismatch
 from twofold.crypto import (
     KeyRing,
@@ -79,11 +80,7 @@ def load_keys(settings: Settings) -> KeyRing:
         if settings.secret_keys is not None:
             return KeyRing.parse(settings.secret_keys.get_secret_value())
         if not settings.uses_embedded_database:
-            raise ConfigurationError(
-                "TWOFOLD_SECRET_KEYS must be set when TWOFOLD_DATABASE_URL points to a shared "
-                "database, so that every server process seals and opens secrets with the same "
-                "keys. Generate one with `twofold keys generate`."
-            )
+            raise ConfigurationError(words.SHARED_DATABASE_NEEDS_KEYS)
         ring, _created = load_or_create_key_file(settings.key_file)
         return ring
     except KeyRingError as exc:
@@ -102,11 +99,7 @@ def check_public_url(settings: Settings) -> None:
     the operator chose; production must name it (see docs/deploy.md)."""
     if not settings.base_url:
         if settings.env == "production":
-            raise ConfigurationError(
-                "TWOFOLD_ENV=production needs TWOFOLD_BASE_URL, the public address people "
-                "use (for example https://id.example.org): every link in an email is built "
-                "from it, never from the request. See docs/deploy.md."
-            )
+            raise ConfigurationError(words.PRODUCTION_NEEDS_BASE_URL)
         return
     parts = urlsplit(settings.base_url.strip())
     try:
@@ -121,10 +114,7 @@ def check_public_url(settings: Settings) -> None:
     except ValueError:  # a port that is not a number in 1-65535
         valid = False
     if not valid:
-        raise ConfigurationError(
-            f"TWOFOLD_BASE_URL must be an http:// or https:// address such as "
-            f"https://id.example.org (no query, no fragment), not {settings.base_url!r}."
-        )
+        raise ConfigurationError(words.BASE_URL_SHAPE(given=repr(settings.base_url)))
 
 
 def make_mailer(settings: Settings) -> Mailer:
@@ -138,11 +128,7 @@ def make_mailer(settings: Settings) -> Mailer:
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         )
     if settings.env == "production":
-        raise ConfigurationError(
-            "TWOFOLD_ENV=production needs a mail server: set TWOFOLD_SMTP_HOST (and "
-            "TWOFOLD_SMTP_PORT, TWOFOLD_SMTP_SECURITY, TWOFOLD_SMTP_USER, "
-            "TWOFOLD_SMTP_PASSWORD, TWOFOLD_MAIL_FROM as needed). See docs/email.md."
-        )
+        raise ConfigurationError(words.PRODUCTION_NEEDS_SMTP)
     return OutboxMailer(settings.outbox_dir)
 
 
@@ -167,9 +153,7 @@ def build_runtime(
         if apply_migrations:
             migrate(engine)
         elif pending_migrations(engine):
-            raise ConfigurationError(
-                "The database schema is not up to date. Run `twofold migrate` first."
-            )
+            raise ConfigurationError(words.SCHEMA_OUT_OF_DATE)
         params = hashing or PasswordHashingParams(
             time_cost=settings.argon2_time_cost,
             memory_cost_kib=settings.argon2_memory_kib,
@@ -205,15 +189,9 @@ def check_key_fingerprints(db: Session, keys: KeyRing, now: datetime) -> None:
     current = keys.fingerprints()
     for kid, fingerprint in stored.items():
         if kid not in current and kid not in retired:
-            raise KeysMismatch(
-                f"The database holds data sealed with key id '{kid}', which is not in the "
-                "configured keys. Start with the key ring this database was created with."
-            )
+            raise KeysMismatch(words.UNKNOWN_SEALING_KEY(kid=kid))
         if kid in current and current[kid] != fingerprint:
-            raise KeysMismatch(
-                f"The key with id '{kid}' is not the key this database was created with "
-                "(its fingerprint differs). Check TWOFOLD_SECRET_KEYS or the key file."
-            )
+            raise KeysMismatch(words.KEY_FINGERPRINT_DIFFERS(kid=kid))
     for kid, fingerprint in current.items():
         if kid in stored:
             continue
@@ -223,7 +201,4 @@ def check_key_fingerprints(db: Session, keys: KeyRing, now: datetime) -> None:
         except IntegrityError:  # another process starting just now recorded this kid first
             theirs = db.scalar(select(KeyFingerprint.fingerprint).where(KeyFingerprint.kid == kid))
             if theirs != fingerprint:
-                raise KeysMismatch(
-                    f"Another server recorded a different key under the id '{kid}' just now. "
-                    "Give every server process the same TWOFOLD_SECRET_KEYS."
-                ) from None
+                raise KeysMismatch(words.KEY_RECORDED_CONCURRENTLY(kid=kid)) from None

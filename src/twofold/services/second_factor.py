@@ -100,15 +100,12 @@ def _count_failure(
             consecutive_failures=count,
             locked_until=until.isoformat() if until else "until unlocked by an operator",
         )
-        until_words = (
-            f"until {until:%Y-%m-%d %H:%M} UTC" if until else "until an administrator unlocks it"
-        )
         notify(
             db,
             runtime,
             user,
             "second_factor_locked",
-            messages.second_factor_locked(user.login, until_words),
+            messages.second_factor_locked(user.login, until),
         )
     db.commit()
     if locks:

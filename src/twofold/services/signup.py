@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import AlreadyExists, Forbidden, InvalidInput
 from twofold.core.validation import normalize_email
@@ -16,8 +17,6 @@ from twofold.services.notifications import send_to
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.users import create_user
 from twofold.store.models import Organization, User
-
-SIGNUP_CLOSED = "Sign-up is closed for this organization. Ask its administrator for an account."
 
 
 def open_organizations(db: Session) -> list[Organization]:
@@ -29,7 +28,7 @@ def open_organizations(db: Session) -> list[Organization]:
 def organization_open_for_signup(db: Session, slug: str) -> Organization:
     organization = db.scalar(select(Organization).where(Organization.slug == slug[:64]))
     if organization is None or not organization.signup_open:
-        raise Forbidden(SIGNUP_CLOSED)
+        raise Forbidden(words.SIGNUP_CLOSED)
     return organization
 
 
@@ -66,7 +65,7 @@ def sign_up(
         db.commit()
         raise
     if not email.strip():
-        raise InvalidInput("email", "Enter your email address.")
+        raise InvalidInput("email", words.ENTER_EMAIL)
     try:
         # Checks the password, hashes it, then checks the login name (a taken one is
         # reported: see docs/decisions/0007) and then the address, in that order.
@@ -101,7 +100,7 @@ def _tell_the_owner(
     queued message."""
     owner = db.scalar(select(User).where(User.email == address))
     if owner is None:  # pragma: no cover - create_user just found it
-        raise InvalidInput("email", "Enter your email address.")
+        raise InvalidInput("email", words.ENTER_EMAIL)
     send_to(
         db,
         runtime,

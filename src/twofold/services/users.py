@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import AlreadyExists, InvalidInput, NotFound
 from twofold.core.lockout import is_locked
@@ -41,12 +42,12 @@ def create_user(
     check_new_password(password, user_inputs=[login, email or ""])
     password_hash = hash_new_password(db, runtime, password)
     if db.scalar(select(User.id).where(User.login == login)) is not None:
-        raise AlreadyExists("login", "That login name is taken. Choose another.")
+        raise AlreadyExists("login", words.LOGIN_TAKEN)
     if email and db.scalar(select(User.id).where(User.email == email)) is not None:
-        raise AlreadyExists("email", "An account with that email address exists already.")
+        raise AlreadyExists("email", words.EMAIL_EXISTS)
     organization = db.scalar(select(Organization).where(Organization.slug == organization_slug))
     if organization is None:
-        raise NotFound(f"There is no organization '{organization_slug}'.")
+        raise NotFound(words.NO_SUCH_ORGANIZATION(slug=organization_slug))
     now = runtime.now()
     user = User(
         login=login,
@@ -85,7 +86,7 @@ def find_by_login_or_email(db: Session, identifier: str) -> User | None:
 def get_by_login(db: Session, login: str) -> User:
     user = find_by_login_or_email(db, login)
     if user is None:
-        raise NotFound(f"There is no user '{login.strip()}'.")
+        raise NotFound(words.NO_SUCH_USER(login=login.strip()))
     return user
 
 
@@ -172,6 +173,6 @@ def check_stdin_password(password: str) -> str:
     """A password read from a pipe loses its trailing newline, nothing else."""
     password = password.removesuffix("\n").removesuffix("\r")
     if not password:
-        raise InvalidInput("password", "No password was given on standard input.")
+        raise InvalidInput("password", words.NO_PASSWORD_ON_STDIN)
     check_password_length(password, "password")
     return password

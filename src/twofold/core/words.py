@@ -1,0 +1,454 @@
+"""Every sentence Twofold says to people, in one catalogue ready for translation.
+
+Each message is a named constant: `Msg("English text with {placeholders}")`, or
+`Plural("singular with {n}", "plural with {n}")` when a count `n` chooses the form. The
+English text is the gettext msgid, so English needs no catalogue at all. `pybabel extract`
+(babel.cfg) collects every `Msg(...)` and `Plural(...)` of this module into
+`src/twofold/locale/twofold.pot`; a translation is a compiled `locale/<lang>/LC_MESSAGES/
+twofold.mo` (docs/development.md, "Words and translation").
+
+Code never builds a finished sentence: it raises or returns the message with its
+parameters, and the words are looked up and filled in only when shown (`translate`), in the
+language of whoever reads them:
+
+    raise NotFound(words.NO_SUCH_ORGANIZATION(slug=slug))
+    raise InvalidInput("email", words.ENTER_EMAIL)
+    translate(error_words, "de")  # -> str
+
+Parameters that are themselves messages (`Text`, `Msg`) are translated too; plain strings
+and numbers are data (names, addresses, counts) and are shown as given.
+"""
+
+from __future__ import annotations
+
+import gettext
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TypeAlias
+
+DOMAIN = "twofold"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+DEFAULT_LOCALE = "en"
+
+_FORMATTER = string.Formatter()
+
+
+def placeholders_of(template: str) -> frozenset[str]:
+    """The `{name}` fields of a message; only plain names are allowed (no `{a.b}`, `{a[0]}`,
+    no `!r`), so a translation cannot reach into the objects it is given."""
+    names = set()
+    for _literal, name, _spec, conversion in _FORMATTER.parse(template):
+        if name is None:
+            continue
+        if not name.isidentifier() or conversion:
+            raise ValueError(f"placeholder {{{name}}} in {template!r} is not a plain name")
+        names.add(name)
+    return frozenset(names)
+
+
+@dataclass(frozen=True)
+class Msg:
+    """One message; its English text is its msgid."""
+
+    msgid: str
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        return placeholders_of(self.msgid)
+
+    def __call__(self, **params: Param) -> Text:
+        return Text(self, params)
+
+
+@dataclass(frozen=True)
+class Plural:
+    """A message whose form depends on a count; the count is always the parameter `n`."""
+
+    singular: str
+    plural: str
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        return placeholders_of(self.singular) | placeholders_of(self.plural) | {"n"}
+
+    def __call__(self, **params: Param) -> Text:
+        return Text(self, params)
+
+
+@dataclass(frozen=True)
+class Text:
+    """A message with its parameters: what errors and emails carry until they are shown."""
+
+    message: Msg | Plural
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        expected = self.message.placeholders
+        given = set(self.params)
+        if given != expected:
+            raise TypeError(f"{self.message!r} takes {sorted(expected)}, was given {sorted(given)}")
+        if isinstance(self.message, Plural) and not isinstance(self.params["n"], int):
+            raise TypeError(f"{self.message!r}: n must be an int")
+
+    def __str__(self) -> str:
+        return translate(self)
+
+
+# What may be shown: a message (with its parameters), or a plain string that is not in the
+# catalogue (data, or words not converted yet).
+Words: TypeAlias = "Text | Msg | str"
+Param: TypeAlias = "Text | Msg | str | int"
+
+
+@lru_cache(maxsize=32)
+def translations(locale: str) -> gettext.NullTranslations:
+    """The compiled catalogue of `locale`; English (and any language without one) is the
+    msgids themselves."""
+    return gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[locale], fallback=True)
+
+
+def translate(words: Words, locale: str | None = None) -> str:
+    """The words in `locale` (default English), their parameters filled in."""
+    if isinstance(words, str):
+        return words
+    text = words if isinstance(words, Text) else Text(words)
+    catalogue = translations(locale or DEFAULT_LOCALE)
+    message = text.message
+    if isinstance(message, Plural):
+        count = text.params["n"]
+        assert isinstance(count, int)
+        template = catalogue.ngettext(message.singular, message.plural, count)
+    else:
+        template = catalogue.gettext(message.msgid)
+    return _fill(template, text.params, locale)
+
+
+def _fill(template: str, params: Mapping[str, Param], locale: str | None) -> str:
+    parts: list[str] = []
+    for literal, name, spec, _conversion in _FORMATTER.parse(template):
+        parts.append(literal)
+        if name is None:
+            continue
+        value = params[name]
+        shown: str | int = value if isinstance(value, str | int) else translate(value, locale)
+        parts.append(format(shown, spec or ""))
+    return "".join(parts)
+
+
+def and_list(items: Sequence[Words]) -> Words:
+    """ "a, b and c", in the reader's language."""
+    if not items:
+        return ""
+    joined: Words = items[0]
+    for item in items[1:-1]:
+        joined = LIST_COMMA(head=joined, item=item)
+    if len(items) > 1:
+        joined = LIST_AND(head=joined, last=items[-1])
+    return joined
+
+
+def wait_words(seconds: int) -> Text:
+    """A wait, said in seconds up to a minute and a half, in whole minutes after that."""
+    if seconds < 90:
+        return SECONDS(n=seconds)
+    return MINUTES(n=(seconds + 59) // 60)
+
+
+# -- Pieces of sentences -------------------------------------------------------------------
+LIST_COMMA = Msg("{head}, {item}")
+LIST_AND = Msg("{head} and {last}")
+SECONDS = Plural("{n} second", "{n} seconds")
+MINUTES = Plural("{n} minute", "{n} minutes")
+
+# -- Errors: the words each kind of error says unless it is given its own -------------------
+SOMETHING_WENT_WRONG = Msg("Something went wrong. Please try again.")
+INVALID_CREDENTIALS = Msg(
+    "That login name or password is not right. Check both and try again. Just signed "
+    "up? Open the confirmation link we emailed you first."
+)
+WRONG_PASSWORD = Msg("That is not your current password. Try again.")
+MALFORMED_CODE = Msg("Enter the 6-digit code from your authenticator app, digits only.")
+MALFORMED_RECOVERY_CODE = Msg(
+    "A recovery code has 16 letters and digits, like 4kq2-9xmv-t7ha-3np8. Check what you typed."
+)
+CODE_MISMATCH = Msg(
+    "That code didn't match. Codes change every 30 seconds — try the newest one. "
+    "If your phone's clock is off, turn on automatic time."
+)
+CODE_REUSED = Msg(
+    "That code was used already. Wait for your app to show a new code (they change every "
+    "30 seconds) and enter that one."
+)
+INVALID_RECOVERY_CODE = Msg(
+    "That recovery code isn't valid, or it was used already. Each code works once."
+)
+TWO_FACTOR_ALREADY_ENABLED = Msg("Two-factor authentication is already on for your account.")
+TWO_FACTOR_NOT_ENABLED = Msg("Two-factor authentication is not on for your account.")
+ENROLLMENT_NOT_STARTED = Msg(
+    "Your setup took too long and the key expired. Scan the new QR code and try again."
+)
+NOT_PASSWORD_VERIFIED = Msg("Your sign-in expired. Enter your password again.")
+INVALID_TOKEN = Msg(
+    "This link is not valid. It may have been used already or have expired. Ask for a new one."
+)
+NOT_FOUND = Msg("We couldn't find that.")
+FORBIDDEN = Msg("You are not allowed to do that here.")
+REENROLLMENT_LINK_REQUIRED = Msg(
+    "An administrator reset two-factor authentication for your account. Open the link we "
+    "emailed you to set it up again (it works once, for 24 hours). Lost it? Ask your "
+    "administrator for a new reset."
+)
+TWO_FACTOR_REQUIRED = Msg(
+    "You can't turn off two-factor authentication: it is required for {reasons}."
+)
+PASSWORD_THROTTLED = Msg(
+    "Too many wrong passwords. For your safety, wait {wait} before trying again."
+)
+CODES_LOCKED_UNTIL_UNLOCKED = Msg(
+    "Too many wrong codes: two-factor sign-in is locked for this account. "
+    "Ask your administrator to unlock it."
+)
+CODES_LOCKED_UNTIL = Msg(
+    "Too many wrong codes: two-factor sign-in is locked until {time} UTC. You can try again then."
+)
+CODES_LOCKED_UNTIL_ABOUT = Msg(
+    "Too many wrong codes: two-factor sign-in is locked until {time} UTC (about {wait}). "
+    "You can try again then."
+)
+# Who requires 2FA, in TWO_FACTOR_REQUIRED's list (beside the names of organizations).
+PLATFORM_ADMINISTRATORS = Msg("platform administrators")
+ORGANIZATION_ADMINISTRATORS = Msg("organization administrators")
+
+# -- What people type ----------------------------------------------------------------------
+LOGIN_SHAPE = Msg(
+    "A login name is 2 to 64 characters: letters, digits, dots, dashes and "
+    "underscores, starting with a letter or digit."
+)
+EMAIL_SHAPE = Msg("That doesn't look like an email address.")
+PASSWORD_TOO_SHORT = Msg("Use at least {min} characters.")
+PASSWORD_TOO_LONG = Msg("Use at most {max} characters.")
+# A weak new password: `reason` is zxcvbn's warning (English) or PASSWORD_EASY_TO_GUESS,
+# `hint` its suggestions or PASSWORD_HINT.
+WEAK_PASSWORD = Msg("{reason} {hint}")
+PASSWORD_EASY_TO_GUESS = Msg("This password would be easy to guess.")
+PASSWORD_HINT = Msg("Add more words or characters that are not common.")
+PASSWORDS_DIFFER = Msg("The two new passwords are not the same.")
+PASSWORD_UNCHANGED = Msg("The new password is the same as the current one.")
+NO_PASSWORD_ON_STDIN = Msg("No password was given on standard input.")
+ENTER_EMAIL = Msg("Enter your email address.")
+ENTER_CODE_FROM_APP = Msg("Enter the code from your authenticator app.")
+ALREADY_YOUR_EMAIL = Msg("That is already your email address.")
+EMAIL_TAKEN_BY_OTHER = Msg("Another account uses that email address.")
+EMAIL_TAKEN_BY_OTHER_NOW = Msg("Another account uses that email address now.")
+LOGIN_TAKEN = Msg("That login name is taken. Choose another.")
+EMAIL_EXISTS = Msg("An account with that email address exists already.")
+INVITEE_HAS_ACCOUNT = Msg(
+    "Someone already has an account with that address: add them with "
+    "`twofold user add-to-org` instead."
+)
+NO_SUCH_USER = Msg("There is no user '{login}'.")
+SESSION_NOT_SIGNED_IN = Msg("That session is not signed in (any more).")
+
+# -- Organizations -------------------------------------------------------------------------
+NO_SUCH_ORGANIZATION = Msg("There is no organization '{slug}'.")
+SLUG_SHAPE = Msg(
+    "An organization's short name is 2 to 63 lower-case letters, digits and dashes, "
+    "starting with a letter or digit."
+)
+ORGANIZATION_NAME_LENGTH = Msg("An organization's name is 1 to 200 characters.")
+ORGANIZATION_EXISTS = Msg("An organization '{slug}' exists already.")
+GRACE_DAYS_RANGE = Msg("The grace period is 0 to {max_days} days.")
+ALREADY_A_MEMBER = Msg("'{login}' is already a member of '{organization}'.")
+NOT_A_MEMBER_OF = Msg("'{login}' is not a member of '{organization}'.")
+NOT_YOUR_ORGANIZATION = Msg("You are not a member of that organization.")
+SIGNUP_CLOSED = Msg(
+    "Sign-up is closed for this organization. Ask its administrator for an account."
+)
+POLICY_CHOICES = Msg("The 2FA policy must be one of: off, optional, required.")
+ROLE_CHOICES = Msg("The role must be 'member' or 'admin'.")
+
+# -- Operators: configuration and keys (said by the CLI and at start-up) --------------------
+SHARED_DATABASE_NEEDS_KEYS = Msg(
+    "TWOFOLD_SECRET_KEYS must be set when TWOFOLD_DATABASE_URL points to a shared "
+    "database, so that every server process seals and opens secrets with the same "
+    "keys. Generate one with `twofold keys generate`."
+)
+PRODUCTION_NEEDS_BASE_URL = Msg(
+    "TWOFOLD_ENV=production needs TWOFOLD_BASE_URL, the public address people "
+    "use (for example https://id.example.org): every link in an email is built "
+    "from it, never from the request. See docs/deploy.md."
+)
+BASE_URL_SHAPE = Msg(
+    "TWOFOLD_BASE_URL must be an http:// or https:// address such as "
+    "https://id.example.org (no query, no fragment), not {given}."
+)
+PRODUCTION_NEEDS_SMTP = Msg(
+    "TWOFOLD_ENV=production needs a mail server: set TWOFOLD_SMTP_HOST (and "
+    "TWOFOLD_SMTP_PORT, TWOFOLD_SMTP_SECURITY, TWOFOLD_SMTP_USER, "
+    "TWOFOLD_SMTP_PASSWORD, TWOFOLD_MAIL_FROM as needed). See docs/email.md."
+)
+SCHEMA_OUT_OF_DATE = Msg("The database schema is not up to date. Run `twofold migrate` first.")
+UNKNOWN_SEALING_KEY = Msg(
+    "The database holds data sealed with key id '{kid}', which is not in the "
+    "configured keys. Start with the key ring this database was created with."
+)
+KEY_FINGERPRINT_DIFFERS = Msg(
+    "The key with id '{kid}' is not the key this database was created with "
+    "(its fingerprint differs). Check TWOFOLD_SECRET_KEYS or the key file."
+)
+KEY_RECORDED_CONCURRENTLY = Msg(
+    "Another server recorded a different key under the id '{kid}' just now. "
+    "Give every server process the same TWOFOLD_SECRET_KEYS."
+)
+MISSING_PRIMARY_KEY = Msg(
+    "The database records key id '{kid}' as the primary key (it seals new values), but "
+    "this server's keys do not include it. Add that key to this server's "
+    "TWOFOLD_SECRET_KEYS (or key file) and restart it: `twofold keys promote` must only "
+    "be run once every server has the key."
+)
+KID_SHAPE = Msg("A key id is 1-32 characters of A-Z a-z 0-9 _ . -")
+KID_IN_USE = Msg(
+    "Key id '{kid}' is already in use (or was used before); choose another with --kid."
+)
+NO_PRIMARY_KEY_RECORDED = Msg("No primary key is recorded; start Twofold once first.")
+UNKNOWN_KID = Msg("Unknown key id '{kid}'. Known key ids: {known}. Run `twofold keys list`.")
+NO_KIDS = Msg("none")
+KEY_RETIRED_CANNOT_SEAL = Msg(
+    "Key '{kid}' is retired and cannot seal again. Add a new key with "
+    "`twofold keys add` and promote that one."
+)
+KEY_NOT_IN_THIS_PROCESS = Msg(
+    "This process does not have key '{kid}'. Add it to TWOFOLD_SECRET_KEYS (or "
+    "the key file) here and on every server first: a server without the primary "
+    "key cannot seal anything."
+)
+BATCH_SIZE_TOO_SMALL = Msg("The batch size must be at least 1.")
+KEY_ALREADY_RETIRED = Msg("Key '{kid}' is already retired.")
+KEY_IS_PRIMARY = Msg(
+    "Key '{kid}' is the primary key. Promote another key first "
+    "(`twofold keys add`, then `twofold keys promote NEW_KID`)."
+)
+KEY_PROMOTED_RECENTLY = Msg(
+    "Key '{primary}' was promoted less than {settle} s ago; running "
+    "servers may still be sealing with '{kid}'. Wait {wait} s, run "
+    "`twofold keys reseal`, then retry."
+)
+# `what` lists counts of sealed values, such as "1 TOTP secrets, 1 queued emails".
+KEY_STILL_SEALS = Msg(
+    "Key '{kid}' still seals {what}. Run `twofold keys reseal` first, then retry."
+)
+KEY_HAS_RECOVERY_CODES = Msg(
+    "{codes} unused recovery codes of {people} people are keyed with '{kid}'. "
+    "Only digests of recovery codes are stored, so they cannot be re-keyed: each "
+    "person gets codes under the new key when they make new ones. Wait until they "
+    "have, or retry with --discard-recovery-codes to withdraw those codes (the "
+    "people keep their authenticator app and can make new codes on their security "
+    "page)."
+)
+KEY_FILE_REWRITE_FAILED = Msg(
+    "Key '{kid}' is retired, but removing it from the key file failed: {problem}"
+)
+
+# -- Emails --------------------------------------------------------------------------------
+EMAIL_HELLO = Msg("Hello,")
+EMAIL_OR_OPEN = Msg("Or open this address: {url}")
+IF_NOT_YOU = Msg(
+    "If this wasn't you, someone may know your password: change it now and contact your "
+    "administrator."
+)
+IF_YOU_DID_NOT_ASK = Msg("If you didn't ask for this, ignore this message.")
+SUBJECT_TWO_FACTOR_ENABLED = Msg("two-factor authentication turned on")
+TWO_FACTOR_ENABLED = Msg(
+    "Two-factor authentication was turned on for your account {login}. From now on "
+    "you sign in with your password and a code from your authenticator app."
+)
+SUBJECT_TWO_FACTOR_DISABLED = Msg("two-factor authentication turned off")
+TWO_FACTOR_DISABLED = Msg(
+    "Two-factor authentication was turned off for your account {login}. Your password "
+    "alone now signs you in."
+)
+SUBJECT_RECOVERY_CODES_REGENERATED = Msg("new recovery codes")
+RECOVERY_CODES_REGENERATED = Msg(
+    "A new set of recovery codes was made for your account {login}. The old codes no longer work."
+)
+SUBJECT_RECOVERY_CODE_USED = Msg("a recovery code was used")
+RECOVERY_CODE_USED = Plural(
+    "Someone signed in to your account {login} with one of your recovery codes. "
+    "You have {n} recovery code left.",
+    "Someone signed in to your account {login} with one of your recovery codes. "
+    "You have {n} recovery codes left.",
+)
+LOST_PHONE = Msg(
+    "If you lost your phone, set up two-factor authentication again on a new one. {if_not_you}"
+)
+SUBJECT_SECOND_FACTOR_LOCKED = Msg("sign-in locked after wrong codes")
+SECOND_FACTOR_LOCKED_UNTIL = Msg(
+    "Too many wrong authentication codes were entered for your account {login}, so "
+    "two-factor sign-in is locked until {time} UTC."
+)
+SECOND_FACTOR_LOCKED_UNTIL_UNLOCKED = Msg(
+    "Too many wrong authentication codes were entered for your account {login}, so "
+    "two-factor sign-in is locked until an administrator unlocks it."
+)
+SOMEONE_KNOWS_YOUR_PASSWORD = Msg(
+    "If this wasn't you, someone knows your password: change it as soon as you can "
+    "sign in, and contact your administrator."
+)
+SUBJECT_PASSWORD_CHANGED = Msg("password changed")
+PASSWORD_CHANGED = Msg(
+    "The password of your account {login} was changed, and your other sessions were signed out."
+)
+SUBJECT_EMAIL_CHANGE_REQUESTED = Msg("email address change requested")
+EMAIL_CHANGE_REQUESTED = Msg(
+    "Someone asked to change the email address of your account {login} to "
+    "{new_address}. It changes once the new address is confirmed."
+)
+IF_NOT_YOU_CHANGE_PASSWORD = Msg(
+    "If this wasn't you, change your password now and contact your administrator."
+)
+SUBJECT_EMAIL_CHANGED = Msg("email address changed")
+EMAIL_CHANGED = Msg(
+    "The email address of your account {login} is now {new_address}. "
+    "Security notices go there from now on."
+)
+IF_NOT_YOU_CONTACT_ADMIN = Msg("If this wasn't you, contact your administrator.")
+SUBJECT_SIGN_IN_AFTER_FAILED_CODES = Msg("sign-in after wrong codes")
+SIGN_IN_AFTER_FAILED_CODES = Msg(
+    "Your account {login} was signed in to after {failures} wrong authentication codes in a row."
+)
+SUBJECT_VERIFY_EMAIL = Msg("confirm your email address")
+VERIFY_EMAIL = Msg(
+    "Confirm that this address belongs to your account {login}. The link works for {hours} hours."
+)
+ACTION_VERIFY_EMAIL = Msg("Confirm email address")
+SUBJECT_PASSWORD_RESET = Msg("reset your password")
+PASSWORD_RESET = Msg(
+    "Someone asked to reset the password of your account {login}. The link works "
+    "once, for {minutes} minutes. It does not turn off two-factor authentication."
+)
+PASSWORD_RESET_NOT_ASKED = Msg(
+    "If you didn't ask for this, ignore this message: your password stays as it is."
+)
+ACTION_PASSWORD_RESET = Msg("Choose a new password")
+SUBJECT_SIGNUP_WITH_TAKEN_ADDRESS = Msg("someone tried to sign up with your address")
+SIGNUP_WITH_TAKEN_ADDRESS = Msg(
+    "Someone tried to create an account in {organization} with this email address, "
+    "which already belongs to your account {login}. No new account was made."
+)
+SIGNUP_WITH_TAKEN_ADDRESS_WHAT_TO_DO = Msg(
+    "If it was you, sign in with your account instead; if you forgot your password, "
+    "choose \u201cForgot your password?\u201d on the sign-in page. If it wasn't you, "
+    "ignore this message: nothing changed."
+)
+ACTION_SIGN_IN = Msg("Sign in")
+SUBJECT_INVITATION = Msg("you're invited to {organization}")
+INVITATION = Msg(
+    "You are invited to join {organization} on {issuer} "
+    "as {role}. Choose a login name and a password with this link; "
+    "it works once, for 7 days."
+)
+IF_NOT_EXPECTED = Msg("If you didn't expect this, ignore this message.")
+ACTION_ACCEPT_INVITATION = Msg("Accept the invitation")
