@@ -127,7 +127,9 @@ def org_policy(
         if sign_out_everyone:
             typer.echo(f"Every member ({_members(effect.members)}) will be signed out now.")
         if not yes and not typer.confirm("Apply?", default=False):
-            raise fail("Nothing was changed.")
+            # Declining is an answer, not an error: say so and exit 0.
+            typer.echo("Not applied: nothing was changed.")
+            return
         ended = org_service.set_policy(
             db,
             runtime,
