@@ -62,6 +62,15 @@ def test_forms_follow_the_interface_conventions(page: Page, server: Server) -> N
     expect(page.get_by_label("Login name")).to_be_focused()
     check_fits_a_phone(page)
 
+    # A password too short: the error is next to the password field, and focus is there.
+    page.get_by_label("Login name").fill("hopper")
+    page.get_by_label("Password", exact=True).fill("short")
+    page.get_by_role("button", name="Create administrator").click()
+    password = page.get_by_label("Password", exact=True)
+    expect(password).to_have_attribute("aria-invalid", "true")
+    expect(password).to_be_focused()
+    expect(page.get_by_label("Login name")).to_have_value("hopper")
+
     create_first_admin(page, server.setup_url, "hopper")
     check_every_field_is_labelled(page)
     check_code_field(page.get_by_label("Authentication code"))
