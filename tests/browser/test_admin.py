@@ -154,10 +154,12 @@ def sign_in_for_link(member: Page, login: str) -> None:
 
 
 def expect_signed_out_at_next_page(member: Page) -> None:
-    """The member's open page still shows; their next navigation is the sign-in page."""
+    """The member's open page still shows; their next navigation is the sign-in page, which
+    says they were signed out."""
     member.get_by_role("link", name="Change password").click()
     expect(member).to_have_url(at_path("/login"))
     expect(member.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(member.get_by_role("status")).to_contain_text("You were signed out.")
 
 
 @pytest.mark.browser

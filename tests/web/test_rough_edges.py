@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from support import Person, post_form, text_of
+from support import Person, post_form, sign_in, text_of
 from twofold.otp.clock import FixedClock
+from twofold.services import sessions
+from twofold.services.runtime import Runtime
 
 RECOVERY_BANNER = "You signed in with a recovery code"
 
@@ -30,3 +32,29 @@ def test_the_recovery_code_banner_goes_once_2fa_is_turned_off(
     assert "Two-factor authentication is off." in page
     assert RECOVERY_BANNER not in page
     assert "recovery codes left" not in page.lower()
+
+
+def test_a_session_ended_elsewhere_lands_on_sign_in_saying_why(
+    client: TestClient, alice: Person, runtime: Runtime
+) -> None:
+    sign_in(client, alice)
+    with runtime.db() as db:  # e.g. "sign everyone out" with a policy change
+        sessions.end_other_sessions(db, alice.id, keep_session_id=None)
+        db.commit()
+    response = client.get("/account/security")
+    assert response.headers["location"] == "/login"
+    page = text_of(client.get("/login"))
+    assert "You were signed out. Your session was ended" in page
+    assert "administrator signed everyone out" in page
+    # Said once: the stale cookie is cleared with it.
+    assert "You were signed out" not in text_of(client.get("/login"))
+
+
+def test_signing_out_yourself_says_only_that(client: TestClient, alice: Person) -> None:
+    sign_in(client, alice)
+    response = post_form(client, "/account/security", {}, action="/logout")
+    assert response.headers["location"] == "/login?notice=signed_out"
+    page = text_of(client.get("/login?notice=signed_out"))
+    assert "You are signed out." in page
+    assert "Your session was ended" not in page
+    assert "Your session was ended" not in text_of(client.get("/login"))

@@ -23,7 +23,14 @@ from twofold.web.deps import (
     RuntimeDep,
 )
 from twofold.web.errors import message_for, status_for
-from twofold.web.rendering import clear_session_cookie, redirect, render, set_session_cookie
+from twofold.web.rendering import (
+    SESSION_COOKIE,
+    clear_session_cookie,
+    read_cookie,
+    redirect,
+    render,
+    set_session_cookie,
+)
 
 router = APIRouter()
 
@@ -33,6 +40,11 @@ LOGIN_NOTICES = {
     "signed_out": "You are signed out.",
     "password_changed": "Your password was changed. Sign in with the new one.",
     "password_reset": "Your new password is set and all sessions were signed out. Sign in.",
+    "ended": (
+        "You were signed out. Your session was ended, for example because an administrator "
+        "signed everyone out when your organization's sign-in rules changed, or because it "
+        "timed out. Sign in again to continue."
+    ),
 }
 
 AFTER_SIGN_IN = "/account/security"
@@ -64,14 +76,20 @@ def login_page(
 ) -> Response:
     if session is not None:
         return redirect(landing_page(db, runtime, session))
-    return render(
+    # A session cookie the server no longer knows: the session was ended elsewhere or timed out.
+    ended = bool(read_cookie(request, SESSION_COOKIE)) and not notice
+    response = render(
         request,
         "login.html",
-        notice=LOGIN_NOTICES.get(notice) or (NEXT_NOTICE if safe_next(next) else None),
+        notice=LOGIN_NOTICES.get("ended" if ended else notice)
+        or (NEXT_NOTICE if safe_next(next) else None),
         login="",
         next=safe_next(next),
         signup_open=bool(signup.open_organizations(db)),
     )
+    if ended:
+        clear_session_cookie(request, response)  # said once
+    return response
 
 
 NEXT_NOTICE = "Sign in first; then we'll take you back to the link you opened."
