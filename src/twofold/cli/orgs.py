@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from twofold.cli.common import DataDirOption, fail, open_runtime
+from twofold.cli.common import DataDirOption, open_runtime
 from twofold.core.errors import InvalidInput
 from twofold.core.policy import TwoFactorPolicy, parse_policy
 from twofold.services import organizations as org_service
