@@ -247,6 +247,10 @@ def test_switching_into_an_organization_that_requires_2fa_asks_for_the_code_agai
     # and nothing else is reachable until then.
     switch_organization(page, "Bravo")
     expect(page).to_have_url(at_path("/login/code"))
+    expect(page.locator("main .notice")).to_have_text(
+        re.compile(r"^Bravo requires two-factor authentication, and this session has not passed")
+    )
+    expect(page.locator("main")).to_contain_text("enter the code it shows for hana in Bravo.")
     page.goto("/account/security")
     expect(page).to_have_url(at_path("/login/code"))
     enter_code(page, phone.next_code())  # TOTP code 3

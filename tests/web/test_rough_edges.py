@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
+import httpx2 as httpx
+
 from fastapi.testclient import TestClient
 
 from support import Person, post_form, sign_in, text_of
@@ -10,6 +15,11 @@ from twofold.services import sessions
 from twofold.services.runtime import Runtime
 
 RECOVERY_BANNER = "You signed in with a recovery code"
+
+
+def words(response: httpx.Response) -> str:
+    """The page's text as read: tags dropped, entities decoded, spaces collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", text_of(response)).split()).replace(" .", ".")
 
 
 def sign_in_with_recovery_code(client: TestClient, person: Person) -> None:
@@ -58,3 +68,44 @@ def test_signing_out_yourself_says_only_that(client: TestClient, alice: Person) 
     assert "You are signed out." in page
     assert "Your session was ended" not in page
     assert "Your session was ended" not in text_of(client.get("/login"))
+
+
+def wrong_code(person: Person, clock: FixedClock) -> str:
+    valid = {person.totp(clock, offset) for offset in (-1, 0, 1)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
+
+
+def test_the_code_prompt_names_the_account_and_the_organization(
+    client: TestClient, alice_with_totp: Person
+) -> None:
+    post_form(client, "/login", {"login": "alice", "password": alice_with_totp.password})
+    page = words(client.get("/login/code"))
+    assert "enter the code it shows for alice in Default organization." in page
+    assert "requires two-factor authentication, and this session" not in page
+    recovery = words(client.get("/login/recovery"))
+    assert "for alice in Default organization." in recovery
+
+
+def test_the_ninth_wrong_code_warns_and_the_tenth_locks_saying_until_when_and_who_unlocks(
+    client: TestClient, alice_with_totp: Person, clock: FixedClock
+) -> None:
+    post_form(client, "/login", {"login": "alice", "password": alice_with_totp.password})
+    wrong = wrong_code(alice_with_totp, clock)
+    for attempt in range(1, 10):
+        page = words(post_form(client, "/login/code", {"code": wrong}))
+        assert ("the next wrong code locks" in page) == (attempt == 9), attempt
+    assert "Careful: the next wrong code locks two-factor sign-in for 15 minutes." in page
+    assert "the next wrong code locks" in words(client.get("/login/code"))
+
+    locked = post_form(client, "/login/code", {"code": wrong})
+    assert locked.status_code == 429
+    page = words(locked)
+    until = (clock.now() + timedelta(minutes=15)).strftime("%Y-%m-%d %H:%M")
+    assert f"Two-factor sign-in for alice is locked until {until} UTC." in page
+    assert "An administrator of Default organization can unlock it sooner: ask them." in page
+    assert 'name="code"' not in locked.text
+    assert "Open your authenticator app" not in page
+    assert "Use a recovery code" not in page
+    again = words(client.get("/login/code"))
+    assert f"locked until {until} UTC" in again
+    assert 'name="code"' not in again

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from twofold.core.errors import SecondFactorLocked, TwofoldError
+from twofold.core.lockout import next_failure_locks
 from twofold.core.policy import Demand
 from twofold.core.sessions import SessionState
 from twofold.services import organizations, second_factor, signin, signup
@@ -150,17 +151,43 @@ def login_submit(
     return response
 
 
+def _prompt_context(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> dict[str, object]:
+    """Whose code and for which organization, why it is asked again after a switch, and
+    whether the next wrong code locks (then for how many minutes; None: until unlocked)."""
+    user = db.get(User, session.user_id)
+    if user is None:
+        return {}
+    now = runtime.now()
+    current = organizations.standing(db, runtime, user, session).current
+    locks, until = next_failure_locks(user.failed_code_count, now)
+    return {
+        "account": user.login,
+        "organization": current.name if current else None,
+        "asked_again": session.state == SessionState.AUTHENTICATED,
+        "last_try": locks,
+        "next_lock_minutes": int((until - now).total_seconds() // 60) if until else None,
+    }
+
+
 def _prompt(
     request: Request, template: str, db: DbDep, runtime: RuntimeDep, session: PendingSession
 ) -> Response:
     """The code or recovery prompt; while the second factor is locked, only the reason."""
     user = db.get(User, session.user_id)
+    context = _prompt_context(db, runtime, session)
     try:
         if user is not None:
             second_factor.ensure_not_locked(user, runtime.now())
     except SecondFactorLocked as exc:
-        return render(request, template, error=message_for(exc, runtime.now()), locked=True)
-    return render(request, template)
+        return render(
+            request,
+            template,
+            error=message_for(exc, runtime.now()),
+            locked=True,
+            locked_until=exc.until,
+            **context,
+        )
+    return render(request, template, **context)
 
 
 @router.get("/login/code")
@@ -196,16 +223,20 @@ def _second_step(
 ) -> Response:
     verify, template, empty_message = SECOND_STEPS[kind]
     if not code.strip():
-        return render(request, template, status_code=400, error=empty_message)
+        context = _prompt_context(db, runtime, session)
+        return render(request, template, status_code=400, error=empty_message, **context)
     try:
         token = verify(db, runtime, session, code, client)
     except TwofoldError as exc:
+        locked = isinstance(exc, SecondFactorLocked)
         return render(
             request,
             template,
             status_code=status_for(exc),
             error=message_for(exc, runtime.now()),
-            locked=isinstance(exc, SecondFactorLocked),
+            locked=locked,
+            locked_until=exc.until if isinstance(exc, SecondFactorLocked) else None,
+            **_prompt_context(db, runtime, session),
         )
     response = redirect(landing_page(db, runtime, session))
     set_session_cookie(request, response, token)
