@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 
 import httpx2 as httpx
-
 from fastapi.testclient import TestClient
 
 from support import Person, post_form, sign_in, text_of
