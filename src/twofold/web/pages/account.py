@@ -35,7 +35,7 @@ from twofold.web.deps import (
 from twofold.web.errors import field_of, message_for, status_for
 from twofold.web.labels import browser_summary, event_label
 from twofold.web.pages.auth import landing_page
-from twofold.web.rendering import redirect, render, set_session_cookie
+from twofold.web.rendering import redirect, render, runtime_of, set_session_cookie
 
 router = APIRouter(prefix="/account")
 
@@ -159,8 +159,25 @@ def recovery_codes_page(request: Request, codes: list[str], *, first_time: bool)
         request,
         "recovery_codes.html",
         codes=codes,
-        codes_text="\n".join(codes) + "\n",
+        codes_text=recovery_codes_text(request, codes),
         first_time=first_time,
+    )
+
+
+def recovery_codes_text(request: Request, codes: list[str]) -> str:
+    """The .txt to keep: whose codes, for which site, made when, then one code a line."""
+    runtime = runtime_of(request)
+    user: User = request.state.user
+    return "".join(
+        line + "\n"
+        for line in (
+            f"Twofold recovery codes for {user.login}",
+            f"Site: {runtime.public_url()}",
+            f"Made: {runtime.now():%Y-%m-%d %H:%M} UTC (older codes no longer work)",
+            "Each code signs you in once instead of an authentication code.",
+            "",
+            *codes,
+        )
     )
 
 
