@@ -426,6 +426,11 @@ def test_policy_preview_changes_nothing_and_apply_signs_everyone_out(
         page.get_by_role("button", name="Apply this policy").click()
         # The admin who applied it stays signed in and sees the result.
         expect(page.get_by_text("The 2FA policy was applied.")).to_be_visible()
+        # The audit log's table shows the policy before → after.
+        admin_tab(page, "Audit log")
+        expect(page.locator("table.events td.details").filter(has_text="Policy:")).to_have_text(
+            ["Policy: optional (grace 0 days) → required (grace 3 days)"]
+        )
         expect_signed_out_at_next_page(member)
         assert re.search(r"^hooli\s+required\s+3\s", operator.run("org", "list"), re.M)
 
@@ -456,6 +461,8 @@ def test_audit_log_filtered_by_member_exports_as_csv(
     expect(page.locator("main p", has_text="Export CSV")).to_have_text("4 events · Export CSV")
     expect(rows).to_have_count(4)
     expect(rows.locator("td:nth-child(3)")).to_have_text(["vic"] * 4)
+    # The reset's reason shows in the table, not only in the CSV.
+    expect(rows.first.locator("td.details")).to_contain_text("Reason: Phone dropped in the harbour")
     expect(rows.locator("td:nth-child(2)")).to_have_text(
         [
             re.compile("reset", re.IGNORECASE),
