@@ -108,3 +108,22 @@ def test_the_ninth_wrong_code_warns_and_the_tenth_locks_saying_until_when_and_wh
     again = words(client.get("/login/code"))
     assert f"locked until {until} UTC" in again
     assert 'name="code"' not in again
+
+
+def test_the_security_page_lists_ten_events_a_page_with_older_and_newer_links(
+    client: TestClient, alice: Person, clock: FixedClock
+) -> None:
+    for _ in range(12):  # 12 sign-ins: 12 "Signed in" events, plus "Account created"
+        client.cookies.clear()  # another browser, as far as the server can tell
+        sign_in(client, alice)
+        clock.advance(60)
+    first = client.get("/account/security")
+    assert first.text.count("<td>Signed in</td>") == 10
+    assert "Older events →" in text_of(first)
+    assert "← Newer events" not in text_of(first)
+    second = client.get("/account/security?page=2")
+    assert second.text.count("<td>Signed in</td>") == 2
+    assert "<td>Account created</td>" in second.text
+    assert "← Newer events" in text_of(second)
+    assert "Older events →" not in text_of(second)
+    assert "No older events." in text_of(client.get("/account/security?page=3"))

@@ -84,14 +84,18 @@ def security_page(
     standing: StandingDep,
     session: AuthenticatedSession,
     notice: str = "",
+    page: int = 1,
 ) -> Response:
     enabled = standing.has_two_factor
+    events, older = activity.events_page(db, user.id, page)
     return render(
         request,
         "security.html",
         email=user.email,
         email_verified=user.email_verified_at is not None,
-        events=activity.recent_events(db, user.id),
+        events=events,
+        events_page=max(1, page),
+        older_events=older,
         active_sessions=activity.active_sessions(db, runtime, user.id),
         current_session_id=session.id,
         event_label=event_label,
