@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -151,7 +151,7 @@ def login_submit(
     return response
 
 
-def _prompt_context(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> dict[str, object]:
+def _prompt_context(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> dict[str, Any]:
     """Whose code and for which organization, why it is asked again after a switch, and
     whether the next wrong code locks (then for how many minutes; None: until unlocked)."""
     user = db.get(User, session.user_id)
