@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/twofold serve
+# Quiet install, then the server: its setup link (first start) is the last thing printed.
+run:
+	@$(MAKE) --silent --no-print-directory $(STAMP)
+	@$(BIN)/twofold serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -1,14 +1,31 @@
 """Interface conventions, checked in the browser at phone width (360 px): labels, the code
-fields' keyboard hints, the QR code's text alternative, focus, and nothing too wide or small."""
+fields' keyboard hints, the QR code's text alternative, focus, and nothing too wide or small;
+and axe-core on every page, at desktop and phone widths."""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from browser.flows import PHONE, at_path, create_first_admin, enroll, enter_password, sign_out
+from browser.axe import check_accessible
+from browser.flows import (
+    DESKTOP,
+    PHONE,
+    PhoneApp,
+    at_path,
+    confirm_setup,
+    create_first_admin,
+    enroll,
+    enter_code,
+    enter_password,
+    read_setup_key,
+    sign_out,
+)
+from browser.mailbox import Mailbox
+from browser.operator_cli import Operator
 from browser.server import Server
 
 LARGE_TAP = 44  # px: text fields and main buttons
@@ -62,6 +79,15 @@ def test_forms_follow_the_interface_conventions(page: Page, server: Server) -> N
     expect(page.get_by_label("Login name")).to_be_focused()
     check_fits_a_phone(page)
 
+    # A password too short: the error is next to the password field, and focus is there.
+    page.get_by_label("Login name").fill("hopper")
+    page.get_by_label("Password", exact=True).fill("short")
+    page.get_by_role("button", name="Create administrator").click()
+    password = page.get_by_label("Password", exact=True)
+    expect(password).to_have_attribute("aria-invalid", "true")
+    expect(password).to_be_focused()
+    expect(page.get_by_label("Login name")).to_have_value("hopper")
+
     create_first_admin(page, server.setup_url, "hopper")
     check_every_field_is_labelled(page)
     check_code_field(page.get_by_label("Authentication code"))
@@ -100,3 +126,117 @@ def test_forms_follow_the_interface_conventions(page: Page, server: Server) -> N
     expect(recovery).to_be_focused()
     expect(recovery).to_have_attribute("autocomplete", "off")  # letters too: not numeric
     check_fits_a_phone(page)
+
+
+@pytest.mark.browser
+def test_every_page_passes_axe_at_desktop_and_phone_widths(
+    page: Page, chromium: Browser, server: Server, operator: Operator, mailbox: Mailbox
+) -> None:
+    """axe-core finds no serious or critical violation on any page, at 1280 and 360 px."""
+    operator.create_org("axe", "Axe Works", signup="open")
+    operator.create_user("ada", org="axe", role="admin")
+    operator.create_user("moe", org="axe")
+
+    # Signed out: sign-in, forgotten password, sign-up, and the error pages.
+    for path in ("/login", "/password/forgot", "/signup", "/signup/axe", "/no-such-page"):
+        page.goto(path)
+        check_accessible(page)
+    page.goto("/password/reset/not-a-token")
+    expect(page.get_by_role("heading", name="That didn't work")).to_be_visible()
+    check_accessible(page)
+    enter_password(page, "ada", "not her password")  # the sign-in page with an error
+    expect(page.get_by_role("alert")).to_be_visible()
+    check_accessible(page)
+    page.goto("/password/forgot")
+    page.get_by_label("Email").fill("moe@example.test")
+    page.get_by_role("button", name=re.compile("Send")).click()
+    check_accessible(page)
+    page.goto(mailbox.wait_for("moe@example.test", subject="reset").link_to("/password/reset/"))
+    check_accessible(page)
+
+    # An administrator: the 2FA setup she cannot put off, her codes, her account pages.
+    enter_password(page, "ada")
+    expect(page).to_have_url(at_path("/account/security/setup"))
+    check_accessible(page)
+    page.get_by_label("Authentication code").fill("000000")
+    page.get_by_role("button", name="Confirm and turn on").click()
+    expect(page.get_by_role("alert")).to_be_visible()  # the setup page with an error
+    check_accessible(page)
+    phone = PhoneApp(read_setup_key(page))
+    confirm_setup(page, phone)
+    check_accessible(page)  # the recovery codes
+    page.get_by_role("link", name="I have saved these codes").click()
+    for path in (
+        "/account/security",
+        "/account/password",
+        "/account/email",
+        "/account/security/recovery-codes",
+        "/account/security/disable",
+    ):
+        page.goto(path)
+        check_accessible(page)
+    page.goto("/account/password")
+    page.get_by_role("button", name="Change password").click()  # every field's error
+    check_accessible(page)
+
+    # The admin console.
+    for path in ("/admin/members", "/admin/policy", "/admin/audit", "/admin/invite"):
+        page.goto(path)
+        check_accessible(page)
+
+    # On a phone the members table fits: its 2FA column shows, its header is one line.
+    page.set_viewport_size(PHONE)
+    page.goto("/admin/members")
+    table = page.locator("table.members")
+    header = table.get_by_role("columnheader", name="2FA")
+    expect(header).to_be_visible()
+    wrap = page.locator(".table-wrap")
+    assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth"), "the members table is cut"
+    heights = {box["height"] for h in table.locator("th").all() if (box := h.bounding_box())}
+    assert max(heights) < 40, f"the header wraps: {heights}"
+    page.set_viewport_size(DESKTOP)
+    page.goto("/admin/policy")
+    page.get_by_label("Required — every member must have it").check()
+    page.get_by_role("button", name="Show what will happen").click()
+    check_accessible(page)  # the preview
+    page.goto("/admin/members")
+    page.locator("table.members").get_by_role("link", name="moe", exact=True).click()
+    check_accessible(page)  # a member's page
+    member_page = page.url
+    page.get_by_role("link", name=re.compile("^Remove from")).click()
+    check_accessible(page)
+
+    # A member: 2FA optional, turned on, then reset by the operator; the page that waits for
+    # the emailed link, and the link's page.
+    member = chromium.new_context(base_url=server.base_url, viewport=DESKTOP)
+    try:
+        moe = member.new_page()
+        enter_password(moe, "moe")
+        check_accessible(moe)
+        moe.goto("/account/security/setup")
+        moe_phone = PhoneApp(read_setup_key(moe))
+        confirm_setup(moe, moe_phone)
+        page.goto(member_page)
+        page.get_by_role("link", name="Reset 2FA (lost phone)…").click()
+        check_accessible(page)
+        operator.run("user", "reset-2fa", "moe", "--reason", "Lost phone", "--yes")
+        enter_password(moe, "moe")
+        expect(moe.get_by_role("heading", name="Check your email")).to_be_visible()
+        check_accessible(moe)
+        # Mailed by the operator's command, whose links use the default address: the path.
+        mail = mailbox.wait_for("moe@example.test", subject="set up two-factor authentication")
+        moe.goto(urlsplit(mail.link_to("/reenroll/")).path)
+        expect(moe.locator("figure.qr")).to_be_visible()
+        check_accessible(moe)
+    finally:
+        member.close()
+
+    # The code prompt, its error and the recovery code prompt.
+    sign_out(page)
+    enter_password(page, "ada")
+    check_accessible(page)
+    enter_code(page, "12ab56")
+    expect(page.get_by_role("alert")).to_be_visible()
+    check_accessible(page)
+    page.get_by_role("link", name="Use a recovery code").click()
+    check_accessible(page)

@@ -49,8 +49,7 @@ RESET_DONE = (
 )
 LINK_REQUIRED = (
     "An administrator reset two-factor authentication for your account. Open the link we "
-    "emailed you to set it up again (it works once, for 24 hours). Lost it? Ask your "
-    "administrator for a new reset."
+    "emailed you to set it up again"
 )
 REENROLL_NOTICE = (
     "An administrator reset two-factor authentication for your account. Scan the new key "
@@ -155,15 +154,22 @@ def sign_in_for_link(member: Page, login: str) -> None:
 
 
 def expect_signed_out_at_next_page(member: Page) -> None:
-    """The member's open page still shows; their next navigation is the sign-in page."""
+    """The member's open page still shows; their next navigation is the sign-in page, which
+    says they were signed out."""
     member.get_by_role("link", name="Change password").click()
     expect(member).to_have_url(at_path("/login"))
     expect(member.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(member.get_by_role("status")).to_contain_text("You were signed out.")
 
 
 @pytest.mark.browser
 def test_reset_2fa_lets_the_member_set_it_up_again_only_through_the_emailed_link(
-    page: Page, chromium: Browser, server: Server, operator: Operator, mailbox: Mailbox
+    page: Page,
+    chromium: Browser,
+    server: Server,
+    operator: Operator,
+    mailbox: Mailbox,
+    shots: Path,
 ) -> None:
     sign_in_new_admin(page, operator, "alice", "acme", "Acme Corp")
     operator.create_user("mia", org="acme")
@@ -216,8 +222,12 @@ def test_reset_2fa_lets_the_member_set_it_up_again_only_through_the_emailed_link
         # key, no code field — a stolen password cannot enroll another phone.
         enter_password(member, "mia")
         expect(member).to_have_url(at_path("/account/security/setup"))
-        expect(member.get_by_role("heading", name="That didn't work")).to_be_visible()
+        expect(member.get_by_role("heading", name="Check your email", level=1)).to_be_visible()
         expect(member.locator("main")).to_contain_text(LINK_REQUIRED)
+        expect(member.locator("main")).to_contain_text("(sent to mia@example.test)")
+        expect(member.get_by_text("That didn't work")).to_have_count(0)
+        expect(member.locator("main .error")).to_have_count(0)
+        shoot(member, shots / "reenroll-wait.png")
         expect(member.locator("figure.qr")).to_have_count(0)
         expect(member.locator("#setup-key")).to_have_count(0)
         expect(member.get_by_label("Authentication code")).to_have_count(0)
@@ -416,6 +426,11 @@ def test_policy_preview_changes_nothing_and_apply_signs_everyone_out(
         page.get_by_role("button", name="Apply this policy").click()
         # The admin who applied it stays signed in and sees the result.
         expect(page.get_by_text("The 2FA policy was applied.")).to_be_visible()
+        # The audit log's table shows the policy before → after.
+        admin_tab(page, "Audit log")
+        expect(page.locator("table.events td.details").filter(has_text="Policy:")).to_have_text(
+            ["Policy: optional (grace 0 days) → required (grace 3 days)"]
+        )
         expect_signed_out_at_next_page(member)
         assert re.search(r"^hooli\s+required\s+3\s", operator.run("org", "list"), re.M)
 
@@ -446,6 +461,8 @@ def test_audit_log_filtered_by_member_exports_as_csv(
     expect(page.locator("main p", has_text="Export CSV")).to_have_text("4 events · Export CSV")
     expect(rows).to_have_count(4)
     expect(rows.locator("td:nth-child(3)")).to_have_text(["vic"] * 4)
+    # The reset's reason shows in the table, not only in the CSV.
+    expect(rows.first.locator("td.details")).to_contain_text("Reason: Phone dropped in the harbour")
     expect(rows.locator("td:nth-child(2)")).to_have_text(
         [
             re.compile("reset", re.IGNORECASE),

@@ -48,13 +48,20 @@ def test_setup_sign_in_recovery_and_disable(page: Page, server: Server, operator
         page.get_by_role("link", name="Download (.txt)").click()
     download = download_info.value
     assert download.suggested_filename == "twofold-recovery-codes.txt"
-    assert download.path().read_text(encoding="utf-8").splitlines() == codes
+    lines = download.path().read_text(encoding="utf-8").splitlines()
+    assert lines[-10:] == codes
+    # It says whose codes they are, for which site, and when they were made.
+    assert lines[0] == "Twofold recovery codes for ada"
+    assert lines[1] == f"Site: {server.base_url}"
+    assert re.fullmatch(
+        r"Made: \d{4}-\d\d-\d\d \d\d:\d\d UTC \(older codes no longer work\)", lines[2]
+    )
 
     # "Copy codes" puts the same text on the clipboard.
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.get_by_role("button", name="Copy codes").click()
     expect(page.locator("button.copy-button")).to_have_text("Copied")
-    assert page.evaluate("navigator.clipboard.readText()").splitlines() == codes
+    assert page.evaluate("navigator.clipboard.readText()").splitlines() == lines
 
     page.get_by_role("link", name="I have saved these codes").click()
     expect_security_page(page, two_factor_on=True)

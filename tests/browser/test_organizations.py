@@ -29,6 +29,7 @@ from browser.operator_cli import Operator
 from browser.server import Server
 from support import STRONG_PASSWORD
 
+SESSION_ENDED = re.compile(r"^You were signed out\. Your session was ended, .*administrator")
 SIGNUP_CLOSED = "Sign-up is closed for this organization. Ask its administrator for an account."
 
 
@@ -109,9 +110,10 @@ def test_requiring_2fa_with_sign_out_everyone_ends_open_sessions(
         effect = operator.set_policy("globex", "--two-factor", "required", "--sign-out-everyone")
         assert "Signed out 1 session." in effect, effect
 
-        # Dave's open page still shows; his next navigation finds him signed out.
+        # Dave's open page still shows; his next navigation finds him signed out, and why.
         page.get_by_role("link", name="Change password").click()
         expect_sign_in_page(page)
+        expect(page.get_by_role("status")).to_have_text(SESSION_ENDED)
 
         # Someone outside Globex stays signed in.
         other.get_by_role("link", name="Change password").click()
@@ -245,6 +247,10 @@ def test_switching_into_an_organization_that_requires_2fa_asks_for_the_code_agai
     # and nothing else is reachable until then.
     switch_organization(page, "Bravo")
     expect(page).to_have_url(at_path("/login/code"))
+    expect(page.locator("main .notice")).to_have_text(
+        re.compile(r"^Bravo requires two-factor authentication, and this session has not passed")
+    )
+    expect(page.locator("main")).to_contain_text("enter the code it shows for hana in Bravo.")
     page.goto("/account/security")
     expect(page).to_have_url(at_path("/login/code"))
     enter_code(page, phone.next_code())  # TOTP code 3

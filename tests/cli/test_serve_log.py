@@ -189,3 +189,17 @@ def test_an_emailed_link_uses_the_served_address_not_the_host_header(
 def test_serve_prints_the_address_links_use(server: Server) -> None:
     assert server.base_url.startswith("http://localhost:")
     assert server.setup_url.startswith(f"{server.base_url}/setup/")
+
+
+def test_serve_prints_the_setup_link_last_once_it_listens(server: Server) -> None:
+    """On a first start the setup link comes after uvicorn's start-up lines, just above
+    "Serving on", so it is the last thing on screen rather than buried."""
+    output = list(server.output)
+    serving = next(i for i, line in enumerate(output) if "Serving on" in line)
+    link = next(i for i, line in enumerate(output) if server.setup_url in line)
+    listening = next(i for i, line in enumerate(output) if "Uvicorn running on" in line)
+    assert listening < link < serving, "".join(output)
+    between = [line.strip("-\n ") for line in output[link + 1 : serving]]
+    assert [line for line in between if line] == [
+        "or on the command line: twofold user create LOGIN --superadmin --password-stdin"
+    ], "".join(output)

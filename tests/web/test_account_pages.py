@@ -63,7 +63,11 @@ def test_enrolling_shows_ten_recovery_codes_once_with_a_download(
     assert "This is the only time they are shown." in page
     download = re.search(r'href="data:text/plain;charset=utf-8,([^"]+)"', response.text)
     assert download
-    assert unquote(download.group(1)).split() == codes
+    text = unquote(download.group(1)).splitlines()
+    assert text[-10:] == codes
+    assert text[0] == "Twofold recovery codes for alice"
+    assert text[1] == "Site: http://localhost:8000"
+    assert text[2] == f"Made: {clock.now():%Y-%m-%d %H:%M} UTC (older codes no longer work)"
     assert 'download="twofold-recovery-codes.txt"' in response.text
     assert "I have saved these codes" in page
     assert response.headers["cache-control"] == "no-store"

@@ -3,7 +3,9 @@ modules). Every command explains itself with --help; none prints a secret, code 
 
 from __future__ import annotations
 
-from typing import Annotated
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +19,9 @@ from twofold.core.errors import TwofoldError
 from twofold.services import setup as setup_service
 from twofold.services.runtime import build_runtime
 from twofold.store.db import make_engine, migrate
+
+if TYPE_CHECKING:
+    import uvicorn
 
 app = typer.Typer(
     name="twofold",
@@ -52,19 +57,12 @@ def serve(
     except TwofoldError as exc:
         raise fail(exc.detail) from exc
     url = runtime.public_url()
+    setup_link = None
     with runtime.db() as db:
         if setup_service.needs_setup(db):
-            token = setup_service.issue_setup_token(db, runtime)
-            typer.echo("")
-            typer.secho("No users yet. Create the first administrator:", bold=True)
-            typer.echo(f"  in the browser (one-time link, valid 24 hours): {url}/setup/{token}")
-            typer.echo(
-                "  or on the command line: twofold user create LOGIN --superadmin --password-stdin"
-            )
-            typer.echo("")
+            setup_link = f"{url}/setup/{setup_service.issue_setup_token(db, runtime)}"
     typer.echo(f"Email: {runtime.mailer.describe()}")
-    typer.secho(f"Serving on {url}  (Ctrl+C to stop)", fg=typer.colors.GREEN)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(runtime=runtime),
         host=settings.host,
         port=settings.port,
@@ -72,6 +70,36 @@ def serve(
         log_config=log_config(),
         log_level="info",
     )
+    _run_then_announce(config, lambda: _announce(url, setup_link))
+
+
+def _announce(url: str, setup_link: str | None) -> None:
+    """Printed once the server listens, below its start-up lines: the setup link comes last,
+    where a first `make run` leaves it on screen."""
+    if setup_link is not None:
+        rule = "-" * 72
+        typer.echo("")
+        typer.echo(rule)
+        typer.secho("No users yet. Create the first administrator:", bold=True)
+        typer.secho(f"  in the browser (one-time link, valid 24 hours): {setup_link}", bold=True)
+        typer.echo(
+            "  or on the command line: twofold user create LOGIN --superadmin --password-stdin"
+        )
+        typer.echo(rule)
+    typer.secho(f"Serving on {url}  (Ctrl+C to stop)", fg=typer.colors.GREEN)
+
+
+def _run_then_announce(config: uvicorn.Config, announce: Callable[[], None]) -> None:
+    """uvicorn's server, calling `announce` once it has started listening."""
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                announce()
+
+    AnnouncingServer(config).run()
 
 
 @app.command("migrate")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from twofold.cli.common import DataDirOption, fail, open_runtime
+from twofold.cli.common import DataDirOption, open_runtime
 from twofold.core.errors import InvalidInput
 from twofold.core.policy import TwoFactorPolicy, parse_policy
 from twofold.services import organizations as org_service
@@ -127,7 +127,9 @@ def org_policy(
         if sign_out_everyone:
             typer.echo(f"Every member ({_members(effect.members)}) will be signed out now.")
         if not yes and not typer.confirm("Apply?", default=False):
-            raise fail("Nothing was changed.")
+            # Declining is an answer, not an error: say so and exit 0.
+            typer.echo("Not applied: nothing was changed.")
+            return
         ended = org_service.set_policy(
             db,
             runtime,

@@ -23,6 +23,11 @@ def lock_after_failure(failed_count: int, now: datetime) -> tuple[bool, datetime
     return False, None
 
 
+def next_failure_locks(failed_count: int, now: datetime) -> tuple[bool, datetime | None]:
+    """Whether one more wrong code would lock, and until when (None: until an operator)."""
+    return lock_after_failure(failed_count + 1, now)
+
+
 def is_locked(failed_count: int, locked_until: datetime | None, now: datetime) -> bool:
     if failed_count >= PERMANENT_LOCK_AT:
         return True

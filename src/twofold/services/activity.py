@@ -17,14 +17,27 @@ RECENT_EVENTS = 20
 
 
 def recent_events(db: Session, user_id: int, limit: int = RECENT_EVENTS) -> list[AuditEvent]:
-    return list(
+    return events_page(db, user_id, 1, per_page=limit)[0]
+
+
+EVENTS_PER_PAGE = 10
+
+
+def events_page(
+    db: Session, user_id: int, page: int, per_page: int = EVENTS_PER_PAGE
+) -> tuple[list[AuditEvent], bool]:
+    """One page (1 = newest) of the person's events, and whether older ones follow."""
+    page = max(1, min(page, 10_000))
+    rows = list(
         db.scalars(
             select(AuditEvent)
             .where(AuditEvent.user_id == user_id)
             .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-            .limit(limit)
+            .offset((page - 1) * per_page)
+            .limit(per_page + 1)
         )
     )
+    return rows[:per_page], len(rows) > per_page
 
 
 def active_sessions(db: Session, runtime: Runtime, user_id: int) -> list[AuthSession]:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold import __version__
-from twofold.core.errors import TwofoldError
+from twofold.core.errors import ReenrollmentLinkRequired, TwofoldError
 from twofold.services import health
 from twofold.services.housekeeping import PurgeWorker
 from twofold.services.mail import MailWorker
@@ -238,6 +238,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TwofoldError)
     async def on_domain_error(request: Request, exc: TwofoldError) -> Response:
+        if isinstance(exc, ReenrollmentLinkRequired):  # not a failure: what to do next
+            return render(request, "reenroll_wait.html", status_code=status_for(exc))
         return render(
             request,
             "error.html",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from twofold.core.audit_events import AuditEventType as E
@@ -72,3 +73,32 @@ def browser_summary(user_agent: str | None) -> str:
     if browser and system:
         return f"{browser} on {system}"
     return browser or system or user_agent[:40]
+
+
+# Audit details the admin console shows, in this order, with their words.
+DETAIL_LABELS = {
+    "reason": "Reason",
+    "sessions_ended": "Sessions ended",
+    "other_sessions_ended": "Other sessions ended",
+    "role": "Role",
+    "locked_until": "Locked until",
+    "codes_left": "Recovery codes left",
+}
+
+
+def audit_details(detail_json: str) -> list[str]:
+    """An audit event's details as short lines: the reason given, a policy's before → after,
+    and the other recorded facts (never a secret: audit.record refuses them)."""
+    try:
+        detail = json.loads(detail_json or "{}")
+    except ValueError:
+        return []
+    if not isinstance(detail, dict):
+        return []
+    lines = []
+    if "before" in detail or "after" in detail:
+        lines.append(f"Policy: {detail.get('before', '?')} → {detail.get('after', '?')}")
+    for key, label in DETAIL_LABELS.items():
+        if detail.get(key) not in (None, ""):
+            lines.append(f"{label}: {detail[key]}")
+    return lines

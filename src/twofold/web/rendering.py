@@ -14,6 +14,7 @@ from twofold.otp.clock import unix_time
 from twofold.services.runtime import Runtime
 from twofold.web import csrf
 from twofold.web.errors import and_list
+from twofold.web.labels import audit_details
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -22,6 +23,7 @@ SESSION_COOKIE = "twofold_session"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["days_left"] = days_left
 templates.env.filters["and_list"] = and_list
+templates.env.filters["audit_details"] = audit_details
 
 
 def runtime_of(request: Request) -> Runtime:

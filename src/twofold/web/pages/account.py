@@ -35,7 +35,7 @@ from twofold.web.deps import (
 from twofold.web.errors import field_of, message_for, status_for
 from twofold.web.labels import browser_summary, event_label
 from twofold.web.pages.auth import landing_page
-from twofold.web.rendering import redirect, render, set_session_cookie
+from twofold.web.rendering import redirect, render, runtime_of, set_session_cookie
 
 router = APIRouter(prefix="/account")
 
@@ -84,14 +84,18 @@ def security_page(
     standing: StandingDep,
     session: AuthenticatedSession,
     notice: str = "",
+    page: int = 1,
 ) -> Response:
     enabled = standing.has_two_factor
+    events, older = activity.events_page(db, user.id, page)
     return render(
         request,
         "security.html",
         email=user.email,
         email_verified=user.email_verified_at is not None,
-        events=activity.recent_events(db, user.id),
+        events=events,
+        events_page=max(1, page),
+        older_events=older,
         active_sessions=activity.active_sessions(db, runtime, user.id),
         current_session_id=session.id,
         event_label=event_label,
@@ -159,8 +163,25 @@ def recovery_codes_page(request: Request, codes: list[str], *, first_time: bool)
         request,
         "recovery_codes.html",
         codes=codes,
-        codes_text="\n".join(codes) + "\n",
+        codes_text=recovery_codes_text(request, codes),
         first_time=first_time,
+    )
+
+
+def recovery_codes_text(request: Request, codes: list[str]) -> str:
+    """The .txt to keep: whose codes, for which site, made when, then one code a line."""
+    runtime = runtime_of(request)
+    user: User = request.state.user
+    return "".join(
+        line + "\n"
+        for line in (
+            f"Twofold recovery codes for {user.login}",
+            f"Site: {runtime.public_url()}",
+            f"Made: {runtime.now():%Y-%m-%d %H:%M} UTC (older codes no longer work)",
+            "Each code signs you in once instead of an authentication code.",
+            "",
+            *codes,
+        )
     )
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from twofold.core.errors import SecondFactorLocked, TwofoldError
+from twofold.core.lockout import next_failure_locks
 from twofold.core.policy import Demand
 from twofold.core.sessions import SessionState
 from twofold.services import organizations, second_factor, signin, signup
@@ -23,7 +24,14 @@ from twofold.web.deps import (
     RuntimeDep,
 )
 from twofold.web.errors import message_for, status_for
-from twofold.web.rendering import clear_session_cookie, redirect, render, set_session_cookie
+from twofold.web.rendering import (
+    SESSION_COOKIE,
+    clear_session_cookie,
+    read_cookie,
+    redirect,
+    render,
+    set_session_cookie,
+)
 
 router = APIRouter()
 
@@ -33,6 +41,11 @@ LOGIN_NOTICES = {
     "signed_out": "You are signed out.",
     "password_changed": "Your password was changed. Sign in with the new one.",
     "password_reset": "Your new password is set and all sessions were signed out. Sign in.",
+    "ended": (
+        "You were signed out. Your session was ended, for example because an administrator "
+        "signed everyone out when your organization's sign-in rules changed, or because it "
+        "timed out. Sign in again to continue."
+    ),
 }
 
 AFTER_SIGN_IN = "/account/security"
@@ -64,14 +77,20 @@ def login_page(
 ) -> Response:
     if session is not None:
         return redirect(landing_page(db, runtime, session))
-    return render(
+    # A session cookie the server no longer knows: the session was ended elsewhere or timed out.
+    ended = bool(read_cookie(request, SESSION_COOKIE)) and not notice
+    response = render(
         request,
         "login.html",
-        notice=LOGIN_NOTICES.get(notice) or (NEXT_NOTICE if safe_next(next) else None),
+        notice=LOGIN_NOTICES.get("ended" if ended else notice)
+        or (NEXT_NOTICE if safe_next(next) else None),
         login="",
         next=safe_next(next),
         signup_open=bool(signup.open_organizations(db)),
     )
+    if ended:
+        clear_session_cookie(request, response)  # said once
+    return response
 
 
 NEXT_NOTICE = "Sign in first; then we'll take you back to the link you opened."
@@ -132,17 +151,43 @@ def login_submit(
     return response
 
 
+def _prompt_context(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> dict[str, Any]:
+    """Whose code and for which organization, why it is asked again after a switch, and
+    whether the next wrong code locks (then for how many minutes; None: until unlocked)."""
+    user = db.get(User, session.user_id)
+    if user is None:
+        return {}
+    now = runtime.now()
+    current = organizations.standing(db, runtime, user, session).current
+    locks, until = next_failure_locks(user.failed_code_count, now)
+    return {
+        "account": user.login,
+        "organization": current.name if current else None,
+        "asked_again": session.state == SessionState.AUTHENTICATED,
+        "last_try": locks,
+        "next_lock_minutes": int((until - now).total_seconds() // 60) if until else None,
+    }
+
+
 def _prompt(
     request: Request, template: str, db: DbDep, runtime: RuntimeDep, session: PendingSession
 ) -> Response:
     """The code or recovery prompt; while the second factor is locked, only the reason."""
     user = db.get(User, session.user_id)
+    context = _prompt_context(db, runtime, session)
     try:
         if user is not None:
             second_factor.ensure_not_locked(user, runtime.now())
     except SecondFactorLocked as exc:
-        return render(request, template, error=message_for(exc, runtime.now()), locked=True)
-    return render(request, template)
+        return render(
+            request,
+            template,
+            error=message_for(exc, runtime.now()),
+            locked=True,
+            locked_until=exc.until,
+            **context,
+        )
+    return render(request, template, **context)
 
 
 @router.get("/login/code")
@@ -178,16 +223,20 @@ def _second_step(
 ) -> Response:
     verify, template, empty_message = SECOND_STEPS[kind]
     if not code.strip():
-        return render(request, template, status_code=400, error=empty_message)
+        context = _prompt_context(db, runtime, session)
+        return render(request, template, status_code=400, error=empty_message, **context)
     try:
         token = verify(db, runtime, session, code, client)
     except TwofoldError as exc:
+        locked = isinstance(exc, SecondFactorLocked)
         return render(
             request,
             template,
             status_code=status_for(exc),
             error=message_for(exc, runtime.now()),
-            locked=isinstance(exc, SecondFactorLocked),
+            locked=locked,
+            locked_until=exc.until if isinstance(exc, SecondFactorLocked) else None,
+            **_prompt_context(db, runtime, session),
         )
     response = redirect(landing_page(db, runtime, session))
     set_session_cookie(request, response, token)
