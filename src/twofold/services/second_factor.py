@@ -26,10 +26,11 @@ from twofold.core.lockout import is_locked, lock_after_failure
 from twofold.core.sessions import Method, SessionState
 from twofold.core.validation import MAX_CODE_INPUT
 from twofold.notify import messages
+from twofold.otp import totp
 from twofold.otp.clock import unix_time
 from twofold.otp.codes import is_numeric_code, normalize_code
 from twofold.otp.recovery import is_well_formed_recovery_code, normalize_recovery_code
-from twofold.otp.totp import TotpParams, matching_steps
+from twofold.otp.totp import TotpParams
 from twofold.services import audit, sessions
 from twofold.services.notifications import FAILED_CODES_WORTH_NOTICE, notify
 from twofold.services.runtime import ClientInfo, Runtime
@@ -154,12 +155,18 @@ def consume_totp_step(
     if len(normalized) > MAX_CODE_INPUT or not is_numeric_code(normalized, params.digits):
         raise MalformedCode()
     secret = open_secret(runtime, authenticator, user.id)
-    steps = matching_steps(secret, normalized, unix_time(runtime.now()), params, window=TOTP_WINDOW)
-    last = authenticator.last_used_step
-    fresh = [step for step in steps if last is None or step > last]
-    if not fresh:
-        raise CodeReused() if steps else InvalidCode()
-    step = fresh[0]
+    verdict = totp.verify_totp(
+        secret,
+        normalized,
+        unix_time(runtime.now()),
+        params,
+        window=TOTP_WINDOW,
+        last_used_step=authenticator.last_used_step,
+    )
+    if verdict.step is None:
+        raise CodeReused() if verdict.replayed else InvalidCode()
+    step = verdict.step
+    # The same rule once more, in the database: only one request may record this step.
     consumed = rows_affected(
         db,
         update(Authenticator)
