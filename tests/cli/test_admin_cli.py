@@ -200,7 +200,9 @@ def test_reset_2fa_without_a_reason_is_a_clear_error(
     args = ["user", "reset-2fa", dave, "--yes"] + ([] if reason is None else ["--reason", reason])
     exit_code, output = twofold(tmp_path, *args)
     assert exit_code == 1
-    assert error_line(output) == "Error: Say why with --reason TEXT (it goes into the audit log)."
+    assert error_line(output) == (
+        "Error: Say why you are resetting (it goes into the audit log). Use --reason TEXT."
+    )
     assert state(tmp_path, dave)["two_factor"] is True
     assert state(tmp_path, dave)["sessions"] == 1
 

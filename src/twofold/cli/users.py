@@ -187,8 +187,10 @@ def user_reset_2fa(
 ) -> None:
     """Reset a user's 2FA (lost phone): their secret, recovery codes and sessions are gone,
     and only the emailed single-use link (24 h) lets them set it up again."""
-    if not reason.strip():  # before anything is asked or opened
-        raise fail("Say why with --reason TEXT (it goes into the audit log).")
+    try:  # before anything is asked or opened
+        admin_service.check_reason(reason)
+    except InvalidInput as exc:
+        raise fail(f"{exc.detail} Use --reason TEXT.") from exc
     with open_runtime(data_dir) as (runtime, db):
         user = user_service.get_by_login(db, login)
         nothing_to_reset = admin_service.reset_refusal(db, user)

@@ -41,7 +41,7 @@ from twofold.services.passwords import (
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.second_factor import consume_totp_step
 from twofold.services.totp_secrets import open_secret, seal_secret
-from twofold.services.users import has_two_factor
+from twofold.services.users import clear_code_failures, has_two_factor
 from twofold.store.models import Authenticator, AuthSession, RecoveryCode, User
 
 # A setup page reopened within this time shows the same key, so a half-finished
@@ -244,8 +244,7 @@ def disable_two_factor(
     confirm_current_password(db, runtime, user, password, client)
     db.execute(delete(Authenticator).where(Authenticator.user_id == user.id))
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    user.failed_code_count = 0
-    user.code_locked_until = None
+    clear_code_failures(user)
     audit.record(
         db, runtime.now(), AuditEventType.TWO_FACTOR_DISABLED, user_id=user.id, client=client
     )

@@ -16,13 +16,13 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import Forbidden, InvalidInput
-from twofold.core.lockout import PERMANENT_LOCK_AT
 from twofold.core.policy import MembershipView, Role, TwoFactorPolicy
 from twofold.notify.messages import Message
 from twofold.services import audit, links, organizations, sessions, users
 from twofold.services.crash_points import crash_point
 from twofold.services.notifications import send_to
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.second_factor import confirm_code_for_change
 from twofold.store.models import (
     AuditEvent,
     Authenticator,
@@ -211,12 +211,7 @@ class MemberPage:
 def _has_2fa(user_id: InstrumentedAttribute[int] = Membership.user_id) -> Exists:
     """A confirmed authenticator exists for the member (correlated on memberships.user_id,
     which equals users.id wherever both are joined, so counts can skip the users table)."""
-    # Selecting user_id (not *) lets the (user_id, confirmed_at) index answer on its own.
-    return (
-        select(Authenticator.user_id)
-        .where(Authenticator.user_id == user_id, Authenticator.confirmed_at.is_not(None))
-        .exists()
-    )
+    return users.users_with_two_factor().where(Authenticator.user_id == user_id).exists()
 
 
 def _member_conditions(*, search: str, status: str, now: datetime) -> list[ColumnElement[bool]]:
@@ -230,12 +225,7 @@ def _member_conditions(*, search: str, status: str, now: datetime) -> list[Colum
     elif status == "not_enabled":
         conditions.append(~_has_2fa())
     elif status == "locked":
-        conditions.append(
-            or_(
-                User.failed_code_count >= PERMANENT_LOCK_AT,
-                and_(User.code_locked_until.is_not(None), User.code_locked_until > now),
-            )
-        )
+        conditions.append(users.code_locked_sql(now))
     return conditions
 
 
@@ -309,13 +299,7 @@ def list_members(
         )
     }
     rows = [loaded[user_id] for user_id in ids if user_id in loaded]
-    with_2fa = set(
-        db.scalars(
-            select(Authenticator.user_id).where(
-                Authenticator.user_id.in_(ids), Authenticator.confirmed_at.is_not(None)
-            )
-        )
-    )
+    with_2fa = set(db.scalars(users.users_with_two_factor().where(Authenticator.user_id.in_(ids))))
     codes_left = dict(
         db.execute(
             select(RecoveryCode.user_id, func.count(RecoveryCode.id))
@@ -334,8 +318,7 @@ def list_members(
                 two_factor=user.id in with_2fa,
                 reset_pending=user.two_factor_reset_at is not None,
                 recovery_codes_left=int(codes_left.get(user.id, 0)),
-                locked=user.failed_code_count >= PERMANENT_LOCK_AT
-                or (user.code_locked_until is not None and user.code_locked_until > now),
+                locked=users.is_code_locked(user, now),
                 last_sign_in_at=user.last_sign_in_at,
                 grace_ends_at=_grace_end(organization, role, joined_at, now),
             )
@@ -389,10 +372,47 @@ def adoption(db: Session, organization: Organization) -> Adoption:
 # --- actions ------------------------------------------------------------------------------
 
 
+def check_reason(reason: str) -> str:
+    """THE rule that a reset says why (it goes into the audit log), for console, CLI and
+    API alike: the reason, stripped, or InvalidInput on the "reason" field."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("reason", "Say why you are resetting (it goes into the audit log).")
+    if len(reason) > REASON_MAX:
+        raise InvalidInput("reason", f"Keep the reason under {REASON_MAX} characters.")
+    return reason
+
+
 def second_factor_is_fresh(session: AuthSession, now: datetime) -> bool:
+    """Whether the admin passed their second factor in this session within the last ten
+    minutes; otherwise a reset asks their code again."""
     return session.second_factor_at is not None and now - session.second_factor_at <= (
         FRESH_SECOND_FACTOR
     )
+
+
+def reset_two_factor_as_admin(
+    db: Session,
+    runtime: Runtime,
+    scope: AdminScope,
+    session: AuthSession,
+    target: User,
+    *,
+    reason: str,
+    code: str,
+    client: ClientInfo,
+) -> str:
+    """The console's reset, by a signed-in admin: the reason first; then, unless their
+    second factor is fresh in `session`, their own code (counted like any code), which makes
+    it fresh again; then `reset_two_factor`. All in one transaction. Returns the link."""
+    check_reason(reason)
+    now = runtime.now()
+    if not second_factor_is_fresh(session, now):
+        if scope.admin is None or not code.strip():
+            raise InvalidInput("code", "Enter the code from your authenticator app.")
+        confirm_code_for_change(db, runtime, scope.admin, code, client)
+        session.second_factor_at = now
+    return reset_two_factor(db, runtime, scope, target, reason=reason, client=client)
 
 
 def reset_two_factor(
@@ -414,11 +434,7 @@ def reset_two_factor(
     nothing_to_reset = reset_refusal(db, target)
     if nothing_to_reset is not None:
         raise InvalidInput("member", nothing_to_reset)
-    reason = reason.strip()
-    if not reason:
-        raise InvalidInput("reason", "Say why you are resetting (it goes into the audit log).")
-    if len(reason) > REASON_MAX:
-        raise InvalidInput("reason", f"Keep the reason under {REASON_MAX} characters.")
+    reason = check_reason(reason)
     has_address = bool(target.email) and target.email_verified_at is not None
     if send_email and not has_address:
         raise InvalidInput(
@@ -431,8 +447,7 @@ def reset_two_factor(
     db.execute(delete(Authenticator).where(Authenticator.user_id == target.id))
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == target.id))
     crash_point("reset.after_delete", db)
-    target.failed_code_count = 0
-    target.code_locked_until = None
+    users.clear_code_failures(target)
     target.two_factor_reset_at = now
     ended = sessions.end_other_sessions(db, target.id, None)
     token = links.issue(

@@ -22,7 +22,7 @@ from twofold.core.errors import (
     SecondFactorLocked,
     TwoFactorNotEnabled,
 )
-from twofold.core.lockout import is_locked, lock_after_failure
+from twofold.core.lockout import lock_after_failure
 from twofold.core.sessions import Method, SessionState
 from twofold.core.validation import MAX_CODE_INPUT
 from twofold.notify import messages
@@ -35,7 +35,12 @@ from twofold.services import audit, sessions
 from twofold.services.notifications import FAILED_CODES_WORTH_NOTICE, notify
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.totp_secrets import open_secret
-from twofold.services.users import confirmed_authenticator, recovery_codes_left
+from twofold.services.users import (
+    clear_code_failures,
+    confirmed_authenticator,
+    is_code_locked,
+    recovery_codes_left,
+)
 from twofold.store.db import rows_affected
 from twofold.store.models import Authenticator, AuthSession, RecoveryCode, User
 
@@ -68,7 +73,7 @@ def lock_user_row(db: Session, user_id: int) -> User | None:
 
 
 def ensure_not_locked(user: User, now: datetime) -> None:
-    if is_locked(user.failed_code_count, user.code_locked_until, now):
+    if is_code_locked(user, now):
         until = (
             user.code_locked_until
             if user.code_locked_until and user.code_locked_until > now
@@ -133,8 +138,7 @@ def _succeed(
             "sign_in_after_failed_codes",
             messages.sign_in_after_failed_codes(user.login, user.failed_code_count),
         )
-    user.failed_code_count = 0
-    user.code_locked_until = None
+    clear_code_failures(user)
     user.last_sign_in_at = now
     token = sessions.step_up(db, runtime, session, method)
     audit.record(
@@ -271,5 +275,4 @@ def confirm_code_for_change(
     except InvalidCode:
         _count_failure(db, runtime, user, client, AuditEventType.SECOND_FACTOR_FAILED)
         raise
-    user.failed_code_count = 0
-    user.code_locked_until = None
+    clear_code_failures(user)

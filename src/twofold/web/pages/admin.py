@@ -12,11 +12,10 @@ from sqlalchemy.orm import Session
 
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import Forbidden, InvalidInput, NotFound, TwofoldError
-from twofold.core.policy import TwoFactorPolicy, parse_policy
+from twofold.core.policy import parse_policy
 from twofold.services import admin, invitations, organizations, users
 from twofold.services.admin import AdminScope, AuditFilter
 from twofold.services.runtime import Runtime
-from twofold.services.second_factor import confirm_code_for_change
 from twofold.store.models import Organization, User
 from twofold.web.deps import (
     AuthenticatedSession,
@@ -146,17 +145,9 @@ def members_page(
         sort=sort,
         desc=desc,
         adoption=admin.adoption(db, organization),
-        grace_ends_at=_grace_end(organization),
+        grace_ends_at=organizations.organization_grace_end(organization),
         notice=NOTICES.get(notice),
     )
-
-
-def _grace_end(organization: Organization) -> datetime | None:
-    if organization.two_factor_policy != TwoFactorPolicy.REQUIRED.value:
-        return None
-    if not organization.required_since or organization.grace_days <= 0:
-        return None
-    return organization.required_since + timedelta(days=organization.grace_days)
 
 
 def _member(
@@ -241,14 +232,9 @@ def reset_submit(
     target = _member(request, db, runtime, scope, member_id, "reset_2fa")
     ask_code = not admin.second_factor_is_fresh(session, runtime.now())
     try:
-        if not reason.strip():
-            raise InvalidInput("reason", "Say why you are resetting (it goes into the audit log).")
-        if ask_code:
-            if scope.admin is None or not code.strip():
-                raise InvalidInput("code", "Enter the code from your authenticator app.")
-            confirm_code_for_change(db, runtime, scope.admin, code, client)
-            session.second_factor_at = runtime.now()
-        admin.reset_two_factor(db, runtime, scope, target, reason=reason, client=client)
+        admin.reset_two_factor_as_admin(
+            db, runtime, scope, session, target, reason=reason, code=code, client=client
+        )
     except Forbidden:
         raise
     except TwofoldError as exc:
