@@ -66,7 +66,6 @@ def user_create(
             role=member_role.value,
             email_verified=True,
         )
-        db.commit()
         kind = "superadmin" if superadmin else "user"
         typer.echo(f"Created {kind} '{user.login}'.")
         typer.echo(f"Organization: {org} ({member_role.value}).")
@@ -152,7 +151,6 @@ def user_add_to_org(
         user = user_service.get_by_login(db, login)
         organization = org_service.get_organization(db, slug)
         org_service.add_member(db, runtime, user, organization, member_role)
-        db.commit()
         typer.echo(f"Added '{user.login}' to '{organization.slug}' as {member_role.value}.")
 
 
@@ -167,7 +165,6 @@ def user_remove_from_org(
         user = user_service.get_by_login(db, login)
         organization = org_service.get_organization(db, slug)
         org_service.remove_member(db, runtime, user, organization)
-        db.commit()
         typer.echo(f"Removed '{user.login}' from '{organization.slug}'.")
 
 

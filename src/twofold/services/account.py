@@ -41,6 +41,7 @@ from twofold.services.passwords import (
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.second_factor import consume_totp_step
 from twofold.services.totp_secrets import open_secret, seal_secret
+from twofold.services.transactions import use_case
 from twofold.services.users import clear_code_failures, has_two_factor
 from twofold.store.models import Authenticator, AuthSession, RecoveryCode, User
 
@@ -77,6 +78,7 @@ def confirm_current_password(
     password_attempt_succeeded(db, user.login, client)
 
 
+@use_case
 def begin_totp_enrollment(
     db: Session, runtime: Runtime, user: User, *, via_reset_link: bool = False
 ) -> PendingEnrollment:
@@ -174,6 +176,7 @@ def turn_on_totp(
     return codes
 
 
+@use_case
 def confirm_totp_enrollment_in_session(
     db: Session,
     runtime: Runtime,
@@ -207,6 +210,7 @@ def _replace_recovery_codes(db: Session, runtime: Runtime, user: User) -> list[s
     return codes
 
 
+@use_case
 def regenerate_recovery_codes(
     db: Session, runtime: Runtime, user: User, password: str, client: ClientInfo
 ) -> list[str]:
@@ -231,6 +235,7 @@ def regenerate_recovery_codes(
     return codes
 
 
+@use_case
 def disable_two_factor(
     db: Session, runtime: Runtime, user: User, password: str, client: ClientInfo
 ) -> None:
@@ -252,6 +257,7 @@ def disable_two_factor(
     db.commit()
 
 
+@use_case
 def change_password(
     db: Session,
     runtime: Runtime,

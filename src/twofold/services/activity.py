@@ -10,6 +10,7 @@ from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import NotFound
 from twofold.services import audit, sessions
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.transactions import use_case
 from twofold.store.models import AuditEvent, AuthSession, User
 
 RECENT_EVENTS = 20
@@ -36,6 +37,7 @@ def active_sessions(db: Session, runtime: Runtime, user_id: int) -> list[AuthSes
     )
 
 
+@use_case
 def end_own_session(
     db: Session, runtime: Runtime, user: User, session_id: int, client: ClientInfo
 ) -> None:
@@ -50,6 +52,7 @@ def end_own_session(
     db.commit()
 
 
+@use_case
 def end_other_sessions(
     db: Session, runtime: Runtime, user: User, current_session_id: int, client: ClientInfo
 ) -> int:

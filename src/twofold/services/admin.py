@@ -9,7 +9,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, Exists, Select, and_, delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
@@ -23,6 +23,7 @@ from twofold.services.crash_points import crash_point
 from twofold.services.notifications import send_to
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.second_factor import confirm_code_for_change
+from twofold.services.transactions import use_case
 from twofold.store.models import (
     AuditEvent,
     Authenticator,
@@ -90,8 +91,9 @@ def refuse(
     target_id: int | None,
     client: ClientInfo | None,
     message: str,
-) -> Forbidden:
-    """Record a refused admin action (a security matter) and return the error to raise."""
+) -> NoReturn:
+    """Refuse an admin action: record the refusal (a security matter), commit it, and raise
+    Forbidden with `message`."""
     audit.record(
         db,
         runtime.now(),
@@ -102,7 +104,7 @@ def refuse(
         action=action,
     )
     db.commit()
-    return Forbidden(message)
+    raise Forbidden(message)
 
 
 ASK_A_SUPERADMIN = "Ask a super-admin."
@@ -154,7 +156,7 @@ def require_manageable(
     """Refuse (recorded in the audit log, nothing else changed) unless `refusal` allows."""
     why_not = refusal(db, scope, target)
     if why_not is not None:
-        raise refuse(
+        refuse(
             db, runtime, scope, action, target_id=target.id, client=client, message=why_not
         )
 
@@ -169,7 +171,7 @@ def managed_member(
 ) -> User:
     target = db.get(User, member_id)
     if target is None:
-        raise refuse(
+        refuse(
             db,
             runtime,
             scope,
@@ -391,6 +393,7 @@ def second_factor_is_fresh(session: AuthSession, now: datetime) -> bool:
     )
 
 
+@use_case
 def reset_two_factor_as_admin(
     db: Session,
     runtime: Runtime,
@@ -415,6 +418,7 @@ def reset_two_factor_as_admin(
     return reset_two_factor(db, runtime, scope, target, reason=reason, client=client)
 
 
+@use_case
 def reset_two_factor(
     db: Session,
     runtime: Runtime,
@@ -511,6 +515,7 @@ def end_all_sessions(db: Session, user_id: int) -> int:
     return sessions.end_sessions_where(db, AuthSession.user_id == user_id)
 
 
+@use_case
 def unlock(
     db: Session, runtime: Runtime, scope: AdminScope, target: User, client: ClientInfo | None
 ) -> None:
@@ -520,6 +525,7 @@ def unlock(
     db.commit()
 
 
+@use_case
 def remove_from_organization(
     db: Session,
     runtime: Runtime,
@@ -532,7 +538,7 @@ def remove_from_organization(
     if the scope rule allows and the organization is one the admin administers."""
     require_manageable(db, runtime, scope, target, "remove", client)
     if not scope.administers(organization.id):
-        raise refuse(
+        refuse(
             db,
             runtime,
             scope,
@@ -546,11 +552,12 @@ def remove_from_organization(
     db.commit()
 
 
+@use_case
 def deactivate(
     db: Session, runtime: Runtime, scope: AdminScope, target: User, client: ClientInfo | None
 ) -> None:
     if not scope.superadmin:
-        raise refuse(
+        refuse(
             db,
             runtime,
             scope,

@@ -19,6 +19,7 @@ from twofold.services import audit, links, sessions
 from twofold.services.admin import AdminScope
 from twofold.services.notifications import send_to
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.transactions import use_case
 from twofold.services.users import create_user
 from twofold.store.models import AuthSession, OneTimeToken, Organization, User
 
@@ -26,6 +27,7 @@ PURPOSE = "invitation"
 LIFETIME = timedelta(days=7)
 
 
+@use_case
 def invite(
     db: Session,
     runtime: Runtime,
@@ -98,6 +100,7 @@ def open_invitation(db: Session, runtime: Runtime, token: str) -> Invitation:
     return Invitation(row=row, organization=organization, address=row.payload)
 
 
+@use_case
 def accept(
     db: Session,
     runtime: Runtime,

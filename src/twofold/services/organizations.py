@@ -21,6 +21,7 @@ from twofold.core.policy import (
 )
 from twofold.services import audit, sessions
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.transactions import use_case
 from twofold.services.users import has_two_factor, users_with_two_factor
 from twofold.store.db import rows_affected
 from twofold.store.models import AuthSession, Membership, Organization, User
@@ -49,6 +50,7 @@ def get_organization(db: Session, slug: str) -> Organization:
     return organization
 
 
+@use_case
 def create_organization(
     db: Session,
     runtime: Runtime,
@@ -165,6 +167,7 @@ def organization_grace_end(organization: Organization) -> datetime | None:
     )
 
 
+@use_case
 def set_policy(
     db: Session,
     runtime: Runtime,
@@ -238,6 +241,7 @@ def sign_out_members(
     return ended
 
 
+@use_case
 def add_member(
     db: Session,
     runtime: Runtime,
@@ -273,6 +277,7 @@ def add_member(
     return membership
 
 
+@use_case
 def remove_member(
     db: Session,
     runtime: Runtime,
@@ -353,6 +358,7 @@ def standing(db: Session, runtime: Runtime, user: User, session: AuthSession) ->
     return Standing(memberships=views, current=current, access=access, has_two_factor=two_factor)
 
 
+@use_case
 def switch_organization(
     db: Session,
     runtime: Runtime,

@@ -10,9 +10,11 @@ from twofold.services import account, audit, links, sessions
 from twofold.services.admin import REENROLL_PURPOSE
 from twofold.services.crash_points import crash_point
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.transactions import use_case
 from twofold.store.models import AuthSession, User
 
 
+@use_case
 def complete(
     db: Session,
     runtime: Runtime,

@@ -35,6 +35,7 @@ from twofold.services import audit, sessions
 from twofold.services.notifications import FAILED_CODES_WORTH_NOTICE, notify
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.totp_secrets import open_secret
+from twofold.services.transactions import use_case
 from twofold.services.users import (
     clear_code_failures,
     confirmed_authenticator,
@@ -187,6 +188,7 @@ def consume_totp_step(
     return step
 
 
+@use_case
 def verify_totp(
     db: Session, runtime: Runtime, session: AuthSession, code: str, client: ClientInfo
 ) -> str:
@@ -206,6 +208,7 @@ def verify_totp(
     return _succeed(db, runtime, session, user, Method.TOTP, client)
 
 
+@use_case
 def verify_recovery_code(
     db: Session, runtime: Runtime, session: AuthSession, code: str, client: ClientInfo
 ) -> str:

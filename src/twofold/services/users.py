@@ -15,11 +15,13 @@ from twofold.core.validation import check_password_length, normalize_email, norm
 from twofold.services import audit
 from twofold.services.passwords import check_new_password, hash_new_password
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.transactions import use_case
 from twofold.store.models import Authenticator, Membership, Organization, RecoveryCode, User
 
 DEFAULT_ORGANIZATION = "default"
 
 
+@use_case
 def create_user(
     db: Session,
     runtime: Runtime,

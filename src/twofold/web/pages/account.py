@@ -331,7 +331,6 @@ def email_submit(
             client=client,
         )
     except TwofoldError as exc:
-        db.rollback()
         field = field_of(exc) or ("code" if isinstance(exc, CODE_ERRORS) else "password")
         return _email_page(
             request,

@@ -54,9 +54,8 @@ def get_scope(request: Request, db: DbDep, runtime: RuntimeDep, user: CurrentUse
             "open_console",
             target_id=None,
             client=get_client(request),
-            message="",
+            message="The admin console is for organization administrators.",
         )
-        raise Forbidden("The admin console is for organization administrators.")
     return scope
 
 
@@ -76,7 +75,7 @@ def get_organization(
         return next((o for o in administered if o.slug == slug), administered[0])
     chosen_or_none = next((o for o in administered if o.slug == org[:64]), None)
     if chosen_or_none is None:
-        raise admin.refuse(
+        admin.refuse(
             db,
             runtime,
             scope,
@@ -238,7 +237,6 @@ def reset_submit(
     except Forbidden:
         raise
     except TwofoldError as exc:
-        db.rollback()
         field = field_of(exc) or "code"
         message = message_for(exc, runtime.now())
         in_form = field in {"reason", "code"}
@@ -390,7 +388,6 @@ def policy_submit(
         client=client,
         keep_session_id=session.id,
     )
-    db.commit()
     return redirect(f"/admin/members?org={organization.slug}&notice=policy")
 
 
@@ -501,7 +498,6 @@ def invite_submit(
             client=client,
         )
     except TwofoldError as exc:
-        db.rollback()
         return _page(
             request,
             "admin/invite.html",

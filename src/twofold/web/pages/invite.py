@@ -55,7 +55,6 @@ def invitation_submit(
     except InvalidToken:
         raise
     except TwofoldError as exc:
-        db.rollback()
         invitation = invitations.open_invitation(db, runtime, token)
         field = field_of(exc) or "password"
         return render(

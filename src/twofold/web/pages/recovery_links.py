@@ -91,7 +91,6 @@ def reset_submit(
     except InvalidToken:
         raise
     except TwofoldError as exc:
-        db.rollback()
         user = password_reset.check_link(db, runtime, token)
         return render(
             request,

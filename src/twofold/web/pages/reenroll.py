@@ -110,7 +110,6 @@ def reenroll_submit(
     except InvalidToken:
         raise
     except TwofoldError as exc:
-        db.rollback()
         return _page(
             request,
             db,

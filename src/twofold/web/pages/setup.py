@@ -51,7 +51,6 @@ def first_admin_submit(
     except InvalidToken:
         raise
     except TwofoldError as exc:
-        db.rollback()
         return render(
             request,
             "first_admin.html",

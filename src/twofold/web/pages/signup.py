@@ -62,7 +62,6 @@ def signup_submit(
     except Forbidden:
         raise
     except TwofoldError as exc:
-        db.rollback()
         return render(
             request,
             "signup.html",
