@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 from support import STRONG_PASSWORD
 from twofold.cli.main import app
 from twofold.core.errors import InvalidCredentials
-from twofold.crypto import PasswordHashingParams
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import unix_time
 from twofold.services import account, links, signin, users
-from twofold.services.admin import REENROLL_PURPOSE
+from twofold.services.member_actions import REENROLL_PURPOSE
 from twofold.services.runtime import ClientInfo, Runtime, build_runtime
 from twofold.settings import Settings
 from twofold.store.models import AuditEvent, AuthSession, OutgoingEmail, RecoveryCode, User

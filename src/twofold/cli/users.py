@@ -10,7 +10,7 @@ import typer
 from twofold.cli.common import DataDirOption, fail, open_runtime
 from twofold.core.errors import InvalidInput
 from twofold.core.policy import Role, parse_role
-from twofold.services import admin as admin_service
+from twofold.services import admin_scope, member_actions
 from twofold.services import organizations as org_service
 from twofold.services import users as user_service
 
@@ -134,7 +134,7 @@ def user_unlock(
     """Unlock a user's second factor after too many wrong codes."""
     with open_runtime(data_dir) as (runtime, db):
         user = user_service.get_by_login(db, login)
-        admin_service.unlock(db, runtime, admin_service.OPERATOR, user, None)
+        member_actions.unlock(db, runtime, admin_scope.OPERATOR, user, None)
         typer.echo(f"Unlocked the second factor of '{user.login}'.")
 
 
@@ -185,12 +185,12 @@ def user_reset_2fa(
     """Reset a user's 2FA (lost phone): their secret, recovery codes and sessions are gone,
     and only the emailed single-use link (24 h) lets them set it up again."""
     try:  # before anything is asked or opened
-        admin_service.check_reason(reason)
+        member_actions.check_reason(reason)
     except InvalidInput as exc:
         raise fail(f"{exc.detail} Use --reason TEXT.") from exc
     with open_runtime(data_dir) as (runtime, db):
         user = user_service.get_by_login(db, login)
-        nothing_to_reset = admin_service.reset_refusal(db, user)
+        nothing_to_reset = member_actions.reset_refusal(db, user)
         if nothing_to_reset is not None:  # before asking; the service refuses it too
             raise fail(nothing_to_reset)
         typer.echo(
@@ -201,10 +201,10 @@ def user_reset_2fa(
         )
         if not yes and not typer.confirm("Reset?", default=False):
             raise fail("Nothing was changed.")
-        link = admin_service.reset_two_factor(
+        link = member_actions.reset_two_factor(
             db,
             runtime,
-            admin_service.OPERATOR,
+            admin_scope.OPERATOR,
             user,
             reason=reason,
             client=None,
@@ -223,5 +223,5 @@ def user_deactivate(
     """Deactivate an account: it cannot sign in, and its sessions end at once."""
     with open_runtime(data_dir) as (runtime, db):
         user = user_service.get_by_login(db, login)
-        admin_service.deactivate(db, runtime, admin_service.OPERATOR, user, None)
+        member_actions.deactivate(db, runtime, admin_scope.OPERATOR, user, None)
         typer.echo(f"Deactivated '{user.login}'; their sessions have ended.")

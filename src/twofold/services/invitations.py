@@ -16,7 +16,7 @@ from twofold.core.sessions import Method, SessionState
 from twofold.core.validation import normalize_email
 from twofold.notify.messages import Message
 from twofold.services import audit, links, sessions
-from twofold.services.admin import AdminScope
+from twofold.services.admin_scope import AdminScope
 from twofold.services.notifications import send_to
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.transactions import use_case

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from twofold.core.errors import InvalidToken
 from twofold.core.sessions import Method, SessionState
-from twofold.crypto import new_token, token_digest
+from twofold.crypto.tokens import new_token, token_digest
 from twofold.services import sessions
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.transactions import use_case

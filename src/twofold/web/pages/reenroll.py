@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from twofold.core.errors import Forbidden, InvalidToken, TwofoldError
 from twofold.services import account, links, organizations, reenrollment
-from twofold.services.admin import REENROLL_PURPOSE
+from twofold.services.member_actions import REENROLL_PURPOSE
 from twofold.store.models import User
 from twofold.web.deps import (
     ClientDep,
