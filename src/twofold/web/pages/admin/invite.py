@@ -7,14 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from twofold.core.errors import TwofoldError
 from twofold.services import invitations
 from twofold.web.deps import (
     ClientDep,
     DbDep,
     RuntimeDep,
 )
-from twofold.web.errors import field_of, message_for, status_for
+from twofold.web.forms import Refused, submit
 from twofold.web.pages.admin.console import OrgDep, ScopeDep, console_page
 from twofold.web.rendering import redirect
 
@@ -39,17 +38,13 @@ def invite_submit(
     email: Annotated[str, Form()] = "",
     role: Annotated[str, Form()] = "member",
 ) -> Response:
-    try:
-        invitations.invite(
-            db,
-            runtime,
-            scope,
-            organization,
-            email=email,
-            role=role,
-            client=client,
-        )
-    except TwofoldError as exc:
+    done = submit(
+        runtime,
+        lambda: invitations.invite(
+            db, runtime, scope, organization, email=email, role=role, client=client
+        ),
+    )
+    if isinstance(done, Refused):
         return console_page(
             request,
             "admin/invite.html",
@@ -58,7 +53,7 @@ def invite_submit(
             organization,
             email=email[:254],
             role=role[:16],
-            field_errors={field_of(exc) or "email": message_for(exc, runtime.now())},
-            status_code=status_for(exc),
+            field_errors=done.field_errors("email"),
+            status_code=done.status,
         )
     return redirect(f"/admin/members?org={organization.slug}&notice=invited")

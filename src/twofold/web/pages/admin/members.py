@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from twofold.core.errors import Forbidden, NotFound, TwofoldError
+from twofold.core.errors import Forbidden, NotFound
 from twofold.services import admin_scope, audit_log, member_actions, members, organizations, users
 from twofold.services.audit_log import AuditFilter
 from twofold.store.models import User
@@ -20,7 +20,7 @@ from twofold.web.deps import (
     RuntimeDep,
     get_client,
 )
-from twofold.web.errors import field_of, message_for, status_for
+from twofold.web.forms import Refused, submit
 from twofold.web.labels import browser_summary, event_label
 from twofold.web.pages.admin.console import NOTICES, OrgDep, ScopeDep, console_page, target_member
 from twofold.web.rendering import redirect
@@ -144,16 +144,15 @@ def reset_submit(
 ) -> Response:
     target = target_member(request, db, runtime, scope, member_id, "reset_2fa")
     ask_code = not member_actions.second_factor_is_fresh(session, runtime.now())
-    try:
-        member_actions.reset_two_factor_as_admin(
+    done = submit(
+        runtime,
+        lambda: member_actions.reset_two_factor_as_admin(
             db, runtime, scope, session, target, reason=reason, code=code, client=client
-        )
-    except Forbidden:
-        raise
-    except TwofoldError as exc:
-        field = field_of(exc) or "code"
-        message = message_for(exc, runtime.now())
-        in_form = field in {"reason", "code"}
+        ),
+        passing=(Forbidden,),
+    )
+    if isinstance(done, Refused):
+        in_form = (done.field or "code") in {"reason", "code"}
         return console_page(
             request,
             "admin/reset.html",
@@ -163,9 +162,9 @@ def reset_submit(
             member=target,
             ask_code=ask_code,
             reason=reason[:500],
-            field_errors={field: message} if in_form else {},
-            error=None if in_form else message,
-            status_code=status_for(exc),
+            field_errors=done.field_errors("code") if in_form else {},
+            error=None if in_form else done.message,
+            status_code=done.status,
         )
     return redirect(f"/admin/members/{target.id}?org={organization.slug}&notice=reset")
 

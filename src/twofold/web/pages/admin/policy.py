@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from twofold.core.errors import InvalidInput, TwofoldError
-from twofold.core.policy import parse_policy
+from twofold.core.errors import InvalidInput
+from twofold.core.policy import TwoFactorPolicy, parse_policy
 from twofold.services import organizations
 from twofold.web.deps import (
     AuthenticatedSession,
@@ -16,7 +16,7 @@ from twofold.web.deps import (
     DbDep,
     RuntimeDep,
 )
-from twofold.web.errors import message_for
+from twofold.web.forms import Refused, submit
 from twofold.web.pages.admin.console import OrgDep, ScopeDep, console_page
 from twofold.web.rendering import redirect
 
@@ -54,7 +54,7 @@ def policy_submit(
     sign_out_everyone: Annotated[str, Form()] = "",
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
+    def preview() -> tuple[TwoFactorPolicy, int, organizations.PolicyEffect]:
         policy = parse_policy(two_factor)
         if not grace_days.strip().isdigit():
             raise InvalidInput("grace_days", "The grace period is a whole number of days.")
@@ -62,7 +62,10 @@ def policy_submit(
         effect = organizations.preview_policy(
             db, runtime, organization, two_factor=policy, grace_days=days
         )
-    except TwofoldError as exc:
+        return policy, days, effect
+
+    previewed = submit(runtime, preview)
+    if isinstance(previewed, Refused):
         return console_page(
             request,
             "admin/policy.html",
@@ -73,9 +76,10 @@ def policy_submit(
             grace_days=grace_days[:6],
             sign_out=bool(sign_out_everyone),
             effect=None,
-            error=message_for(exc, runtime.now()),
+            error=previewed.message,
             status_code=400,
         )
+    policy, days, effect = previewed
     if confirm != "yes":
         return console_page(
             request,
