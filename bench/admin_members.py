@@ -31,9 +31,10 @@ from sqlalchemy import Engine, insert, select, text
 
 from twofold.core.audit_events import AuditEventType
 from twofold.core.lockout import PERMANENT_LOCK_AT
-from twofold.crypto import KeyRing, PasswordHashingParams
+from twofold.crypto.keyring import KeyRing
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import FixedClock
-from twofold.services import admin
+from twofold.services import admin_scope, audit_log, members
 from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings
 from twofold.store.db import make_engine
@@ -331,16 +332,16 @@ def timed(label: str, fn: Callable[[], object], runs: int = RUNS) -> tuple[float
 
 
 def bench_queries(runtime: Runtime, organization: Organization, backend: str) -> None:
-    def members(**kwargs: Any) -> Callable[[], admin.MemberPage]:
-        def run() -> admin.MemberPage:
+    def members(**kwargs: Any) -> Callable[[], members.MemberPage]:
+        def run() -> members.MemberPage:
             with runtime.db() as db:
-                return admin.list_members(db, runtime, organization, **kwargs)
+                return members.list_members(db, runtime, organization, **kwargs)
 
         return run
 
-    def adoption() -> admin.Adoption:
+    def adoption() -> members.Adoption:
         with runtime.db() as db:
-            return admin.adoption(db, organization)
+            return members.adoption(db, organization)
 
     cases: list[tuple[str, Callable[[], object]]] = [
         ("first page, sorted by login", members()),
@@ -352,26 +353,26 @@ def bench_queries(runtime: Runtime, organization: Organization, backend: str) ->
         ("status = locked", members(status="locked")),
         ("sorted by last sign-in, newest first", members(sort="last_sign_in", descending=True)),
         ("sorted by 2FA status", members(sort="two_factor")),
-        ("admin.adoption()", adoption),
+        ("members.adoption()", adoption),
     ]
-    print(f"\n{backend}, {MEMBERS:,} members, {admin.PER_PAGE} rows a page\n")
+    print(f"\n{backend}, {MEMBERS:,} members, {members.PER_PAGE} rows a page\n")
     print("| what | runs | median | p95 |")
     print("|---|---|---|---|")
     results = {label: timed(f"{backend}: {label}", fn)[1] for label, fn in cases}
     print()
     for label, result in results.items():
-        if isinstance(result, admin.MemberPage):
+        if isinstance(result, members.MemberPage):
             print(f"  {label}: {result.total:,} matching, page {result.page}/{result.pages}")
-        elif isinstance(result, admin.Adoption):
+        elif isinstance(result, members.Adoption):
             print(f"  {label}: {result.with_two_factor:,}/{result.members:,} ({result.percent}%)")
 
 
 def bench_audit(runtime: Runtime, organization: Organization, backend: str) -> None:
     """The audit page (one page and its logins, as the console does) and the CSV export."""
-    org_admin = admin.AdminScope(
+    org_admin = admin_scope.AdminScope(
         admin=None, superadmin=False, organization_ids=frozenset({organization.id})
     )
-    superadmin = admin.AdminScope(admin=None, superadmin=True, organization_ids=frozenset())
+    superadmin = admin_scope.AdminScope(admin=None, superadmin=True, organization_ids=frozenset())
     with runtime.db() as db:  # a member Bank shares with Acme
         shared_login = db.scalar(
             select(User.login)
@@ -382,28 +383,30 @@ def bench_audit(runtime: Runtime, organization: Organization, backend: str) -> N
             .limit(1)
         )
 
-    def page(scope: admin.AdminScope, **kwargs: Any) -> Callable[[], int]:
+    def page(scope: admin_scope.AdminScope, **kwargs: Any) -> Callable[[], int]:
         number = int(kwargs.pop("page", 1))
 
         def run() -> int:
             with runtime.db() as db:
-                rows, total = admin.audit_page(
-                    db, scope, organization, admin.AuditFilter(**kwargs), page=number
+                rows, total = audit_log.audit_page(
+                    db, scope, organization, audit_log.AuditFilter(**kwargs), page=number
                 )
-                admin.logins_of(db, rows)
+                audit_log.logins_of(db, rows)
                 return total
 
         return run
 
-    def export(scope: admin.AdminScope) -> Callable[[], int]:
+    def export(scope: admin_scope.AdminScope) -> Callable[[], int]:
         def run() -> int:
             with runtime.db() as db:
-                chunks = admin.audit_export(db, runtime, scope, organization, admin.AuditFilter())
+                chunks = audit_log.audit_export(
+                    db, runtime, scope, organization, audit_log.AuditFilter()
+                )
                 return sum(len(chunk) for chunk in chunks)
 
         return run
 
-    def before_export(scope: admin.AdminScope) -> Callable[[], int]:
+    def before_export(scope: admin_scope.AdminScope) -> Callable[[], int]:
         """For comparison, what the export did before: every login of every user in a dict,
         every matching event loaded as an object, the whole file built in memory."""
 
@@ -415,7 +418,7 @@ def bench_audit(runtime: Runtime, organization: Organization, backend: str) -> N
                 logins = dict(db.execute(select(User.id, User.login)).all())
                 out = io.StringIO()
                 writer = csv.writer(out)
-                query = admin.audit_query(scope, organization, admin.AuditFilter(), db)
+                query = audit_log.audit_query(scope, organization, audit_log.AuditFilter(), db)
                 for event in db.scalars(query):
                     writer.writerow(
                         [

@@ -19,7 +19,8 @@ from pathlib import Path
 import pyotp
 
 from twofold.core.errors import InvalidCredentials
-from twofold.crypto import KeyRing, PasswordHashingParams
+from twofold.crypto.keyring import KeyRing
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import FixedClock, unix_time
 from twofold.otp.secret import encode_secret, generate_secret
 from twofold.otp.totp import TotpParams, verify_totp

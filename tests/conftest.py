@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from support import POSTGRES_URL, START, TEST_KEYS, Person, make_person, require_or_skip
-from twofold.crypto import PasswordHashingParams
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import FixedClock
 from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from twofold.core.policy import Role, TwoFactorPolicy
-from twofold.crypto import KeyRing
+from twofold.crypto.keyring import KeyRing
 from twofold.otp.clock import FixedClock, unix_time
 from twofold.otp.secret import encode_secret
 from twofold.services import account, organizations, users

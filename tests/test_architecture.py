@@ -120,3 +120,49 @@ def test_an_import_of_the_pages_from_the_services_would_be_caught() -> None:
         imported_names("from ..web.errors import x\nimport twofold.cli", "twofold.services")
     )
     assert from_upper_layers(names) == ["twofold.web.errors.x", "twofold.cli"]
+
+
+# The one place above the services that may end a transaction: the request's session, whose
+# closing is the safety net that rolls back whatever a crash left (decision 0001).
+TRANSACTION_SAFETY_NET = {("twofold.web.deps", "get_db")}
+
+
+def transaction_calls(source: str) -> Iterator[tuple[str, str, int]]:
+    """(enclosing function, method, line) of every `.commit(` and `.rollback(` call."""
+
+    def visit(node: ast.AST, function: str) -> Iterator[tuple[str, str, int]]:
+        for child in ast.iter_child_nodes(node):
+            inner = function
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                inner = child.name
+            if (
+                isinstance(child, ast.Call)
+                and isinstance(child.func, ast.Attribute)
+                and child.func.attr in {"commit", "rollback"}
+            ):
+                yield function, child.func.attr, child.lineno
+            yield from visit(child, inner)
+
+    yield from visit(ast.parse(source), "")
+
+
+@pytest.mark.parametrize(
+    "path", [p for layer in UPPER_LAYERS for p in modules_in(layer)], ids=module_name
+)
+def test_pages_and_cli_never_commit_or_roll_back(path: Path) -> None:
+    """Services own their transactions (decisions 0001, 0012)."""
+    module = module_name(path)
+    calls = [
+        f"{module}:{line} {function}() calls .{method}()"
+        for function, method, line in transaction_calls(path.read_text())
+        if (module, function) not in TRANSACTION_SAFETY_NET
+    ]
+    assert calls == []
+
+
+def test_a_commit_in_a_page_would_be_caught() -> None:
+    source = "def page(db):\n    with x:\n        db.commit()\n"
+    assert list(transaction_calls(source)) == [("page", "commit", 3)]
+    assert list(transaction_calls("async def get_db(db):\n    db.rollback()\n")) == [
+        ("get_db", "rollback", 2)
+    ]

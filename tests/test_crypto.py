@@ -17,17 +17,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from twofold.crypto import (
-    KeyRing,
-    KeyRingError,
-    PasswordHasher,
-    PasswordHashingParams,
-    SealError,
-    constant_time_equals,
-    load_or_create_key_file,
-    new_token,
-    token_digest,
-)
+from twofold.crypto.key_file import load_or_create_key_file
+from twofold.crypto.keyring import KeyRing, KeyRingError, SealError
+from twofold.crypto.passwords import PasswordHasher, PasswordHashingParams
+from twofold.crypto.tokens import constant_time_equals, new_token, token_digest
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(32, 64))

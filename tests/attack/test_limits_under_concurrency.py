@@ -18,7 +18,7 @@ from support import TEST_KEYS, Person, make_person
 from twofold.core.audit_events import AuditEventType
 from twofold.core.lockout import FAILURES_PER_LOCK
 from twofold.core.throttle import FREE_FAILURES_PER_ACCOUNT
-from twofold.crypto import PasswordHashingParams
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import SystemClock
 from twofold.otp.secret import encode_secret
 from twofold.services.passwords import throttle_key_for_login

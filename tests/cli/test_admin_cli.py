@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 from support import STRONG_PASSWORD
 from twofold.cli.main import app
 from twofold.core.errors import InvalidCredentials
-from twofold.crypto import PasswordHashingParams
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import unix_time
 from twofold.services import account, links, signin, users
-from twofold.services.admin import REENROLL_PURPOSE
+from twofold.services.member_actions import REENROLL_PURPOSE
 from twofold.services.runtime import ClientInfo, Runtime, build_runtime
 from twofold.settings import Settings
 from twofold.store.models import AuditEvent, AuthSession, OutgoingEmail, RecoveryCode, User
@@ -200,7 +200,9 @@ def test_reset_2fa_without_a_reason_is_a_clear_error(
     args = ["user", "reset-2fa", dave, "--yes"] + ([] if reason is None else ["--reason", reason])
     exit_code, output = twofold(tmp_path, *args)
     assert exit_code == 1
-    assert error_line(output) == "Error: Say why with --reason TEXT (it goes into the audit log)."
+    assert error_line(output) == (
+        "Error: Say why you are resetting (it goes into the audit log). Use --reason TEXT."
+    )
     assert state(tmp_path, dave)["two_factor"] is True
     assert state(tmp_path, dave)["sessions"] == 1
 

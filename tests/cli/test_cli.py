@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from support import STRONG_PASSWORD
 from twofold.cli.main import app
-from twofold.crypto import PasswordHashingParams
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import unix_time
 from twofold.services import account, users
 from twofold.services.runtime import ClientInfo, Runtime, build_runtime
@@ -163,7 +163,7 @@ def test_the_embedded_default_generates_a_private_key_file(tmp_path: Path) -> No
 
 
 def test_keys_generate_prints_a_usable_key_ring() -> None:
-    from twofold.crypto import KeyRing
+    from twofold.crypto.keyring import KeyRing
 
     result = runner.invoke(app, ["keys", "generate", "--kid", "k2"])
     assert result.exit_code == 0
@@ -183,7 +183,7 @@ def test_a_shared_database_without_keys_refuses_to_start(
 def test_wrong_keys_for_an_existing_database_are_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from twofold.crypto import KeyRing
+    from twofold.crypto.keyring import KeyRing
 
     twofold(tmp_path, "user", "list")
     (tmp_path / "secret-keys").unlink()

@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 
 from support import TEST_KEYS, Person, make_person
 from twofold.cli.main import app
-from twofold.crypto import KeyRing, PasswordHashingParams, read_key_file
+from twofold.crypto.key_file import read_key_file
+from twofold.crypto.keyring import KeyRing
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import FixedClock, SystemClock
 from twofold.services import second_factor, signin
 from twofold.services.runtime import ClientInfo, Runtime, build_runtime

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from support import STRONG_PASSWORD
 from twofold.cli.main import app
-from twofold.crypto import PasswordHashingParams
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.services import signin
 from twofold.services.runtime import ClientInfo, Runtime, build_runtime
 from twofold.settings import Settings

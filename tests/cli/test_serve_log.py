@@ -17,8 +17,15 @@ import pytest
 from browser.mailbox import Mailbox
 from browser.server import CHEAP_ARGON2, Server, running_server
 from support import STRONG_PASSWORD
-from twofold.crypto import PasswordHashingParams
-from twofold.services import admin, email_addresses, invitations, links, organizations, users
+from twofold.crypto.passwords import PasswordHashingParams
+from twofold.services import (
+    email_addresses,
+    invitations,
+    links,
+    member_actions,
+    organizations,
+    users,
+)
 from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings
 
@@ -81,7 +88,7 @@ def issue(runtime: Runtime) -> dict[str, str]:
             "reenroll": links.issue(
                 db,
                 runtime,
-                purpose=admin.REENROLL_PURPOSE,
+                purpose=member_actions.REENROLL_PURPOSE,
                 user_id=alice.id,
                 lifetime=timedelta(hours=1),
             ),

@@ -16,6 +16,7 @@ from twofold.core.policy import (
     access_for,
     blockers_to_disabling,
     days_left,
+    grace_end,
     must_always_have_2fa,
     parse_policy,
     parse_role,
@@ -346,3 +347,11 @@ def test_parse_role_refuses_anything_else_with_a_clear_message(raw: str) -> None
         parse_role(raw)
     assert caught.value.field == "role"
     assert caught.value.detail == "The role must be 'member' or 'admin'."
+
+
+def test_grace_end_is_required_since_plus_the_grace_days_only_when_required() -> None:
+    since = datetime(2025, 1, 1, tzinfo=UTC)
+    assert grace_end(TwoFactorPolicy.REQUIRED, since, 7) == since + timedelta(days=7)
+    assert grace_end(TwoFactorPolicy.REQUIRED, since, 0) is None
+    assert grace_end(TwoFactorPolicy.REQUIRED, None, 7) is None
+    assert grace_end(TwoFactorPolicy.OPTIONAL, since, 7) is None

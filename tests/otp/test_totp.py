@@ -58,7 +58,7 @@ def test_rfc6238_codes_verify_at_their_own_step(
     unix_seconds: int, step: int, algorithm: str, expected: str
 ) -> None:
     params = TotpParams(algorithm=algorithm, digits=8)
-    assert verify_totp(SEEDS[algorithm], expected, unix_seconds, params) == step
+    assert verify_totp(SEEDS[algorithm], expected, unix_seconds, params).step == step
 
 
 def test_default_params_are_sha1_six_digits_thirty_seconds() -> None:
@@ -117,21 +117,21 @@ def test_params_accept_the_period_bounds(period: int) -> None:
 
 @pytest.mark.parametrize("offset", [-1, 0, 1])
 def test_codes_from_the_neighbouring_steps_are_accepted(offset: int) -> None:
-    assert verify_totp(SECRET, code_for(STEP + offset), NOW) == STEP + offset
+    assert verify_totp(SECRET, code_for(STEP + offset), NOW).step == STEP + offset
 
 
 @pytest.mark.parametrize("offset", [-2, 2])
 def test_codes_two_steps_away_are_refused(offset: int) -> None:
-    assert verify_totp(SECRET, code_for(STEP + offset), NOW) is None
+    assert verify_totp(SECRET, code_for(STEP + offset), NOW).step is None
 
 
 def test_a_wider_window_accepts_codes_two_steps_away() -> None:
-    assert verify_totp(SECRET, code_for(STEP - 2), NOW, window=2) == STEP - 2
+    assert verify_totp(SECRET, code_for(STEP - 2), NOW, window=2).step == STEP - 2
 
 
 def test_a_zero_window_accepts_only_the_current_step() -> None:
-    assert verify_totp(SECRET, code_for(STEP), NOW, window=0) == STEP
-    assert verify_totp(SECRET, code_for(STEP - 1), NOW, window=0) is None
+    assert verify_totp(SECRET, code_for(STEP), NOW, window=0).step == STEP
+    assert verify_totp(SECRET, code_for(STEP - 1), NOW, window=0).step is None
 
 
 def test_a_negative_window_is_refused() -> None:
@@ -142,28 +142,35 @@ def test_a_negative_window_is_refused() -> None:
 @pytest.mark.parametrize("offset", [-1, 0])
 def test_a_step_at_or_before_the_last_used_one_is_refused(offset: int) -> None:
     code = code_for(STEP + offset)
-    assert verify_totp(SECRET, code, NOW, last_used_step=STEP) is None
+    verdict = verify_totp(SECRET, code, NOW, last_used_step=STEP)
+    assert verdict.step is None
+    assert verdict.replayed
 
 
 def test_a_step_after_the_last_used_one_is_accepted() -> None:
-    assert verify_totp(SECRET, code_for(STEP + 1), NOW, last_used_step=STEP) == STEP + 1
+    assert verify_totp(SECRET, code_for(STEP + 1), NOW, last_used_step=STEP).step == STEP + 1
 
 
 def test_a_code_accepted_once_is_refused_when_replayed() -> None:
     code = code_for(STEP)
-    used = verify_totp(SECRET, code, NOW)
+    used = verify_totp(SECRET, code, NOW).step
     assert used == STEP
-    assert verify_totp(SECRET, code, NOW + 10, last_used_step=used) is None
+    replayed = verify_totp(SECRET, code, NOW + 10, last_used_step=used)
+    assert replayed.step is None
+    assert replayed.replayed
+    assert not replayed.accepted
 
 
 def test_a_wrong_code_is_refused() -> None:
     wrong = f"{(int(code_for(STEP)) + 1) % 10**6:06d}"
-    assert verify_totp(SECRET, wrong, NOW) is None
+    verdict = verify_totp(SECRET, wrong, NOW)
+    assert verdict.step is None
+    assert not verdict.replayed  # a wrong code is not a replay
 
 
 def test_a_code_made_with_another_secret_is_refused() -> None:
     other = hotp(b"another secret, same length!", STEP)
-    assert verify_totp(SECRET, other, NOW) is None
+    assert verify_totp(SECRET, other, NOW).step is None
 
 
 @pytest.mark.parametrize(
@@ -182,22 +189,22 @@ def test_a_code_made_with_another_secret_is_refused() -> None:
 )
 def test_malformed_codes_are_refused_without_raising(code: str) -> None:
     assert matching_steps(SECRET, code, NOW) == []
-    assert verify_totp(SECRET, code, NOW) is None
+    assert verify_totp(SECRET, code, NOW).step is None
 
 
 def test_a_six_digit_code_is_refused_when_eight_are_expected() -> None:
     params = TotpParams(digits=8)
     six = code_for(STEP)
-    assert verify_totp(SECRET, six, NOW, params) is None
+    assert verify_totp(SECRET, six, NOW, params).step is None
 
 
 def test_eight_digit_codes_verify_with_eight_digit_params() -> None:
     params = TotpParams(digits=8, algorithm="SHA256")
-    assert verify_totp(SECRET, code_for(STEP, params), NOW, params) == STEP
+    assert verify_totp(SECRET, code_for(STEP, params), NOW, params).step == STEP
 
 
 def test_the_window_does_not_reach_before_step_zero() -> None:
-    assert verify_totp(SECRET, hotp(SECRET, 0), 5) == 0
+    assert verify_totp(SECRET, hotp(SECRET, 0), 5).step == 0
 
 
 def test_an_empty_secret_is_refused() -> None:
@@ -236,8 +243,10 @@ def test_all_matching_steps_are_listed_in_ascending_order() -> None:
 
 
 def test_the_smallest_acceptable_matching_step_is_returned() -> None:
-    assert verify_totp(COLLIDING_SECRET, COLLIDING_CODE, COLLIDING_NOW) == COLLIDING_STEP
+    assert verify_totp(COLLIDING_SECRET, COLLIDING_CODE, COLLIDING_NOW).step == COLLIDING_STEP
     assert (
-        verify_totp(COLLIDING_SECRET, COLLIDING_CODE, COLLIDING_NOW, last_used_step=COLLIDING_STEP)
+        verify_totp(
+            COLLIDING_SECRET, COLLIDING_CODE, COLLIDING_NOW, last_used_step=COLLIDING_STEP
+        ).step
         == COLLIDING_STEP + 1
     )

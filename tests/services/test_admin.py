@@ -31,15 +31,19 @@ from twofold.core.policy import Demand, Role, TwoFactorPolicy
 from twofold.otp.clock import FixedClock, unix_time
 from twofold.services import (
     account,
-    admin,
+    admin_scope,
+    audit_log,
     mail,
+    member_actions,
+    members,
     organizations,
     reenrollment,
     sessions,
     signin,
     users,
 )
-from twofold.services.admin import AdminScope, AuditFilter
+from twofold.services.admin_scope import AdminScope
+from twofold.services.audit_log import AuditFilter
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import (
     AuditEvent,
@@ -130,7 +134,7 @@ def scoped(runtime: Runtime, who: Person) -> Iterator[tuple[Session, AdminScope]
     with runtime.db() as db:
         user = db.get(User, who.id)
         assert user is not None
-        scope = admin.scope_of(db, user)
+        scope = admin_scope.scope_of(db, user)
         assert scope is not None, f"{who.login} administers nothing"
         yield db, scope
 
@@ -160,7 +164,7 @@ def start_session(runtime: Runtime, who: Person) -> str:
 
 def reset(runtime: Runtime, by: Person, target: Person, reason: str = "lost phone") -> str:
     with scoped(runtime, by) as (db, scope):
-        return admin.reset_two_factor(
+        return member_actions.reset_two_factor(
             db, runtime, scope, load(db, target), reason=reason, client=CLIENT
         )
 
@@ -195,7 +199,7 @@ def bob(runtime: Runtime, clock: FixedClock, acme: int) -> Person:
 
 def test_a_plain_member_has_no_admin_scope(runtime: Runtime, bob: Person) -> None:
     with runtime.db() as db:
-        assert admin.scope_of(db, load(db, bob)) is None
+        assert admin_scope.scope_of(db, load(db, bob)) is None
 
 
 def test_an_org_admin_administers_only_their_organizations(
@@ -205,14 +209,14 @@ def test_an_org_admin_administers_only_their_organizations(
     with scoped(runtime, boss) as (db, scope):
         assert not scope.superadmin
         assert scope.organization_ids == {acme}
-        assert [o.slug for o in admin.administered_organizations(db, scope)] == ["acme"]
+        assert [o.slug for o in admin_scope.administered_organizations(db, scope)] == ["acme"]
 
 
 def test_a_superadmin_administers_every_organization(runtime: Runtime, acme: int) -> None:
     make_org(runtime, "bank")
     root = person(runtime, "root", "default", superadmin=True)
     with scoped(runtime, root) as (db, scope):
-        slugs = [o.slug for o in admin.administered_organizations(db, scope)]
+        slugs = [o.slug for o in admin_scope.administered_organizations(db, scope)]
     assert sorted(slugs) == ["acme", "bank", "default"]
 
 
@@ -220,7 +224,7 @@ def test_an_admin_may_manage_a_member_of_only_their_organization(
     runtime: Runtime, boss: Person, bob: Person
 ) -> None:
     with scoped(runtime, boss) as (db, scope):
-        assert admin.may_manage(db, scope, load(db, bob))
+        assert admin_scope.may_manage(db, scope, load(db, bob))
 
 
 def test_an_admin_may_not_manage_a_member_who_is_also_in_another_organization(
@@ -229,7 +233,7 @@ def test_an_admin_may_not_manage_a_member_who_is_also_in_another_organization(
     make_org(runtime, "bank")
     join(runtime, bob, "bank")
     with scoped(runtime, boss) as (db, scope):
-        assert not admin.may_manage(db, scope, load(db, bob))
+        assert not admin_scope.may_manage(db, scope, load(db, bob))
 
 
 def test_an_admin_may_not_manage_a_superadmin_in_their_organization(
@@ -237,12 +241,12 @@ def test_an_admin_may_not_manage_a_superadmin_in_their_organization(
 ) -> None:
     root = person(runtime, "root", superadmin=True)
     with scoped(runtime, boss) as (db, scope):
-        assert not admin.may_manage(db, scope, load(db, root))
+        assert not admin_scope.may_manage(db, scope, load(db, root))
 
 
 def test_an_admin_may_not_manage_themselves(runtime: Runtime, boss: Person) -> None:
     with scoped(runtime, boss) as (db, scope):
-        assert not admin.may_manage(db, scope, load(db, boss))
+        assert not admin_scope.may_manage(db, scope, load(db, boss))
 
 
 @pytest.fixture
@@ -262,12 +266,14 @@ def root_of(runtime: Runtime) -> Person:
 
 def unlock(runtime: Runtime, by: Person, target: Person) -> None:
     with scoped(runtime, by) as (db, scope):
-        admin.unlock(db, runtime, scope, load(db, target), CLIENT)
+        member_actions.unlock(db, runtime, scope, load(db, target), CLIENT)
 
 
 def remove(runtime: Runtime, by: Person, target: Person, slug: str = "acme") -> None:
     with scoped(runtime, by) as (db, scope):
-        admin.remove_from_organization(db, runtime, scope, load(db, target), org(db, slug), CLIENT)
+        member_actions.remove_from_organization(
+            db, runtime, scope, load(db, target), org(db, slug), CLIENT
+        )
 
 
 ACTIONS = {"reset_2fa": reset, "unlock": unlock, "remove": remove}
@@ -277,8 +283,8 @@ def test_an_admin_may_not_manage_a_fellow_admin_of_their_organization(
     runtime: Runtime, boss: Person, ada: Person
 ) -> None:
     with scoped(runtime, boss) as (db, scope):
-        assert not admin.may_manage(db, scope, load(db, ada))
-        assert admin.refusal(db, scope, load(db, ada)) == (
+        assert not admin_scope.may_manage(db, scope, load(db, ada))
+        assert admin_scope.refusal(db, scope, load(db, ada)) == (
             "This person is an administrator: only a super-admin can reset, unlock or remove "
             "an administrator. Ask a super-admin."
         )
@@ -290,7 +296,7 @@ def test_an_admin_may_not_manage_someone_who_administers_another_organization(
     make_org(runtime, "bank")
     join(runtime, bob, "bank", Role.ADMIN)
     with scoped(runtime, boss) as (db, scope):
-        assert not admin.may_manage(db, scope, load(db, bob))
+        assert not admin_scope.may_manage(db, scope, load(db, bob))
 
 
 def test_an_admin_of_two_organizations_may_not_manage_an_admin_of_either(
@@ -300,7 +306,7 @@ def test_an_admin_of_two_organizations_may_not_manage_an_admin_of_either(
     join(runtime, boss, "bank", Role.ADMIN)
     join(runtime, bob, "bank", Role.ADMIN)
     with scoped(runtime, boss) as (db, scope):
-        assert not admin.may_manage(db, scope, load(db, bob))
+        assert not admin_scope.may_manage(db, scope, load(db, bob))
 
 
 @pytest.mark.parametrize("action", sorted(ACTIONS))
@@ -371,7 +377,7 @@ def test_a_superadmin_may_manage_a_member_of_any_organization(
     join(runtime, bob, "bank")
     root = person(runtime, "root", "default", superadmin=True)
     with scoped(runtime, root) as (db, scope):
-        assert admin.may_manage(db, scope, load(db, bob))
+        assert admin_scope.may_manage(db, scope, load(db, bob))
 
 
 def test_acting_on_another_organizations_member_is_refused_and_recorded(
@@ -380,7 +386,7 @@ def test_acting_on_another_organizations_member_is_refused_and_recorded(
     make_org(runtime, "bank")
     eve = person(runtime, "eve", "bank")
     with scoped(runtime, boss) as (db, scope), pytest.raises(Forbidden):
-        admin.managed_member(db, runtime, scope, eve.id, "reset_2fa", CLIENT)
+        admin_scope.managed_member(db, runtime, scope, eve.id, "reset_2fa", CLIENT)
     [event] = steps.events(AuditEventType.ADMIN_ACTION_REFUSED)
     assert (event.user_id, event.actor_id) == (eve.id, boss.id)
     assert steps.detail(event) == {"action": "reset_2fa"}
@@ -389,7 +395,7 @@ def test_acting_on_another_organizations_member_is_refused_and_recorded(
 
 def test_a_forged_member_id_is_refused_and_recorded(steps, runtime: Runtime, boss: Person) -> None:
     with scoped(runtime, boss) as (db, scope), pytest.raises(Forbidden) as refused:
-        admin.managed_member(db, runtime, scope, 987654, "unlock", CLIENT)
+        admin_scope.managed_member(db, runtime, scope, 987654, "unlock", CLIENT)
     assert "no such member" in refused.value.detail
     [event] = steps.events(AuditEventType.ADMIN_ACTION_REFUSED)
     assert (event.user_id, event.actor_id) == (None, boss.id)
@@ -402,9 +408,9 @@ def fill(runtime: Runtime, how_many: int, slug: str = "acme") -> list[Person]:
     return [person(runtime, f"user{i:03d}", slug) for i in range(how_many)]
 
 
-def listing(runtime: Runtime, slug: str = "acme", **options: object) -> admin.MemberPage:
+def listing(runtime: Runtime, slug: str = "acme", **options: object) -> members.MemberPage:
     with runtime.db() as db:
-        return admin.list_members(db, runtime, org(db, slug), **options)  # type: ignore[arg-type]
+        return members.list_members(db, runtime, org(db, slug), **options)  # type: ignore[arg-type]
 
 
 def test_the_members_table_lists_only_the_organizations_members(
@@ -522,13 +528,13 @@ def test_adoption_counts_members_with_2fa(runtime: Runtime, boss: Person, bob: P
     person(runtime, "carol")
     person(runtime, "dave")
     with runtime.db() as db:
-        numbers = admin.adoption(db, org(db, "acme"))
+        numbers = members.adoption(db, org(db, "acme"))
     assert (numbers.members, numbers.with_two_factor, numbers.percent) == (4, 2, 50)
 
 
 def test_adoption_of_an_empty_organization_is_zero(runtime: Runtime, acme: int) -> None:
     with runtime.db() as db:
-        assert admin.adoption(db, org(db, "acme")).percent == 0
+        assert members.adoption(db, org(db, "acme")).percent == 0
 
 
 # --- reset ---------------------------------------------------------------------------------
@@ -649,8 +655,14 @@ def test_an_operator_cannot_reset_someone_without_2fa_either(runtime: Runtime) -
     carol = person(runtime, "carol", "default")
     before = snapshot(runtime)
     with runtime.db() as db, pytest.raises(InvalidInput):
-        admin.reset_two_factor(
-            db, runtime, admin.OPERATOR, load(db, carol), reason="x", client=None, send_email=False
+        member_actions.reset_two_factor(
+            db,
+            runtime,
+            admin_scope.OPERATOR,
+            load(db, carol),
+            reason="x",
+            client=None,
+            send_email=False,
         )
     assert snapshot(runtime) == before
 
@@ -682,8 +694,14 @@ def test_an_operator_reset_can_hand_over_the_link_instead_of_emailing_it(
     runtime: Runtime, bob: Person
 ) -> None:
     with runtime.db() as db:
-        link = admin.reset_two_factor(
-            db, runtime, admin.OPERATOR, load(db, bob), reason="desk", client=None, send_email=False
+        link = member_actions.reset_two_factor(
+            db,
+            runtime,
+            admin_scope.OPERATOR,
+            load(db, bob),
+            reason="desk",
+            client=None,
+            send_email=False,
         )
         queued = db.scalar(
             select(func.count(OutgoingEmail.id)).where(OutgoingEmail.kind == "two_factor_reset")
@@ -834,7 +852,7 @@ def test_an_org_admin_cannot_deactivate_and_the_refusal_is_recorded(
     steps, runtime: Runtime, boss: Person, bob: Person
 ) -> None:
     with scoped(runtime, boss) as (db, scope), pytest.raises(Forbidden):
-        admin.deactivate(db, runtime, scope, load(db, bob), CLIENT)
+        member_actions.deactivate(db, runtime, scope, load(db, bob), CLIENT)
     with runtime.db() as db:
         assert load(db, bob).is_active
     [event] = steps.events(AuditEventType.ADMIN_ACTION_REFUSED)
@@ -848,7 +866,7 @@ def test_a_superadmin_deactivation_ends_every_session_and_is_recorded(
     start_session(runtime, bob)
     start_session(runtime, bob)
     with scoped(runtime, root) as (db, scope):
-        admin.deactivate(db, runtime, scope, load(db, bob), CLIENT)
+        member_actions.deactivate(db, runtime, scope, load(db, bob), CLIENT)
     assert count(runtime, AuthSession, bob) == 0
     [event] = steps.events(AuditEventType.USER_DEACTIVATED)
     assert (event.user_id, event.actor_id) == (bob.id, root.id)
@@ -857,7 +875,7 @@ def test_a_superadmin_deactivation_ends_every_session_and_is_recorded(
 
 def test_a_deactivated_user_cannot_sign_in(runtime: Runtime, bob: Person) -> None:
     with runtime.db() as db:
-        admin.deactivate(db, runtime, admin.OPERATOR, load(db, bob), None)
+        member_actions.deactivate(db, runtime, admin_scope.OPERATOR, load(db, bob), None)
     with runtime.db() as db, pytest.raises(InvalidCredentials):
         signin.sign_in_with_password(
             db, runtime, login=bob.login, password=bob.password, client=CLIENT
@@ -869,7 +887,7 @@ def test_a_deactivated_user_cannot_sign_in(runtime: Runtime, bob: Person) -> Non
 
 def audit_rows(runtime: Runtime, by: Person, slug: str = "acme", **filters: object) -> list:
     with scoped(runtime, by) as (db, scope):
-        rows, total = admin.audit_page(db, scope, org(db, slug), AuditFilter(**filters))  # type: ignore[arg-type]
+        rows, total = audit_log.audit_page(db, scope, org(db, slug), AuditFilter(**filters))  # type: ignore[arg-type]
         assert total == len(rows)
         return [(row.event, row.user_id) for row in rows]
 
@@ -922,7 +940,7 @@ def test_an_org_admins_log_holds_only_their_organizations_members(
 
 def read_csv(runtime: Runtime, by: Person, **filters: object) -> list[list[str]]:
     with scoped(runtime, by) as (db, scope):
-        chunks = admin.audit_export(db, runtime, scope, org(db, "acme"), AuditFilter(**filters))  # type: ignore[arg-type]
+        chunks = audit_log.audit_export(db, runtime, scope, org(db, "acme"), AuditFilter(**filters))  # type: ignore[arg-type]
         body = "".join(chunks)
     return list(csv.reader(io.StringIO(body)))
 
@@ -983,7 +1001,7 @@ def bank_events(runtime: Runtime, about: Person) -> set[int]:
 
 def visible_ids(runtime: Runtime, by: Person, slug: str = "acme", **filters: object) -> set[int]:
     with scoped(runtime, by) as (db, scope):
-        rows, _total = admin.audit_page(db, scope, org(db, slug), AuditFilter(**filters))  # type: ignore[arg-type]
+        rows, _total = audit_log.audit_page(db, scope, org(db, slug), AuditFilter(**filters))  # type: ignore[arg-type]
         return {row.id for row in rows}
 
 
@@ -1022,9 +1040,9 @@ def test_an_admin_of_both_organizations_sees_both_organizations_events(
 def test_reading_another_organizations_log_is_refused(runtime: Runtime, boss: Person) -> None:
     make_org(runtime, "bank")
     with scoped(runtime, boss) as (db, scope), pytest.raises(Forbidden):
-        admin.audit_page(db, scope, org(db, "bank"), AuditFilter())
+        audit_log.audit_page(db, scope, org(db, "bank"), AuditFilter())
     with scoped(runtime, boss) as (db, scope), pytest.raises(Forbidden):
-        admin.audit_export(db, runtime, scope, org(db, "bank"), AuditFilter())
+        audit_log.audit_export(db, runtime, scope, org(db, "bank"), AuditFilter())
 
 
 def test_the_export_reads_in_batches_and_loses_no_row_at_their_edges(
@@ -1037,10 +1055,10 @@ def test_the_export_reads_in_batches_and_loses_no_row_at_their_edges(
     for _ in range(3):
         start_session(runtime, carol)
     with scoped(runtime, boss) as (db, scope):
-        rows, total = admin.audit_page(db, scope, org(db, "acme"), AuditFilter())
+        rows, total = audit_log.audit_page(db, scope, org(db, "acme"), AuditFilter())
         expected = [(row.occurred_at.strftime("%Y-%m-%d %H:%M:%S"), row.event) for row in rows]
         chunks = list(
-            admin.audit_export(db, runtime, scope, org(db, "acme"), AuditFilter(), batch_size=2)
+            audit_log.audit_export(db, runtime, scope, org(db, "acme"), AuditFilter(), batch_size=2)
         )
     assert total > 6
     assert len(chunks) == 1 + -(-total // 2)  # the header, then one chunk per batch
@@ -1053,7 +1071,7 @@ def test_the_export_leaves_no_transaction_open_while_it_streams(
 ) -> None:
     """A download in progress must not hold SQLite's write lock (nor a PostgreSQL snapshot)."""
     with scoped(runtime, boss) as (db, scope):
-        chunks = admin.audit_export(
+        chunks = audit_log.audit_export(
             db, runtime, scope, org(db, "acme"), AuditFilter(), batch_size=1
         )
         next(chunks)
@@ -1069,9 +1087,9 @@ def test_the_page_looks_up_only_the_logins_on_the_page(
     carol = person(runtime, "carol")
     reset(runtime, boss, bob)
     with scoped(runtime, boss) as (db, scope):
-        rows, _total = admin.audit_page(
+        rows, _total = audit_log.audit_page(
             db, scope, org(db, "acme"), AuditFilter(event="two_factor.reset_by_admin")
         )
-        assert admin.logins_of(db, rows) == {bob.id: "bob", boss.id: "boss"}
-        assert carol.id not in admin.logins_of(db, rows)
-        assert admin.logins_of(db, []) == {}
+        assert audit_log.logins_of(db, rows) == {bob.id: "bob", boss.id: "boss"}
+        assert carol.id not in audit_log.logins_of(db, rows)
+        assert audit_log.logins_of(db, []) == {}

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from support import OTHER_STRONG_PASSWORD, STRONG_PASSWORD, Person, make_person
 from twofold.core.errors import InvalidCode, InvalidCredentials, InvalidRecoveryCode
-from twofold.crypto import SealError
+from twofold.crypto.keyring import SealError
 from twofold.otp.clock import FixedClock
 from twofold.otp.recovery import normalize_recovery_code
 from twofold.services import account, users

@@ -28,12 +28,12 @@ from browser.server import TWOFOLD, server_env
 from support import STRONG_PASSWORD, TEST_KEYS, Person, make_person
 from twofold.core.audit_events import AuditEventType
 from twofold.core.sessions import Method, SessionState
-from twofold.crypto import PasswordHashingParams
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import FixedClock
 from twofold.otp.secret import encode_secret
-from twofold.services import admin, sessions
-from twofold.services.admin import REENROLL_PURPOSE
+from twofold.services import admin_scope, member_actions, sessions
 from twofold.services.crash_points import CRASH_AT_ENV
+from twofold.services.member_actions import REENROLL_PURPOSE
 from twofold.services.runtime import ClientInfo, Runtime, build_runtime
 from twofold.services.totp_secrets import open_secret
 from twofold.settings import Settings
@@ -356,8 +356,14 @@ def test_setting_up_again_after_a_reset_is_all_or_nothing(
         with seeding.db() as db:
             user = db.get(User, person.id)
             assert user is not None
-            link = admin.reset_two_factor(
-                db, seeding, admin.OPERATOR, user, reason="lost", client=None, send_email=False
+            link = member_actions.reset_two_factor(
+                db,
+                seeding,
+                admin_scope.OPERATOR,
+                user,
+                reason="lost",
+                client=None,
+                send_email=False,
             )
         paths[point] = "/reenroll/" + link.rsplit("/reenroll/", 1)[1]
     with crashing_servers(settings, points, tmp_path) as servers:

@@ -23,7 +23,7 @@ from support import TEST_KEYS, Person, make_person
 from twofold.cli.main import app as cli_app
 from twofold.core.audit_events import AuditEventType
 from twofold.core.sessions import Method, SessionState
-from twofold.crypto import PasswordHashingParams
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.notify.mailer import Composed
 from twofold.otp.clock import FixedClock
 from twofold.services import audit, housekeeping, invitations, links, mail, organizations, sessions

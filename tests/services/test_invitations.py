@@ -15,7 +15,7 @@ from twofold.core.errors import AlreadyExists, InvalidInput, InvalidToken, WeakP
 from twofold.core.policy import Demand, TwoFactorPolicy
 from twofold.core.sessions import SessionState
 from twofold.otp.clock import FixedClock, unix_time
-from twofold.services import account, admin, invitations, mail, organizations, users
+from twofold.services import account, admin_scope, invitations, mail, organizations, users
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import Membership, User
 
@@ -84,7 +84,7 @@ def invite(runtime: Runtime, by: Person, email: str = NEW, role: str = "member")
     with runtime.db() as db:
         user = db.get(User, by.id)
         assert user is not None
-        scope = admin.scope_of(db, user)
+        scope = admin_scope.scope_of(db, user)
         assert scope is not None
         invitations.invite(
             db,

@@ -14,7 +14,9 @@ from sqlalchemy import Column, LargeBinary, func, select, update
 from support import TEST_KEYS, Person, make_person
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import KeysMismatch, NotFound
-from twofold.crypto import KeyRing, PasswordHashingParams, read_key_file
+from twofold.crypto.key_file import read_key_file
+from twofold.crypto.keyring import KeyRing
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.notify.mailer import Composed
 from twofold.otp.clock import FixedClock
 from twofold.services import keys, mail, second_factor, signin

@@ -12,7 +12,8 @@ from pydantic import SecretStr
 
 from support import TEST_KEYS, Person
 from twofold.core.errors import ConfigurationError, KeysMismatch
-from twofold.crypto import KeyRing, PasswordHashingParams
+from twofold.crypto.keyring import KeyRing
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import FixedClock
 from twofold.services import second_factor, signin
 from twofold.services.runtime import ClientInfo, Runtime, build_runtime

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from support import make_person, snapshot, text_of
-from twofold.crypto import PasswordHashingParams
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import FixedClock
 from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from support import STRONG_PASSWORD, TEST_KEYS, csrf_token, make_person, snapshot, text_of
-from twofold.crypto import PasswordHashingParams
+from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import SystemClock
 from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings

@@ -19,7 +19,7 @@ from twofold.core.audit_events import AuditEventType
 from twofold.core.policy import Role, TwoFactorPolicy
 from twofold.otp.clock import FixedClock, unix_time
 from twofold.otp.secret import encode_secret
-from twofold.services import account, admin, mail, organizations, users
+from twofold.services import account, admin_scope, mail, member_actions, organizations, users
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import AuditEvent, User
 from twofold.web.app import create_app
@@ -92,9 +92,11 @@ def reset_by(runtime: Runtime, by: Person, target: Person) -> str:
         user = db.get(User, target.id)
         assert actor is not None
         assert user is not None
-        scope = admin.scope_of(db, actor)
+        scope = admin_scope.scope_of(db, actor)
         assert scope is not None
-        link = admin.reset_two_factor(db, runtime, scope, user, reason="lost phone", client=None)
+        link = member_actions.reset_two_factor(
+            db, runtime, scope, user, reason="lost phone", client=None
+        )
     assert link.startswith(f"{PUBLIC_URL}/reenroll/")
     return link.removeprefix(PUBLIC_URL)
 

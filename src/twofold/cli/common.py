@@ -48,7 +48,6 @@ def open_runtime(data_dir: Path | None) -> Iterator[tuple[Runtime, Session]]:
             try:
                 yield runtime, db
             except TwofoldError as exc:
-                db.rollback()
                 raise fail(exc.detail) from exc
     finally:
         runtime.engine.dispose()  # no connection outlives the command

@@ -13,7 +13,7 @@ import typer
 
 from twofold.cli.common import DataDirOption, fail, make_settings
 from twofold.core.errors import TwofoldError
-from twofold.crypto import KeyRing
+from twofold.crypto.keyring import KeyRing
 from twofold.services import keys as keys_service
 from twofold.services.key_state import REFRESH_SECONDS
 from twofold.services.runtime import Runtime, build_runtime

@@ -57,7 +57,6 @@ def org_create(
             two_factor=policy,
             signup_open=_signup_open(signup),
         )
-        db.commit()
         typer.echo(
             f"Created organization '{organization.slug}' ({organization.name}): 2FA "
             f"{policy.value}, sign-up {'open' if organization.signup_open else 'closed'}."
@@ -138,7 +137,6 @@ def org_policy(
             grace_days=grace_days,
             sign_out_everyone=sign_out_everyone,
         )
-        db.commit()
         typer.echo(f"Applied. 2FA is {policy.value} for '{organization.slug}'.")
         if sign_out_everyone:
             typer.echo(f"Signed out {ended} session{'s' if ended != 1 else ''}.")

@@ -10,7 +10,7 @@ import typer
 from twofold.cli.common import DataDirOption, fail, open_runtime
 from twofold.core.errors import InvalidInput
 from twofold.core.policy import Role, parse_role
-from twofold.services import admin as admin_service
+from twofold.services import admin_scope, member_actions
 from twofold.services import organizations as org_service
 from twofold.services import users as user_service
 
@@ -66,7 +66,6 @@ def user_create(
             role=member_role.value,
             email_verified=True,
         )
-        db.commit()
         kind = "superadmin" if superadmin else "user"
         typer.echo(f"Created {kind} '{user.login}'.")
         typer.echo(f"Organization: {org} ({member_role.value}).")
@@ -135,7 +134,7 @@ def user_unlock(
     """Unlock a user's second factor after too many wrong codes."""
     with open_runtime(data_dir) as (runtime, db):
         user = user_service.get_by_login(db, login)
-        admin_service.unlock(db, runtime, admin_service.OPERATOR, user, None)
+        member_actions.unlock(db, runtime, admin_scope.OPERATOR, user, None)
         typer.echo(f"Unlocked the second factor of '{user.login}'.")
 
 
@@ -152,7 +151,6 @@ def user_add_to_org(
         user = user_service.get_by_login(db, login)
         organization = org_service.get_organization(db, slug)
         org_service.add_member(db, runtime, user, organization, member_role)
-        db.commit()
         typer.echo(f"Added '{user.login}' to '{organization.slug}' as {member_role.value}.")
 
 
@@ -167,7 +165,6 @@ def user_remove_from_org(
         user = user_service.get_by_login(db, login)
         organization = org_service.get_organization(db, slug)
         org_service.remove_member(db, runtime, user, organization)
-        db.commit()
         typer.echo(f"Removed '{user.login}' from '{organization.slug}'.")
 
 
@@ -187,11 +184,13 @@ def user_reset_2fa(
 ) -> None:
     """Reset a user's 2FA (lost phone): their secret, recovery codes and sessions are gone,
     and only the emailed single-use link (24 h) lets them set it up again."""
-    if not reason.strip():  # before anything is asked or opened
-        raise fail("Say why with --reason TEXT (it goes into the audit log).")
+    try:  # before anything is asked or opened
+        member_actions.check_reason(reason)
+    except InvalidInput as exc:
+        raise fail(f"{exc.detail} Use --reason TEXT.") from exc
     with open_runtime(data_dir) as (runtime, db):
         user = user_service.get_by_login(db, login)
-        nothing_to_reset = admin_service.reset_refusal(db, user)
+        nothing_to_reset = member_actions.reset_refusal(db, user)
         if nothing_to_reset is not None:  # before asking; the service refuses it too
             raise fail(nothing_to_reset)
         typer.echo(
@@ -202,10 +201,10 @@ def user_reset_2fa(
         )
         if not yes and not typer.confirm("Reset?", default=False):
             raise fail("Nothing was changed.")
-        link = admin_service.reset_two_factor(
+        link = member_actions.reset_two_factor(
             db,
             runtime,
-            admin_service.OPERATOR,
+            admin_scope.OPERATOR,
             user,
             reason=reason,
             client=None,
@@ -224,5 +223,5 @@ def user_deactivate(
     """Deactivate an account: it cannot sign in, and its sessions end at once."""
     with open_runtime(data_dir) as (runtime, db):
         user = user_service.get_by_login(db, login)
-        admin_service.deactivate(db, runtime, admin_service.OPERATOR, user, None)
+        member_actions.deactivate(db, runtime, admin_scope.OPERATOR, user, None)
         typer.echo(f"Deactivated '{user.login}'; their sessions have ended.")

@@ -55,11 +55,19 @@ class MembershipView:
 
     def grace_ends_at(self) -> datetime | None:
         """End of the grace period for this member, or None when they have none."""
-        if self.policy is not TwoFactorPolicy.REQUIRED or self.required_since is None:
-            return None
-        if self.grace_days <= 0 or self.joined_at >= self.required_since:
+        if self.required_since is None or self.joined_at >= self.required_since:
             return None  # people who join after enforcement began set it up at once
-        return self.required_since + timedelta(days=self.grace_days)
+        return grace_end(self.policy, self.required_since, self.grace_days)
+
+
+def grace_end(
+    policy: TwoFactorPolicy, required_since: datetime | None, grace_days: int
+) -> datetime | None:
+    """THE grace-end rule: when an organization's grace period for setting up 2FA ends
+    (`grace_days` after 2FA became required), or None when it gives none."""
+    if policy is not TwoFactorPolicy.REQUIRED or required_since is None or grace_days <= 0:
+        return None
+    return required_since + timedelta(days=grace_days)
 
 
 RESET_BY_ADMIN = "reset by an administrator"

@@ -20,7 +20,14 @@ from twofold.otp.secret import (
     generate_secret,
     group_for_display,
 )
-from twofold.otp.totp import TotpParams, matching_steps, time_step, totp_at, verify_totp
+from twofold.otp.totp import (
+    TotpParams,
+    TotpVerdict,
+    matching_steps,
+    time_step,
+    totp_at,
+    verify_totp,
+)
 from twofold.otp.uri import provisioning_uri
 
 __all__ = [
@@ -31,6 +38,7 @@ __all__ = [
     "FixedClock",
     "SystemClock",
     "TotpParams",
+    "TotpVerdict",
     "decode_secret",
     "encode_secret",
     "generate_recovery_code",

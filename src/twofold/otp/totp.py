@@ -78,6 +78,18 @@ def matching_steps(
     return matches
 
 
+@dataclass(frozen=True)
+class TotpVerdict:
+    """What one code is worth now: the step to record as used, or why it is refused."""
+
+    step: int | None  # the step to record as used; None: refuse the code
+    replayed: bool = False  # refused because every step it matches was used already
+
+    @property
+    def accepted(self) -> bool:
+        return self.step is not None
+
+
 def verify_totp(
     secret: bytes,
     code: str,
@@ -86,13 +98,13 @@ def verify_totp(
     *,
     window: int = 1,
     last_used_step: int | None = None,
-) -> int | None:
-    """The step to record as used if `code` is acceptable now, else None.
-
-    A step at or before `last_used_step` is refused, so an observed code cannot be replayed
-    (RFC 6238 section 5.2).
-    """
-    for step in matching_steps(secret, code, unix_seconds, params, window=window):
+) -> TotpVerdict:
+    """THE replay rule (RFC 6238 section 5.2): the first step within `window` whose code
+    equals `code` and that comes after `last_used_step`, so an observed code cannot be
+    replayed. A code that matches only used steps is `replayed`; one that matches nothing is
+    simply refused. Recording the step (once, under concurrency) is the caller's part."""
+    steps = matching_steps(secret, code, unix_seconds, params, window=window)
+    for step in steps:
         if last_used_step is None or step > last_used_step:
-            return step
-    return None
+            return TotpVerdict(step)
+    return TotpVerdict(None, replayed=bool(steps))

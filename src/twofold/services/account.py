@@ -42,7 +42,8 @@ from twofold.services.passwords import (
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.second_factor import consume_totp_step
 from twofold.services.totp_secrets import open_secret, seal_secret
-from twofold.services.users import has_two_factor
+from twofold.services.transactions import use_case
+from twofold.services.users import clear_code_failures, has_two_factor
 from twofold.store.models import Authenticator, AuthSession, RecoveryCode, User
 
 # A setup page reopened within this time shows the same key, so a half-finished
@@ -78,6 +79,7 @@ def confirm_current_password(
     password_attempt_succeeded(db, user.login, client)
 
 
+@use_case
 def begin_totp_enrollment(
     db: Session, runtime: Runtime, user: User, *, via_reset_link: bool = False
 ) -> PendingEnrollment:
@@ -175,6 +177,7 @@ def turn_on_totp(
     return codes
 
 
+@use_case
 def confirm_totp_enrollment_in_session(
     db: Session,
     runtime: Runtime,
@@ -208,6 +211,7 @@ def _replace_recovery_codes(db: Session, runtime: Runtime, user: User) -> list[s
     return codes
 
 
+@use_case
 def regenerate_recovery_codes(
     db: Session, runtime: Runtime, user: User, password: str, client: ClientInfo
 ) -> list[str]:
@@ -232,6 +236,7 @@ def regenerate_recovery_codes(
     return codes
 
 
+@use_case
 def disable_two_factor(
     db: Session, runtime: Runtime, user: User, password: str, client: ClientInfo
 ) -> None:
@@ -245,8 +250,7 @@ def disable_two_factor(
     confirm_current_password(db, runtime, user, password, client)
     db.execute(delete(Authenticator).where(Authenticator.user_id == user.id))
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    user.failed_code_count = 0
-    user.code_locked_until = None
+    clear_code_failures(user)
     audit.record(
         db, runtime.now(), AuditEventType.TWO_FACTOR_DISABLED, user_id=user.id, client=client
     )
@@ -254,6 +258,7 @@ def disable_two_factor(
     db.commit()
 
 
+@use_case
 def change_password(
     db: Session,
     runtime: Runtime,

@@ -11,6 +11,7 @@ from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import NotFound
 from twofold.services import audit, sessions
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.transactions import use_case
 from twofold.store.models import AuditEvent, AuthSession, User
 
 RECENT_EVENTS = 20
@@ -50,6 +51,7 @@ def active_sessions(db: Session, runtime: Runtime, user_id: int) -> list[AuthSes
     )
 
 
+@use_case
 def end_own_session(
     db: Session, runtime: Runtime, user: User, session_id: int, client: ClientInfo
 ) -> None:
@@ -64,6 +66,7 @@ def end_own_session(
     db.commit()
 
 
+@use_case
 def end_other_sessions(
     db: Session, runtime: Runtime, user: User, current_session_id: int, client: ClientInfo
 ) -> int:

@@ -18,6 +18,7 @@ from twofold.services.account import confirm_current_password
 from twofold.services.notifications import notify, send_to
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.second_factor import confirm_code_for_change
+from twofold.services.transactions import use_case
 from twofold.services.users import has_two_factor
 from twofold.store.models import User
 
@@ -46,6 +47,7 @@ def send_verification(db: Session, runtime: Runtime, user: User, address: str) -
     )
 
 
+@use_case
 def request_change(
     db: Session,
     runtime: Runtime,
@@ -93,6 +95,7 @@ def pending_address(db: Session, runtime: Runtime, token: str) -> tuple[User, st
     return user, row.payload
 
 
+@use_case
 def confirm(db: Session, runtime: Runtime, token: str, client: ClientInfo) -> User:
     user, address = pending_address(db, runtime, token)
     if _taken_by_other(db, address, user.id):

@@ -17,9 +17,10 @@ from twofold.core.sessions import Method, SessionState
 from twofold.core.validation import normalize_email
 from twofold.notify import messages
 from twofold.services import audit, links, sessions
-from twofold.services.admin import AdminScope
+from twofold.services.admin_scope import AdminScope
 from twofold.services.notifications import send_to
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.transactions import use_case
 from twofold.services.users import create_user
 from twofold.store.models import AuthSession, OneTimeToken, Organization, User
 
@@ -27,6 +28,7 @@ PURPOSE = "invitation"
 LIFETIME = timedelta(days=7)
 
 
+@use_case
 def invite(
     db: Session,
     runtime: Runtime,
@@ -91,6 +93,7 @@ def open_invitation(db: Session, runtime: Runtime, token: str) -> Invitation:
     return Invitation(row=row, organization=organization, address=row.payload)
 
 
+@use_case
 def accept(
     db: Session,
     runtime: Runtime,

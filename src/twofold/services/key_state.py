@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from twofold.core import words
 from twofold.core.errors import KeysMismatch
-from twofold.crypto import KeyRing, KeyRingError, read_key_file
+from twofold.crypto.key_file import read_key_file
+from twofold.crypto.keyring import KeyRing, KeyRingError
 from twofold.otp.clock import Clock
 from twofold.store.models import KeyFingerprint, KeyPrimary
 

@@ -20,7 +20,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import ConfigurationError, InvalidInput, NotFound, TwofoldError
-from twofold.crypto import KeyRing, KeyRingError, SealError, rewrite_key_file
+from twofold.crypto.key_file import rewrite_key_file
+from twofold.crypto.keyring import KeyRing, KeyRingError, SealError
 from twofold.services import audit
 from twofold.services.key_state import SETTLE_SECONDS
 from twofold.services.mail import content_context

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from twofold.core.errors import InvalidToken
-from twofold.crypto import new_token, token_digest
+from twofold.crypto.tokens import new_token, token_digest
 from twofold.services.runtime import Runtime
 from twofold.store.db import rows_affected
 from twofold.store.models import OneTimeToken

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.orm import Session
@@ -18,12 +18,14 @@ from twofold.core.policy import (
     Role,
     TwoFactorPolicy,
     access_for,
+    grace_end,
 )
 from twofold.services import audit, sessions
 from twofold.services.runtime import ClientInfo, Runtime
-from twofold.services.users import has_two_factor
+from twofold.services.transactions import use_case
+from twofold.services.users import has_two_factor, users_with_two_factor
 from twofold.store.db import rows_affected
-from twofold.store.models import Authenticator, AuthSession, Membership, Organization, User
+from twofold.store.models import AuthSession, Membership, Organization, User
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 MAX_GRACE_DAYS = 365
@@ -45,6 +47,7 @@ def get_organization(db: Session, slug: str) -> Organization:
     return organization
 
 
+@use_case
 def create_organization(
     db: Session,
     runtime: Runtime,
@@ -109,12 +112,11 @@ class PolicyEffect:
 
 
 def members_without_2fa(db: Session, organization_id: int) -> int:
-    with_2fa = select(Authenticator.user_id).where(Authenticator.confirmed_at.is_not(None))
     return int(
         db.scalar(
             select(func.count(Membership.id)).where(
                 Membership.organization_id == organization_id,
-                Membership.user_id.not_in(with_2fa),
+                Membership.user_id.not_in(users_with_two_factor()),
             )
         )
         or 0
@@ -146,16 +148,23 @@ def preview_policy(
     _check_grace_days(grace_days)
     since = _required_since_after(organization, two_factor, runtime.now())
     days = organization.grace_days if grace_days is None else grace_days
-    grace_end = None
-    if since is not None and days > 0:
-        grace_end = since + timedelta(days=days)
     return PolicyEffect(
         members=member_count(db, organization.id),
         members_without_2fa=members_without_2fa(db, organization.id),
-        grace_ends_at=grace_end,
+        grace_ends_at=grace_end(two_factor, since, days),
     )
 
 
+def organization_grace_end(organization: Organization) -> datetime | None:
+    """When the organization's grace period for setting up 2FA ends, or None."""
+    return grace_end(
+        TwoFactorPolicy(organization.two_factor_policy),
+        organization.required_since,
+        organization.grace_days,
+    )
+
+
+@use_case
 def set_policy(
     db: Session,
     runtime: Runtime,
@@ -229,6 +238,7 @@ def sign_out_members(
     return ended
 
 
+@use_case
 def add_member(
     db: Session,
     runtime: Runtime,
@@ -265,6 +275,7 @@ def add_member(
     return membership
 
 
+@use_case
 def remove_member(
     db: Session,
     runtime: Runtime,
@@ -345,6 +356,7 @@ def standing(db: Session, runtime: Runtime, user: User, session: AuthSession) ->
     return Standing(memberships=views, current=current, access=access, has_two_factor=two_factor)
 
 
+@use_case
 def switch_organization(
     db: Session,
     runtime: Runtime,

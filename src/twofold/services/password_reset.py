@@ -22,6 +22,7 @@ from twofold.services.passwords import (
     hash_new_password,
 )
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.transactions import use_case
 from twofold.services.users import has_two_factor
 from twofold.store.models import AuthSession, User
 
@@ -31,6 +32,7 @@ LIFETIME = timedelta(minutes=30)
 RESEND_AFTER = timedelta(minutes=1)
 
 
+@use_case
 def request_reset(db: Session, runtime: Runtime, *, address: str, client: ClientInfo) -> None:
     """Send a link if `address` is an account's verified address. The caller shows the same
     answer either way, and no mail server is contacted within the request."""
@@ -90,6 +92,7 @@ class ResetDone:
     token: str | None
 
 
+@use_case
 def complete_reset(
     db: Session,
     runtime: Runtime,

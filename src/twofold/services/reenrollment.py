@@ -7,12 +7,14 @@ from sqlalchemy.orm import Session
 from twofold.core.audit_events import AuditEventType
 from twofold.core.sessions import Method
 from twofold.services import account, audit, links, sessions
-from twofold.services.admin import REENROLL_PURPOSE
 from twofold.services.crash_points import crash_point
+from twofold.services.member_actions import REENROLL_PURPOSE
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.transactions import use_case
 from twofold.store.models import AuthSession, User
 
 
+@use_case
 def complete(
     db: Session,
     runtime: Runtime,

@@ -13,13 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from twofold.core import words
 from twofold.core.errors import ConfigurationError, KeysMismatch
-from twofold.crypto import (
-    KeyRing,
-    KeyRingError,
-    PasswordHasher,
-    PasswordHashingParams,
-    load_or_create_key_file,
-)
+from twofold.crypto.key_file import load_or_create_key_file
+from twofold.crypto.keyring import KeyRing, KeyRingError
+from twofold.crypto.passwords import PasswordHasher, PasswordHashingParams
 from twofold.notify.mailer import Mailer, OutboxMailer, SmtpMailer
 from twofold.otp.clock import Clock, SystemClock
 from twofold.services.key_state import (

@@ -22,19 +22,26 @@ from twofold.core.errors import (
     SecondFactorLocked,
     TwoFactorNotEnabled,
 )
-from twofold.core.lockout import is_locked, lock_after_failure
+from twofold.core.lockout import lock_after_failure
 from twofold.core.sessions import Method, SessionState
 from twofold.core.validation import MAX_CODE_INPUT
 from twofold.notify import messages
+from twofold.otp import totp
 from twofold.otp.clock import unix_time
 from twofold.otp.codes import is_numeric_code, normalize_code
 from twofold.otp.recovery import is_well_formed_recovery_code, normalize_recovery_code
-from twofold.otp.totp import TotpParams, matching_steps
+from twofold.otp.totp import TotpParams
 from twofold.services import audit, sessions
 from twofold.services.notifications import FAILED_CODES_WORTH_NOTICE, notify
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.totp_secrets import open_secret
-from twofold.services.users import confirmed_authenticator, recovery_codes_left
+from twofold.services.transactions import use_case
+from twofold.services.users import (
+    clear_code_failures,
+    confirmed_authenticator,
+    is_code_locked,
+    recovery_codes_left,
+)
 from twofold.store.db import rows_affected
 from twofold.store.models import Authenticator, AuthSession, RecoveryCode, User
 
@@ -67,7 +74,7 @@ def lock_user_row(db: Session, user_id: int) -> User | None:
 
 
 def ensure_not_locked(user: User, now: datetime) -> None:
-    if is_locked(user.failed_code_count, user.code_locked_until, now):
+    if is_code_locked(user, now):
         until = (
             user.code_locked_until
             if user.code_locked_until and user.code_locked_until > now
@@ -129,8 +136,7 @@ def _succeed(
             "sign_in_after_failed_codes",
             messages.sign_in_after_failed_codes(user.login, user.failed_code_count),
         )
-    user.failed_code_count = 0
-    user.code_locked_until = None
+    clear_code_failures(user)
     user.last_sign_in_at = now
     token = sessions.step_up(db, runtime, session, method)
     audit.record(
@@ -151,12 +157,18 @@ def consume_totp_step(
     if len(normalized) > MAX_CODE_INPUT or not is_numeric_code(normalized, params.digits):
         raise MalformedCode()
     secret = open_secret(runtime, authenticator, user.id)
-    steps = matching_steps(secret, normalized, unix_time(runtime.now()), params, window=TOTP_WINDOW)
-    last = authenticator.last_used_step
-    fresh = [step for step in steps if last is None or step > last]
-    if not fresh:
-        raise CodeReused() if steps else InvalidCode()
-    step = fresh[0]
+    verdict = totp.verify_totp(
+        secret,
+        normalized,
+        unix_time(runtime.now()),
+        params,
+        window=TOTP_WINDOW,
+        last_used_step=authenticator.last_used_step,
+    )
+    if verdict.step is None:
+        raise CodeReused() if verdict.replayed else InvalidCode()
+    step = verdict.step
+    # The same rule once more, in the database: only one request may record this step.
     consumed = rows_affected(
         db,
         update(Authenticator)
@@ -173,6 +185,7 @@ def consume_totp_step(
     return step
 
 
+@use_case
 def verify_totp(
     db: Session, runtime: Runtime, session: AuthSession, code: str, client: ClientInfo
 ) -> str:
@@ -192,6 +205,7 @@ def verify_totp(
     return _succeed(db, runtime, session, user, Method.TOTP, client)
 
 
+@use_case
 def verify_recovery_code(
     db: Session, runtime: Runtime, session: AuthSession, code: str, client: ClientInfo
 ) -> str:
@@ -261,5 +275,4 @@ def confirm_code_for_change(
     except InvalidCode:
         _count_failure(db, runtime, user, client, AuditEventType.SECOND_FACTOR_FAILED)
         raise
-    user.failed_code_count = 0
-    user.code_locked_until = None
+    clear_code_failures(user)

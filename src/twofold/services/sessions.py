@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from twofold.core.sessions import Method, SessionState, amr_methods, amr_string
-from twofold.crypto import new_token, token_digest
+from twofold.crypto.tokens import new_token, token_digest
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.db import end_reading, rows_affected
 from twofold.store.models import AuthSession, User

@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session
 
 from twofold.core.errors import InvalidToken
 from twofold.core.sessions import Method, SessionState
-from twofold.crypto import new_token, token_digest
+from twofold.crypto.tokens import new_token, token_digest
 from twofold.services import sessions
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.transactions import use_case
 from twofold.services.users import create_user
 from twofold.store.db import rows_affected
 from twofold.store.models import AuthSession, OneTimeToken, User
@@ -24,6 +25,7 @@ def needs_setup(db: Session) -> bool:
     return not db.scalar(select(func.count(User.id)))
 
 
+@use_case
 def issue_setup_token(db: Session, runtime: Runtime) -> str:
     """A fresh link; earlier unused ones stop working, so only the last printed one counts."""
     now = runtime.now()
@@ -62,6 +64,7 @@ def check_setup_token(db: Session, runtime: Runtime, token: str) -> OneTimeToken
     return row
 
 
+@use_case
 def complete_setup(
     db: Session,
     runtime: Runtime,

@@ -17,6 +17,7 @@ from twofold.services.passwords import (
     password_attempt_succeeded,
 )
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.transactions import use_case
 from twofold.services.users import (
     awaits_address_confirmation,
     find_by_login_or_email,
@@ -32,6 +33,7 @@ class SignInStarted:
     needs_second_factor: bool
 
 
+@use_case
 def sign_in_with_password(
     db: Session,
     runtime: Runtime,
@@ -99,6 +101,7 @@ def _failure_reason(user: User | None) -> str:
     return "wrong_password"
 
 
+@use_case
 def sign_out(db: Session, runtime: Runtime, session: AuthSession, client: ClientInfo) -> None:
     audit.record(
         db, runtime.now(), AuditEventType.SIGNED_OUT, user_id=session.user_id, client=client

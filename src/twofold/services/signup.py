@@ -15,6 +15,7 @@ from twofold.notify import messages
 from twofold.services import audit, email_addresses
 from twofold.services.notifications import send_to
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.transactions import use_case
 from twofold.services.users import create_user
 from twofold.store.models import Organization, User
 
@@ -36,6 +37,7 @@ def organization_open_for_signup(db: Session, slug: str) -> Organization:
 NOTICE_ONCE_PER = timedelta(minutes=1)
 
 
+@use_case
 def sign_up(
     db: Session,
     runtime: Runtime,

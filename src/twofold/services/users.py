@@ -5,22 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import AlreadyExists, InvalidInput, NotFound
-from twofold.core.lockout import is_locked
+from twofold.core.lockout import PERMANENT_LOCK_AT, is_locked
 from twofold.core.validation import check_password_length, normalize_email, normalize_login
 from twofold.services import audit
 from twofold.services.passwords import check_new_password, hash_new_password
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.transactions import use_case
 from twofold.store.models import Authenticator, Membership, Organization, RecoveryCode, User
 
 DEFAULT_ORGANIZATION = "default"
 
 
+@use_case
 def create_user(
     db: Session,
     runtime: Runtime,
@@ -90,10 +92,21 @@ def get_by_login(db: Session, login: str) -> User:
     return user
 
 
+def two_factor_is_on() -> ColumnElement[bool]:
+    """THE "has 2FA" rule in SQL: an authenticator whose setup was confirmed."""
+    return Authenticator.confirmed_at.is_not(None)
+
+
+def users_with_two_factor() -> Select[int]:
+    """The ids of the people with 2FA on (narrow it further with .where). Selecting user_id
+    alone lets the (user_id, confirmed_at) index answer on its own."""
+    return select(Authenticator.user_id).where(two_factor_is_on())
+
+
 def confirmed_authenticator(db: Session, user_id: int) -> Authenticator | None:
     return db.scalar(
         select(Authenticator)
-        .where(Authenticator.user_id == user_id, Authenticator.confirmed_at.is_not(None))
+        .where(Authenticator.user_id == user_id, two_factor_is_on())
         .order_by(Authenticator.id.desc())
         .limit(1)
     )
@@ -140,8 +153,7 @@ class UserStatus:
 
 
 def describe(db: Session, runtime: Runtime, user: User) -> UserStatus:
-    now = runtime.now()
-    locked = is_locked(user.failed_code_count, user.code_locked_until, now)
+    locked = is_code_locked(user, runtime.now())
     return UserStatus(
         login=user.login,
         email=user.email,
@@ -161,9 +173,29 @@ def list_users(db: Session) -> list[User]:
     return list(db.scalars(select(User).order_by(User.login)))
 
 
-def unlock(db: Session, runtime: Runtime, user: User, *, actor_id: int | None = None) -> None:
+def is_code_locked(user: User, now: datetime) -> bool:
+    """Whether `user`'s second factor is locked now (core.lockout.is_locked on the row)."""
+    return is_locked(user.failed_code_count, user.code_locked_until, now)
+
+
+def code_locked_sql(now: datetime) -> ColumnElement[bool]:
+    """core.lockout.is_locked as a SQL condition on the users table, from the same constants,
+    for filtering and counting in the database."""
+    return or_(
+        User.failed_code_count >= PERMANENT_LOCK_AT,
+        and_(User.code_locked_until.is_not(None), User.code_locked_until > now),
+    )
+
+
+def clear_code_failures(user: User) -> None:
+    """Start the count of wrong codes again and lift any lock: after a right second factor,
+    an unlock, or when the second factor itself is taken away (disabled or reset)."""
     user.failed_code_count = 0
     user.code_locked_until = None
+
+
+def unlock(db: Session, runtime: Runtime, user: User, *, actor_id: int | None = None) -> None:
+    clear_code_failures(user)
     audit.record(
         db, runtime.now(), AuditEventType.SECOND_FACTOR_UNLOCKED, user_id=user.id, actor_id=actor_id
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from twofold.crypto import constant_time_equals, new_token
+from twofold.crypto.tokens import constant_time_equals, new_token
 
 COOKIE_NAME = "twofold_csrf"
 TOKEN_LIFETIME_SECONDS = 4 * 3600

@@ -13,7 +13,6 @@ from twofold.core.errors import (
     InvalidCode,
     MalformedCode,
     SecondFactorLocked,
-    TwofoldError,
 )
 from twofold.core.policy import Demand, blockers_to_disabling, two_factor_offered
 from twofold.core.sessions import Method, amr_methods
@@ -32,7 +31,7 @@ from twofold.web.deps import (
     StandingDep,
     writes_on_get,
 )
-from twofold.web.errors import field_of, message_for, status_for
+from twofold.web.forms import Refused, submit
 from twofold.web.labels import browser_summary, event_label
 from twofold.web.pages.auth import landing_page
 from twofold.web.rendering import redirect, render, runtime_of, set_session_cookie
@@ -143,15 +142,16 @@ def setup_confirm(
     if not code.strip():
         pending = account.begin_totp_enrollment(db, runtime, user)
         return _setup_page(request, pending, error=MISSING_SETUP_CODE, status=400)
-    try:
-        codes, token = account.confirm_totp_enrollment_in_session(
+    done = submit(
+        runtime,
+        lambda: account.confirm_totp_enrollment_in_session(
             db, runtime, user, session, code, client
-        )
-    except TwofoldError as exc:
+        ),
+    )
+    if isinstance(done, Refused):
         pending = account.begin_totp_enrollment(db, runtime, user)
-        return _setup_page(
-            request, pending, error=message_for(exc, runtime.now()), status=status_for(exc)
-        )
+        return _setup_page(request, pending, error=done.message, status=done.status)
+    codes, token = done
     request.state.standing = organizations.standing(db, runtime, user, session)
     response = recovery_codes_page(request, codes, first_time=True)
     set_session_cookie(request, response, token)
@@ -201,14 +201,15 @@ def regenerate_submit(
     user: CurrentUser,
     password: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
-        codes = account.regenerate_recovery_codes(db, runtime, user, password, client)
-    except TwofoldError as exc:
+    codes = submit(
+        runtime, lambda: account.regenerate_recovery_codes(db, runtime, user, password, client)
+    )
+    if isinstance(codes, Refused):
         return render(
             request,
             "regenerate.html",
-            status_code=status_for(exc),
-            error=message_for(exc, runtime.now()),
+            status_code=codes.status,
+            error=codes.message,
             codes_left=recovery_codes_left(db, user.id),
         )
     return recovery_codes_page(request, codes, first_time=False)
@@ -233,14 +234,13 @@ def disable_submit(
     password: Annotated[str, Form()] = "",
 ) -> Response:
     blockers = blockers_to_disabling(standing.memberships, user.is_superadmin)
-    try:
-        account.disable_two_factor(db, runtime, user, password, client)
-    except TwofoldError as exc:
+    done = submit(runtime, lambda: account.disable_two_factor(db, runtime, user, password, client))
+    if isinstance(done, Refused):
         return render(
             request,
             "disable.html",
-            status_code=status_for(exc),
-            error=None if blockers else message_for(exc, runtime.now()),
+            status_code=done.status,
+            error=None if blockers else done.message,
             blockers=blockers,
         )
     return redirect("/account/security?notice=disabled")
@@ -263,8 +263,9 @@ def password_submit(
     new_password: Annotated[str, Form()] = "",
     confirm_password: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
-        account.change_password(
+    done = submit(
+        runtime,
+        lambda: account.change_password(
             db,
             runtime,
             user,
@@ -273,14 +274,14 @@ def password_submit(
             confirm_password=confirm_password,
             keep_session_id=session.id,
             client=client,
-        )
-    except TwofoldError as exc:
-        field = field_of(exc) or "current_password"
+        ),
+    )
+    if isinstance(done, Refused):
         return render(
             request,
             "password.html",
-            status_code=status_for(exc),
-            field_errors={field: message_for(exc, runtime.now())},
+            status_code=done.status,
+            field_errors=done.field_errors("current_password"),
         )
     return redirect("/account/security?notice=password_changed")
 
@@ -341,8 +342,9 @@ def email_submit(
     password: Annotated[str, Form()] = "",
     code: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
-        address = email_addresses.request_change(
+    address = submit(
+        runtime,
+        lambda: email_addresses.request_change(
             db,
             runtime,
             user,
@@ -350,19 +352,17 @@ def email_submit(
             password=password,
             code=code,
             client=client,
-        )
-    except TwofoldError as exc:
-        db.rollback()
-        field = field_of(exc) or ("code" if isinstance(exc, CODE_ERRORS) else "password")
+        ),
+    )
+    if isinstance(address, Refused):
+        field = address.field or ("code" if isinstance(address.error, CODE_ERRORS) else "password")
         return _email_page(
             request,
             user,
             standing,
-            status_code=status_for(exc),
+            status_code=address.status,
             new_email=new_email[:254],
-            field_errors={
-                "new_email" if field == "email" else field: message_for(exc, runtime.now())
-            },
+            field_errors={"new_email" if field == "email" else field: address.message},
         )
     return _email_page(
         request,

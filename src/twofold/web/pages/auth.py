@@ -7,12 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
-from twofold.core.errors import SecondFactorLocked, TwofoldError
+from twofold.core.errors import SecondFactorLocked
 from twofold.core.lockout import next_failure_locks
 from twofold.core.policy import Demand
 from twofold.core.sessions import SessionState
 from twofold.services import organizations, second_factor, signin, signup
+from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import AuthSession, User
 from twofold.web.deps import (
     CODE_PAGE,
@@ -23,7 +25,8 @@ from twofold.web.deps import (
     PendingSession,
     RuntimeDep,
 )
-from twofold.web.errors import message_for, status_for
+from twofold.web.errors import message_for
+from twofold.web.forms import Refused, submit
 from twofold.web.rendering import (
     SESSION_COOKIE,
     clear_session_cookie,
@@ -124,21 +127,23 @@ def login_submit(
             signup_open=bool(signup.open_organizations(db)),
             next=safe_next(next),
         )
-    try:
-        started = signin.sign_in_with_password(
+    started = submit(
+        runtime,
+        lambda: signin.sign_in_with_password(
             db,
             runtime,
             login=login,
             password=password,
             client=client,
             previous_session_id=session.id if session else None,
-        )
-    except TwofoldError as exc:
+        ),
+    )
+    if isinstance(started, Refused):
         return render(
             request,
             "login.html",
-            status_code=status_for(exc),
-            error=message_for(exc, runtime.now()),
+            status_code=started.status,
+            error=started.message,
             login=login[:254],
             signup_open=bool(signup.open_organizations(db)),
             next=safe_next(next),
@@ -197,45 +202,36 @@ def code_page(
     return _prompt(request, "code.html", db, runtime, session)
 
 
-# Which check each prompt runs, its page, and what to say when the field is left empty.
-SECOND_STEPS: dict[str, tuple[Callable[..., str], str, str]] = {
-    "totp": (
-        second_factor.verify_totp,
-        "code.html",
-        "Enter the 6-digit code from your authenticator app.",
-    ),
-    "recovery": (
-        second_factor.verify_recovery_code,
-        "recovery.html",
-        "Enter one of your recovery codes.",
-    ),
-}
+# A second-factor check (db, runtime, session, code, client): the new session token.
+SecondStep = Callable[[Session, Runtime, AuthSession, str, ClientInfo], str]
 
 
 def _second_step(
-    kind: str,
+    verify: SecondStep,
+    template: str,
+    empty_message: str,
     request: Request,
-    db: DbDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    session: PendingSession,
+    db: Session,
+    runtime: Runtime,
+    client: ClientInfo,
+    session: AuthSession,
     code: str,
 ) -> Response:
-    verify, template, empty_message = SECOND_STEPS[kind]
+    """Run one second-factor check from its prompt (`template`), which shows `empty_message`
+    when the field is left empty and the error (or the lock) when the check refuses."""
     if not code.strip():
         context = _prompt_context(db, runtime, session)
         return render(request, template, status_code=400, error=empty_message, **context)
-    try:
-        token = verify(db, runtime, session, code, client)
-    except TwofoldError as exc:
-        locked = isinstance(exc, SecondFactorLocked)
+    token = submit(runtime, lambda: verify(db, runtime, session, code, client))
+    if isinstance(token, Refused):
+        error = token.error
         return render(
             request,
             template,
-            status_code=status_for(exc),
-            error=message_for(exc, runtime.now()),
-            locked=locked,
-            locked_until=exc.until if isinstance(exc, SecondFactorLocked) else None,
+            status_code=token.status,
+            error=token.message,
+            locked=isinstance(error, SecondFactorLocked),
+            locked_until=error.until if isinstance(error, SecondFactorLocked) else None,
             **_prompt_context(db, runtime, session),
         )
     response = redirect(landing_page(db, runtime, session))
@@ -252,7 +248,17 @@ def code_submit(
     session: PendingSession,
     code: Annotated[str, Form()] = "",
 ) -> Response:
-    return _second_step("totp", request, db, runtime, client, session, code)
+    return _second_step(
+        second_factor.verify_totp,
+        "code.html",
+        "Enter the 6-digit code from your authenticator app.",
+        request,
+        db,
+        runtime,
+        client,
+        session,
+        code,
+    )
 
 
 @router.get("/login/recovery")
@@ -271,7 +277,17 @@ def recovery_submit(
     session: PendingSession,
     code: Annotated[str, Form()] = "",
 ) -> Response:
-    return _second_step("recovery", request, db, runtime, client, session, code)
+    return _second_step(
+        second_factor.verify_recovery_code,
+        "recovery.html",
+        "Enter one of your recovery codes.",
+        request,
+        db,
+        runtime,
+        client,
+        session,
+        code,
+    )
 
 
 @router.post("/logout")

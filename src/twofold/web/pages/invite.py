@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from twofold.core.errors import InvalidToken, TwofoldError
+from twofold.core.errors import InvalidToken
 from twofold.services import invitations
 from twofold.web.deps import ClientDep, DbDep, OptionalSession, RuntimeDep
-from twofold.web.errors import field_of, message_for, status_for
+from twofold.web.forms import Refused, submit
 from twofold.web.pages.auth import landing_page
 from twofold.web.rendering import redirect, render, set_session_cookie
 
@@ -42,8 +42,9 @@ def invitation_submit(
     login: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
-        new_session, session_token = invitations.accept(
+    accepted = submit(
+        runtime,
+        lambda: invitations.accept(
             db,
             runtime,
             token=token,
@@ -51,25 +52,22 @@ def invitation_submit(
             password=password,
             client=client,
             previous_session_id=session.id if session else None,
-        )
-    except InvalidToken:
-        raise
-    except TwofoldError as exc:
-        db.rollback()
+        ),
+        passing=(InvalidToken,),
+    )
+    if isinstance(accepted, Refused):
         invitation = invitations.open_invitation(db, runtime, token)
-        field = field_of(exc) or "password"
         return render(
             request,
             "invite_accept.html",
-            status_code=status_for(exc),
+            status_code=accepted.status,
             token=token,
             organization=invitation.organization,
             address=invitation.address,
             login=login[:64],
-            field_errors={
-                "password" if field == "new_password" else field: message_for(exc, runtime.now())
-            },
+            field_errors=accepted.field_errors("password", {"new_password": "password"}),
         )
+    new_session, session_token = accepted
     response = redirect(landing_page(db, runtime, new_session))
     set_session_cookie(request, response, session_token)
     return response

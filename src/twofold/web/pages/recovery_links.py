@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from twofold.core.errors import InvalidToken, NotFound, TwofoldError
+from twofold.core.errors import InvalidToken, NotFound
 from twofold.services import email_addresses, password_reset
 from twofold.store.models import AuthSession, User
 from twofold.web.deps import ClientDep, DbDep, OptionalSession, RuntimeDep
-from twofold.web.errors import field_of, message_for, status_for
+from twofold.web.forms import Refused, submit
 from twofold.web.rendering import redirect, render, set_session_cookie
 
 router = APIRouter()
@@ -79,27 +79,27 @@ def reset_submit(
     confirm_password: Annotated[str, Form()] = "",
 ) -> Response:
     _not_for_someone_else(session, password_reset.check_link(db, runtime, token))
-    try:
-        done = password_reset.complete_reset(
+    done = submit(
+        runtime,
+        lambda: password_reset.complete_reset(
             db,
             runtime,
             token=token,
             new_password=new_password,
             confirm_password=confirm_password,
             client=client,
-        )
-    except InvalidToken:
-        raise
-    except TwofoldError as exc:
-        db.rollback()
+        ),
+        passing=(InvalidToken,),
+    )
+    if isinstance(done, Refused):
         user = password_reset.check_link(db, runtime, token)
         return render(
             request,
             "reset_password.html",
-            status_code=status_for(exc),
+            status_code=done.status,
             token=token,
             login=user.login,
-            field_errors={field_of(exc) or "new_password": message_for(exc, runtime.now())},
+            field_errors=done.field_errors("new_password"),
         )
     if done.token is None:
         return redirect("/login?notice=password_reset")

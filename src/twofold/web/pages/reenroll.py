@@ -10,9 +10,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from twofold.core.errors import Forbidden, InvalidToken, TwofoldError
+from twofold.core.errors import Forbidden, InvalidToken
 from twofold.services import account, links, organizations, reenrollment
-from twofold.services.admin import REENROLL_PURPOSE
+from twofold.services.member_actions import REENROLL_PURPOSE
 from twofold.store.models import User
 from twofold.web.deps import (
     ClientDep,
@@ -21,7 +21,7 @@ from twofold.web.deps import (
     RuntimeDep,
     writes_on_get,
 )
-from twofold.web.errors import message_for, status_for
+from twofold.web.forms import Refused, submit
 from twofold.web.pages.account import qr_svg, recovery_codes_page
 from twofold.web.rendering import redirect, render, set_session_cookie
 
@@ -105,21 +105,14 @@ def reenroll_submit(
             error="Enter the 6-digit code your app shows.",
             status=400,
         )
-    try:
-        codes, new_token = reenrollment.complete(db, runtime, owner, session, token, code, client)
-    except InvalidToken:
-        raise
-    except TwofoldError as exc:
-        db.rollback()
-        return _page(
-            request,
-            db,
-            runtime,
-            owner,
-            token,
-            error=message_for(exc, runtime.now()),
-            status=status_for(exc),
-        )
+    done = submit(
+        runtime,
+        lambda: reenrollment.complete(db, runtime, owner, session, token, code, client),
+        passing=(InvalidToken,),
+    )
+    if isinstance(done, Refused):
+        return _page(request, db, runtime, owner, token, error=done.message, status=done.status)
+    codes, new_token = done
     request.state.standing = organizations.standing(db, runtime, owner, session)
     response = recovery_codes_page(request, codes, first_time=True)
     set_session_cookie(request, response, new_token)

@@ -7,18 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from twofold.core.errors import InvalidToken, TwofoldError
+from twofold.core.errors import InvalidToken
 from twofold.services import setup
 from twofold.web.deps import ClientDep, DbDep, RuntimeDep
-from twofold.web.errors import field_of, message_for, status_for
+from twofold.web.forms import Refused, submit
 from twofold.web.rendering import redirect, render, set_session_cookie
 
 router = APIRouter()
-
-
-def _form_field(exc: TwofoldError) -> str:
-    field = field_of(exc) or "password"
-    return "password" if field == "new_password" else field
 
 
 @router.get("/setup/{token}")
@@ -38,8 +33,9 @@ def first_admin_submit(
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
-        _session, session_token = setup.complete_setup(
+    done = submit(
+        runtime,
+        lambda: setup.complete_setup(
             db,
             runtime,
             token=token[:128],
@@ -47,20 +43,20 @@ def first_admin_submit(
             email=email or None,
             password=password,
             client=client,
-        )
-    except InvalidToken:
-        raise
-    except TwofoldError as exc:
-        db.rollback()
+        ),
+        passing=(InvalidToken,),
+    )
+    if isinstance(done, Refused):
         return render(
             request,
             "first_admin.html",
-            status_code=status_for(exc),
+            status_code=done.status,
             token=token,
             login=login[:64],
             email=email[:254],
-            field_errors={_form_field(exc): message_for(exc, runtime.now())},
+            field_errors=done.field_errors("password", {"new_password": "password"}),
         )
+    _session, session_token = done
     response = redirect("/account/security/setup")
     set_session_cookie(request, response, session_token)
     return response

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from twofold.core.errors import Forbidden, TwofoldError
+from twofold.core.errors import Forbidden
 from twofold.core.validation import normalize_email
 from twofold.services import signup
 from twofold.web.deps import ClientDep, DbDep, RuntimeDep
-from twofold.web.errors import field_of, message_for, status_for
+from twofold.web.forms import Refused, submit
 from twofold.web.rendering import redirect, render
 
 router = APIRouter()
@@ -33,11 +33,6 @@ def signup_page(request: Request, slug: str, db: DbDep) -> Response:
     )
 
 
-def _form_field(exc: TwofoldError) -> str:
-    field = field_of(exc) or "password"
-    return "password" if field == "new_password" else field
-
-
 @router.post("/signup/{slug}")
 def signup_submit(
     request: Request,
@@ -49,8 +44,9 @@ def signup_submit(
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
-        signup.sign_up(
+    done = submit(
+        runtime,
+        lambda: signup.sign_up(
             db,
             runtime,
             slug=slug,
@@ -58,19 +54,18 @@ def signup_submit(
             email=email,
             password=password,
             client=client,
-        )
-    except Forbidden:
-        raise
-    except TwofoldError as exc:
-        db.rollback()
+        ),
+        passing=(Forbidden,),
+    )
+    if isinstance(done, Refused):
         return render(
             request,
             "signup.html",
-            status_code=status_for(exc),
+            status_code=done.status,
             organization=signup.organization_open_for_signup(db, slug),
             login=login[:64],
             email=email[:254],
-            field_errors={_form_field(exc): message_for(exc, runtime.now())},
+            field_errors=done.field_errors("password", {"new_password": "password"}),
         )
     # The same page whether the address was new or already had an account (then its owner
     # was mailed instead): nothing in it depends on which.

@@ -1,0 +1,10 @@
+"""/admin: the console for organization admins (their organizations) and super-admins (all).
+Every handler calls a service; refusals are 403 pages and audit events."""
+
+from fastapi import APIRouter
+
+from twofold.web.pages.admin import audit, invite, members, policy
+
+router = APIRouter()
+for part in (members, policy, audit, invite):
+    router.include_router(part.router)

@@ -1,0 +1,105 @@
+"""What every /admin page shares: the admin's scope, the organization the page is about
+(both refused, and recorded, when out of reach), the console's page frame and notices."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from twofold.core.errors import Forbidden
+from twofold.services import admin_scope
+from twofold.services.admin_scope import AdminScope
+from twofold.services.runtime import Runtime
+from twofold.store.models import Organization, User
+from twofold.web.deps import (
+    CurrentUser,
+    DbDep,
+    RuntimeDep,
+    get_client,
+)
+from twofold.web.rendering import render
+
+NOTICES = {
+    "reset": (
+        "Two-factor authentication was reset. The member got an email with a link to set it "
+        "up again."
+    ),
+    "unlocked": "The member's second factor is unlocked.",
+    "removed": "The member was removed from the organization and signed out.",
+    "deactivated": "The account was deactivated and signed out everywhere.",
+    "policy": "The 2FA policy was applied.",
+    "invited": "The invitation was sent.",
+}
+
+
+def get_scope(request: Request, db: DbDep, runtime: RuntimeDep, user: CurrentUser) -> AdminScope:
+    scope = admin_scope.scope_of(db, user)
+    if scope is None:
+        admin_scope.refuse(
+            db,
+            runtime,
+            AdminScope(admin=user, superadmin=False, organization_ids=frozenset()),
+            "open_console",
+            target_id=None,
+            client=get_client(request),
+            message="The admin console is for organization administrators.",
+        )
+    return scope
+
+
+ScopeDep = Annotated[AdminScope, Depends(get_scope)]
+
+
+def get_organization(
+    request: Request, db: DbDep, runtime: RuntimeDep, scope: ScopeDep, org: str = ""
+) -> Organization:
+    """The organization the page is about (?org=slug), which the admin must administer."""
+    administered = admin_scope.administered_organizations(db, scope)
+    if not administered:
+        raise Forbidden("You administer no organization.")
+    if not org:
+        current = getattr(request.state, "standing", None)
+        slug = current.current.slug if current and current.current else ""
+        return next((o for o in administered if o.slug == slug), administered[0])
+    chosen_or_none = next((o for o in administered if o.slug == org[:64]), None)
+    if chosen_or_none is None:
+        admin_scope.refuse(
+            db,
+            runtime,
+            scope,
+            "open_organization",
+            target_id=None,
+            client=get_client(request),
+            message="You don't administer that organization.",
+        )
+    return chosen_or_none
+
+
+OrgDep = Annotated[Organization, Depends(get_organization)]
+
+
+def console_page(
+    request: Request,
+    template: str,
+    db: Session,
+    scope: AdminScope,
+    organization: Organization,
+    **context: Any,
+) -> Response:
+    return render(
+        request,
+        template,
+        scope=scope,
+        organization=organization,
+        administered=admin_scope.administered_organizations(db, scope),
+        **context,
+    )
+
+
+def target_member(
+    request: Request, db: Session, runtime: Runtime, scope: AdminScope, member_id: int, action: str
+) -> User:
+    return admin_scope.managed_member(db, runtime, scope, member_id, action, get_client(request))
