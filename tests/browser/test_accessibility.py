@@ -1,6 +1,7 @@
 """Interface conventions, checked in the browser at phone width (360 px): labels, the code
 fields' keyboard hints, the QR code's text alternative, focus, and nothing too wide or small;
-and axe-core on every page, at desktop and phone widths."""
+and axe-core on every page, at desktop and phone widths. With TWOFOLD_SCREENSHOTS=1 two of the
+pages it visits go to docs/images/: admin-members-phone.png and code-locked-phone.png."""
 
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ from browser.flows import (
     enter_code,
     enter_password,
     expect_security_page,
+    finish_setup,
     read_setup_key,
     shoot,
     sign_out,
+    wrong_code,
 )
 from browser.mailbox import Mailbox
 from browser.operator_cli import Operator
@@ -337,3 +340,43 @@ def test_every_page_passes_axe_at_desktop_and_phone_widths(
     check_accessible(page)
     page.get_by_role("link", name="Use a recovery code").click()
     check_accessible(page)
+
+
+@pytest.mark.browser
+def test_the_code_prompts_last_try_and_lock_pass_axe(
+    page: Page, operator: Operator, shots: Path
+) -> None:
+    """At 9 wrong codes the prompt warns that the next locks; at 10 it has no field and says
+    until when, and that an administrator can unlock. Both pass axe; the lock is shot."""
+    operator.create_org("bolt", "Bolt & Bar")
+    operator.create_user("lin", org="bolt")
+    enter_password(page, "lin")
+    expect_security_page(page, two_factor_on=False)
+    page.get_by_role("link", name="Set up two-factor authentication").click()
+    phone = finish_setup(page)
+    sign_out(page)
+    enter_password(page, "lin")
+
+    for _ in range(9):
+        enter_code(page, wrong_code(phone))
+    expect(page.locator("#last-try")).to_have_text(
+        re.compile(r"^Careful: the next wrong code locks two-factor sign-in for 15 minutes\.")
+    )
+    check_accessible(page)
+
+    enter_code(page, wrong_code(phone))
+    expect(page.get_by_label("Authentication code")).to_have_count(0)
+    main = page.locator("main")
+    expect(main).to_contain_text(
+        re.compile(r"Two-factor sign-in for lin is locked until \d{4}-\d\d-\d\d \d\d:\d\d UTC\.")
+    )
+    expect(main).to_contain_text("An administrator of Bolt & Bar can unlock it sooner: ask them.")
+    check_accessible(page)
+    page.goto("/login/recovery")
+    expect(page.get_by_label("Recovery code")).to_have_count(0)
+    check_accessible(page)
+
+    page.set_viewport_size(PHONE)
+    page.goto("/login/code")
+    expect(main).to_contain_text("is locked until")
+    shoot(page, shots / "code-locked-phone.png")
