@@ -205,7 +205,7 @@ def test_every_page_passes_axe_at_desktop_and_phone_widths(
     expect(page.get_by_role("alert")).to_be_visible()  # the setup page with an error
     check_accessible(page)
     phone = PhoneApp(read_setup_key(page))
-    confirm_setup(page, phone)
+    codes = confirm_setup(page, phone)
     check_accessible(page)  # the recovery codes
     page.get_by_role("link", name="I have saved these codes").click()
     for path in (
@@ -339,6 +339,11 @@ def test_every_page_passes_axe_at_desktop_and_phone_widths(
     expect(page.get_by_role("alert")).to_be_visible()
     check_accessible(page)
     page.get_by_role("link", name="Use a recovery code").click()
+    check_accessible(page)
+    # Signed in with a recovery code: the security page's warning about it.
+    page.get_by_label("Recovery code").fill(codes[0])
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_text("You signed in with a recovery code.")).to_be_visible()
     check_accessible(page)
 
 
