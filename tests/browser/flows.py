@@ -58,6 +58,13 @@ class PhoneApp:
         return str(self._totp.at(step * PERIOD))
 
 
+def wrong_code(phone: PhoneApp) -> str:
+    """Six digits that match no step the server could accept now or in the next minute."""
+    step = int(time.time() // PERIOD)
+    valid = {phone.code_at_step(s) for s in range(step - 1, step + 3)}
+    return next(c for c in ("000000", "111111", "222222", "333333", "444444") if c not in valid)
+
+
 def create_first_admin(page: Page, setup_url: str, login: str) -> None:
     """Open the one-time setup link and create the administrator; ends on the 2FA setup page."""
     page.goto(setup_url)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,6 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from browser.flows import (
     DESKTOP,
-    PERIOD,
     PhoneApp,
     at_path,
     confirm_setup,
@@ -36,6 +34,7 @@ from browser.flows import (
     read_setup_key,
     shoot,
     sign_out,
+    wrong_code,
 )
 from browser.mailbox import Mailbox
 from browser.operator_cli import Operator
@@ -75,13 +74,6 @@ def another_browser(chromium: Browser, server: Server) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
-
-
-def wrong_code(phone: PhoneApp) -> str:
-    """Six digits that match no step the server could accept now or in the next minute."""
-    step = int(time.time() // PERIOD)
-    valid = {phone.code_at_step(s) for s in range(step - 1, step + 3)}
-    return next(c for c in ("000000", "111111", "222222", "333333", "444444") if c not in valid)
 
 
 def sign_in_new_admin(

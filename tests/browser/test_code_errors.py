@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from browser.flows import (
-    PERIOD,
-    PhoneApp,
     at_path,
     create_first_admin,
     enroll,
@@ -17,18 +13,12 @@ from browser.flows import (
     enter_password,
     expect_security_page,
     sign_out,
+    wrong_code,
 )
 from browser.server import Server
 
 MISMATCH = "That code didn't match. Codes change every 30 seconds — try the newest one."
 DIGITS_ONLY = "Enter the 6-digit code from your authenticator app, digits only."
-
-
-def wrong_code(phone: PhoneApp) -> str:
-    """Six digits that match no step the server could accept now or in the next minute."""
-    step = int(time.time() // PERIOD)
-    valid = {phone.code_at_step(s) for s in range(step - 1, step + 3)}
-    return next(c for c in ("000000", "111111", "222222", "333333", "444444") if c not in valid)
 
 
 @pytest.mark.browser
