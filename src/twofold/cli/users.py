@@ -11,6 +11,7 @@ from twofold.cli.common import DataDirOption, fail, open_runtime
 from twofold.core import words
 from twofold.core.errors import InvalidInput
 from twofold.core.policy import Role, parse_role
+from twofold.core.words import translate
 from twofold.services import admin_scope, member_actions
 from twofold.services import organizations as org_service
 from twofold.services import users as user_service
@@ -201,7 +202,9 @@ def user_reset_2fa(
             + (" printed below." if print_link else " emailed to their confirmed address.")
         )
         if not yes and not typer.confirm("Reset?", default=False):
-            raise fail(words.NOTHING_WAS_CHANGED)
+            # Declining is an answer, not an error: say so and exit 0.
+            typer.echo(translate(words.NOT_APPLIED))
+            return
         link = member_actions.reset_two_factor(
             db,
             runtime,

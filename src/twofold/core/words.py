@@ -437,7 +437,6 @@ RESET_NEEDS_CONFIRMED_ADDRESS = Msg(
 )
 # A confirmation the operator declined (the CLI exits 0: an answer, not an error).
 NOT_APPLIED = Msg("Not applied: nothing was changed.")
-NOTHING_WAS_CHANGED = Msg("Nothing was changed.")
 
 # -- Pages: notices, form prompts and error pages (templates hold the rest, for now) ---------
 NOTICE_SIGN_IN_EXPIRED = Msg(
