@@ -20,7 +20,7 @@ from twofold import __version__
 from twofold.core import words
 from twofold.core.errors import ReenrollmentLinkRequired, TwofoldError
 from twofold.core.words import translate
-from twofold.services import health
+from twofold.services import health, member_actions
 from twofold.services.housekeeping import PurgeWorker
 from twofold.services.mail import MailWorker
 from twofold.services.runtime import Runtime, build_runtime
@@ -241,7 +241,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TwofoldError)
     async def on_domain_error(request: Request, exc: TwofoldError) -> Response:
         if isinstance(exc, ReenrollmentLinkRequired):  # not a failure: what to do next
-            return render(request, "reenroll_wait.html", status_code=status_for(exc))
+            return render(
+                request,
+                "reenroll_wait.html",
+                status_code=status_for(exc),
+                link_hours=member_actions.reenroll_lifetime_hours(),
+            )
         return render(
             request,
             "error.html",
