@@ -215,14 +215,19 @@ def test_reset_2fa_without_a_reason_asks_nothing_first(tmp_path: Path, dave: str
     assert state(tmp_path, dave)["two_factor"] is True
 
 
-def test_reset_2fa_asks_before_acting_and_a_no_changes_nothing(tmp_path: Path, dave: str) -> None:
+def test_reset_2fa_asks_before_acting_and_a_no_changes_nothing_without_error(
+    tmp_path: Path, dave: str
+) -> None:
     exit_code, output = twofold(
         tmp_path, "user", "reset-2fa", dave, "--reason", "lost phone", stdin="n\n"
     )
-    assert exit_code == 1
-    assert "Reset?" in output
-    assert error_line(output) == "Error: Nothing was changed."
+    assert exit_code == 0, output  # declining is an answer, not an error
+    assert output.index("signs them out everywhere") < output.index("Reset?")
+    assert output.rstrip().endswith("Not applied: nothing was changed."), output
+    assert "Error" not in output
+    assert "Reset two-factor authentication of" not in output
     assert state(tmp_path, dave)["two_factor"] is True
+    assert state(tmp_path, dave)["sessions"] == 1
     assert audit(tmp_path, "two_factor.reset_by_admin") == []
 
 

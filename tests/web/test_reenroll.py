@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from email.message import EmailMessage
 
 import httpx2 as httpx
@@ -194,6 +195,19 @@ def test_after_a_reset_the_setup_page_refuses_with_the_reason(
     assert RESET_WORDS in text
     assert "Open the link we emailed you to set it up again" in text
     assert 'id="setup-key"' not in response.text
+
+
+def test_after_a_reset_the_setup_page_says_how_long_the_link_works(
+    client: TestClient, bob: Person, link: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wait page says the lifetime the link is issued with (REENROLL_LIFETIME), so the
+    page and the link cannot disagree."""
+    password_step(client, bob)
+    assert "It works once, for 24 hours." in text_of(client.get(SETUP))
+    monkeypatch.setattr(member_actions, "REENROLL_LIFETIME", timedelta(hours=48))
+    text = text_of(client.get(SETUP))
+    assert "It works once, for 48 hours." in text
+    assert "24 hours" not in text
 
 
 @pytest.mark.parametrize(

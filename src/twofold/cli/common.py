@@ -11,6 +11,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from twofold.core.errors import TwofoldError
+from twofold.core.words import Words, translate
 from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings
 
@@ -32,8 +33,9 @@ def make_settings(data_dir: Path | None, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-def fail(message: str) -> typer.Exit:
-    typer.secho(f"Error: {message}", fg=typer.colors.RED, err=True)
+def fail(message: Words) -> typer.Exit:
+    """Say what went wrong on stderr (in English, for now) and exit 1."""
+    typer.secho(f"Error: {translate(message)}", fg=typer.colors.RED, err=True)
     return typer.Exit(code=1)
 
 
@@ -42,7 +44,7 @@ def open_runtime(data_dir: Path | None) -> Iterator[tuple[Runtime, Session]]:
     try:
         runtime = build_runtime(make_settings(data_dir))
     except TwofoldError as exc:
-        raise fail(str(exc.detail)) from exc
+        raise fail(exc.detail) from exc
     try:
         with runtime.db() as db:
             try:

@@ -12,7 +12,9 @@ from typing import Annotated
 import typer
 
 from twofold.cli.common import DataDirOption, fail, make_settings
+from twofold.core import words
 from twofold.core.errors import TwofoldError
+from twofold.core.words import translate
 from twofold.crypto.keyring import KeyRing
 from twofold.services import keys as keys_service
 from twofold.services.key_state import REFRESH_SECONDS
@@ -167,11 +169,10 @@ def keys_reseal(
     broken = {column: ids for column, ids in failed.items() if ids}
     if broken:
         listed = "; ".join(
-            f"{column} ids {', '.join(map(str, ids))}" for column, ids in broken.items()
+            translate(words.COLUMN_IDS(column=column, ids=", ".join(map(str, ids))))
+            for column, ids in broken.items()
         )
-        raise fail(
-            f"Some values could not be opened with their key and were left as they are: {listed}."
-        )
+        raise fail(words.VALUES_NOT_OPENED(listed=listed))
     typer.echo("Next: twofold keys list, then twofold keys retire OLD_KID")
 
 

@@ -7,8 +7,10 @@ from typing import Annotated
 import typer
 
 from twofold.cli.common import DataDirOption, open_runtime
+from twofold.core import words
 from twofold.core.errors import InvalidInput
 from twofold.core.policy import TwoFactorPolicy, parse_policy
+from twofold.core.words import translate
 from twofold.services import organizations as org_service
 
 org_app = typer.Typer(
@@ -32,7 +34,7 @@ def _members(count: int) -> str:
 def _signup_open(value: str) -> bool:
     choice = value.strip().lower()
     if choice not in {"open", "closed"}:
-        raise InvalidInput("signup", "Sign-up must be 'open' or 'closed'.")
+        raise InvalidInput("signup", words.SIGNUP_CHOICES)
     return choice == "open"
 
 
@@ -127,7 +129,7 @@ def org_policy(
             typer.echo(f"Every member ({_members(effect.members)}) will be signed out now.")
         if not yes and not typer.confirm("Apply?", default=False):
             # Declining is an answer, not an error: say so and exit 0.
-            typer.echo("Not applied: nothing was changed.")
+            typer.echo(translate(words.NOT_APPLIED))
             return
         ended = org_service.set_policy(
             db,

@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 
 from twofold.cli.common import DataDirOption, fail, open_runtime
+from twofold.core import words
 from twofold.core.errors import InvalidInput
 from twofold.core.policy import Role, parse_role
+from twofold.core.words import translate
 from twofold.services import admin_scope, member_actions
 from twofold.services import organizations as org_service
 from twofold.services import users as user_service
@@ -187,7 +189,7 @@ def user_reset_2fa(
     try:  # before anything is asked or opened
         member_actions.check_reason(reason)
     except InvalidInput as exc:
-        raise fail(f"{exc.detail} Use --reason TEXT.") from exc
+        raise fail(words.USE_REASON_OPTION(problem=exc.words_for())) from exc
     with open_runtime(data_dir) as (runtime, db):
         user = user_service.get_by_login(db, login)
         nothing_to_reset = member_actions.reset_refusal(db, user)
@@ -200,7 +202,9 @@ def user_reset_2fa(
             + (" printed below." if print_link else " emailed to their confirmed address.")
         )
         if not yes and not typer.confirm("Reset?", default=False):
-            raise fail("Nothing was changed.")
+            # Declining is an answer, not an error: say so and exit 0.
+            typer.echo(translate(words.NOT_APPLIED))
+            return
         link = member_actions.reset_two_factor(
             db,
             runtime,
@@ -212,7 +216,9 @@ def user_reset_2fa(
         )
         typer.echo(f"Reset two-factor authentication of '{user.login}'.")
         if print_link:
-            typer.echo(f"Link (single use, 24 hours): {link}")
+            typer.echo(
+                f"Link (single use, {member_actions.reenroll_lifetime_hours()} hours): {link}"
+            )
 
 
 @user_app.command("deactivate")

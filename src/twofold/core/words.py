@@ -352,6 +352,211 @@ KEY_FILE_REWRITE_FAILED = Msg(
     "Key '{kid}' is retired, but removing it from the key file failed: {problem}"
 )
 
+# -- The key ring and the key file (said by the CLI and at start-up) ----------------------
+KEY_HELP = Msg(
+    "Each entry is 'kid:KEY' where KEY is 32 random bytes in base64url, e.g. generate one "
+    'with: python -c "import base64,secrets;'
+    "print('k1:'+base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip('='))\""
+)
+KEYS_NOT_A_MAPPING = Msg("keys must be a mapping of kid -> 32-byte key")
+KEY_RING_EMPTY = Msg("the key ring is empty. {help}")
+KEY_RING_KID_INVALID = Msg("a key id is invalid: kids must be 1-32 characters of A-Z a-z 0-9 _ . -")
+KEY_NOT_32_BYTES = Msg("key '{kid}' must be exactly {length} bytes. {help}")
+PRIMARY_KID_NOT_IN_RING = Msg("primary key id '{kid}' is not in the key ring")
+KID_NOT_IN_RING = Msg(
+    "key '{kid}' is not in the key ring (configured: {configured}); "
+    "was it removed while data sealed with it remains?"
+)
+KID_APPEARS_TWICE = Msg("key id '{kid}' appears more than once")
+NO_KEYS_FOUND = Msg("no keys found. {help}")
+KEY_ENTRY_WITHOUT_COLON = Msg("key entry {position} has no ':' between key id and key. {help}")
+KEY_ENTRY_KID_INVALID = Msg(
+    "key entry {position} has an invalid key id: use 1-32 characters of A-Z a-z 0-9 _ . -"
+)
+KEY_EMPTY = Msg("key '{kid}' is empty. {help}")
+KEY_NOT_BASE64 = Msg("key '{kid}' is not valid base64 or base64url. {help}")
+KEY_WRONG_LENGTH = Msg("key '{kid}' is {length} bytes long; it must be {expected}. {help}")
+KEY_FILE_VANISHED = Msg("key file {path} vanished while being created; retry")
+KEY_FILE_CANNOT_CREATE = Msg("cannot create key file {path}: {problem}")
+KEY_FILE_CANNOT_WRITE = Msg("cannot write key file {path}: {problem}")
+KEY_FILE_CANNOT_READ = Msg("cannot read key file {path}: {problem}")
+KEY_FILE_MISSING = Msg("key file {path} does not exist")
+KEY_FILE_CHANGE_UNDER_WAY = Msg(
+    "{path} exists: another key change is under way, or one was interrupted "
+    "(then delete that file and retry)"
+)
+CANNOT_WRITE_FILE = Msg("cannot write {path}: {problem}")
+KEY_FILE_PROBLEM = Msg("key file {path}: {problem}")
+KEY_FILE_NOT_REGULAR = Msg("key file {path} is not a regular file")
+KEY_FILE_TOO_OPEN = Msg(
+    "key file {path} is accessible by group or others (mode {mode}); run: chmod 600 {path}"
+)
+KEY_FILE_NOT_UTF8 = Msg("key file {path} is not UTF-8 text")
+# `listed` joins COLUMN_IDS with "; ".
+VALUES_NOT_OPENED = Msg(
+    "Some values could not be opened with their key and were left as they are: {listed}."
+)
+COLUMN_IDS = Msg("{column} ids {ids}")
+
+# -- Administrators ------------------------------------------------------------------------
+NOT_ON_YOUR_OWN_ACCOUNT = Msg("You can't do this to your own account. Ask a super-admin.")
+ONLY_SUPERADMIN_FOR_SUPERADMIN = Msg(
+    "Only a super-admin can change a super-admin's account. Ask a super-admin."
+)
+MEMBER_OF_OTHER_ORGANIZATION = Msg(
+    "You can't do that for this person: they belong to an organization you don't "
+    "administer. Ask a super-admin."
+)
+MEMBER_IS_ADMINISTRATOR = Msg(
+    "This person is an administrator: only a super-admin can reset, unlock or remove "
+    "an administrator. Ask a super-admin."
+)
+NO_SUCH_MEMBER = Msg("There is no such member.")
+NO_SUCH_MEMBER_HERE = Msg("There is no such member in this organization.")
+NOT_YOUR_ADMINISTERED_ORGANIZATION = Msg("You don't administer that organization.")
+YOU_ADMINISTER_NO_ORGANIZATION = Msg("You administer no organization.")
+CONSOLE_IS_FOR_ADMINISTRATORS = Msg("The admin console is for organization administrators.")
+ONLY_SUPERADMIN_DEACTIVATES = Msg("Only a super-admin can deactivate an account.")
+UNKNOWN_STATUS_FILTER = Msg("Unknown status filter.")
+UNKNOWN_SORT_COLUMN = Msg("Unknown sort column.")
+DATE_SHAPE = Msg("Dates are written YYYY-MM-DD.")
+GRACE_DAYS_WHOLE_NUMBER = Msg("The grace period is a whole number of days.")
+SIGNUP_CHOICES = Msg("Sign-up must be 'open' or 'closed'.")
+RESET_REASON_MISSING = Msg("Say why you are resetting (it goes into the audit log).")
+RESET_REASON_TOO_LONG = Msg("Keep the reason under {max} characters.")
+# The CLI's words after a reason problem (RESET_REASON_MISSING or _TOO_LONG).
+USE_REASON_OPTION = Msg("{problem} Use --reason TEXT.")
+NOTHING_TO_RESET = Msg(
+    "{login} has not set up two-factor authentication, so there is nothing to "
+    "reset: they sign in with their password alone. Nothing was changed."
+)
+RESET_NEEDS_CONFIRMED_ADDRESS = Msg(
+    "{login} has no confirmed email address, so the link to set up 2FA again "
+    "cannot reach them. An operator can run `twofold user reset-2fa LOGIN --reason \u2026 "
+    "--print-link` and hand the link over in person."
+)
+# A confirmation the operator declined (the CLI exits 0: an answer, not an error).
+NOT_APPLIED = Msg("Not applied: nothing was changed.")
+
+# -- Pages: notices, form prompts and error pages (templates hold the rest, for now) ---------
+NOTICE_SIGN_IN_EXPIRED = Msg(
+    "Your sign-in expired before you entered a code. Enter your password again."
+)
+NOTICE_SIGNED_OUT = Msg("You are signed out.")
+NOTICE_SIGN_IN_WITH_NEW_PASSWORD = Msg("Your password was changed. Sign in with the new one.")
+NOTICE_PASSWORD_RESET = Msg("Your new password is set and all sessions were signed out. Sign in.")
+NOTICE_SESSION_ENDED = Msg(
+    "You were signed out. Your session was ended, for example because an administrator "
+    "signed everyone out when your organization's sign-in rules changed, or because it "
+    "timed out. Sign in again to continue."
+)
+NOTICE_SIGN_IN_FIRST = Msg("Sign in first; then we'll take you back to the link you opened.")
+NOTICE_TWO_FACTOR_OFF = Msg(
+    "Two-factor authentication is off. Your password alone now signs you in."
+)
+NOTICE_PASSWORD_CHANGED = Msg("Your password was changed. Your other sessions were signed out.")
+NOTICE_TWO_FACTOR_ON = Msg(
+    "Two-factor authentication is on. You'll be asked for a code when you sign in."
+)
+NOTICE_TWO_FACTOR_NOT_OFFERED = Msg("Your organization does not use two-factor authentication.")
+NOTICE_THAT_SESSION_ENDED = Msg("That session is signed out.")
+NOTICE_OTHER_SESSIONS_ENDED = Msg("All your other sessions are signed out.")
+NOTICE_EMAIL_CONFIRMATION_SENT = Msg(
+    "We sent a confirmation link to {address}. The address changes when you open it."
+)
+NOTICE_RESET_LINK_SENT = Msg(
+    "If an account has this verified email address, we sent it a link to choose a new "
+    "password. The link works for {minutes} minutes. Check your spam folder if nothing arrives."
+)
+NOTICE_MEMBER_RESET = Msg(
+    "Two-factor authentication was reset. The member got an email with a link to set it up again."
+)
+NOTICE_MEMBER_UNLOCKED = Msg("The member's second factor is unlocked.")
+NOTICE_MEMBER_REMOVED = Msg("The member was removed from the organization and signed out.")
+NOTICE_ACCOUNT_DEACTIVATED = Msg("The account was deactivated and signed out everywhere.")
+NOTICE_POLICY_APPLIED = Msg("The 2FA policy was applied.")
+NOTICE_INVITATION_SENT = Msg("The invitation was sent.")
+ENTER_LOGIN_AND_PASSWORD = Msg("Enter your login name (or email) and your password.")
+ENTER_SIX_DIGIT_CODE = Msg("Enter the 6-digit code from your authenticator app.")
+ENTER_CODE_YOUR_APP_SHOWS = Msg("Enter the 6-digit code your app shows.")
+ENTER_SETUP_CODE = Msg("Enter the 6-digit code your authenticator app shows for this account.")
+ENTER_RECOVERY_CODE = Msg("Enter one of your recovery codes.")
+ENTER_ACCOUNT_EMAIL = Msg("Enter the email address of your account.")
+LINK_FOR_ANOTHER_ACCOUNT = Msg("This link is for another account. Sign out, then open it again.")
+LINK_FOR_ANOTHER_ACCOUNT_UNCHANGED = Msg(
+    "This link is for another account than the one signed in here, so nothing was changed. "
+    "If the link is yours, sign out and open it again."
+)
+TITLE_FORM_EXPIRED = Msg("This form has expired")
+FORM_EXPIRED = Msg(
+    "For your safety we could not accept that form: it was open too long, or it "
+    "came from another site. Go back, reload the page and try again."
+)
+TITLE_THAT_DID_NOT_WORK = Msg("That didn't work")
+TITLE_FORM_INCOMPLETE = Msg("That form was not complete")
+FORM_INCOMPLETE = Msg("Something in the form was missing or malformed. Go back and try again.")
+TITLE_PAGE_NOT_FOUND = Msg("Page not found")
+TITLE_NOT_ALLOWED_HERE = Msg("Not allowed here")
+NO_PAGE_HERE = Msg("There is no page at this address.")
+METHOD_NOT_ACCEPTED = Msg("This address does not accept that kind of request.")
+TITLE_ERROR = Msg("Error")
+UNEXPECTED_ERROR = Msg(
+    "Something went wrong on our side. Nothing was changed. Please try again in a moment."
+)
+REQUEST_TOO_LARGE = Msg("Request body too large")
+# The recovery codes' .txt, one line each above the codes.
+RECOVERY_CODES_FILE_TITLE = Msg("Twofold recovery codes for {login}")
+RECOVERY_CODES_FILE_SITE = Msg("Site: {url}")
+RECOVERY_CODES_FILE_MADE = Msg("Made: {time} UTC (older codes no longer work)")
+RECOVERY_CODES_FILE_USE = Msg("Each code signs you in once instead of an authentication code.")
+
+# -- Activity and audit lists: what happened, in the words of the security page -------------
+EVENT_SIGN_IN_SUCCEEDED = Msg("Signed in")
+EVENT_SIGN_IN_PASSWORD_FAILED = Msg("Wrong password entered")
+EVENT_SECOND_FACTOR_FAILED = Msg("Wrong authentication code entered")
+EVENT_SECOND_FACTOR_CODE_REUSED = Msg("An already used code was entered")
+EVENT_SECOND_FACTOR_LOCKED = Msg("Two-factor sign-in locked after wrong codes")
+EVENT_SECOND_FACTOR_UNLOCKED = Msg("Two-factor sign-in unlocked")
+EVENT_RECOVERY_CODE_USED = Msg("Signed in with a recovery code")
+EVENT_RECOVERY_CODES_REGENERATED = Msg("New recovery codes made")
+EVENT_TWO_FACTOR_ENABLED = Msg("Two-factor authentication turned on")
+EVENT_TWO_FACTOR_DISABLED = Msg("Two-factor authentication turned off")
+EVENT_PASSWORD_CHANGED = Msg("Password changed")
+EVENT_PASSWORD_CHECK_FAILED = Msg("Wrong current password entered")
+EVENT_PASSWORD_RESET_REQUESTED = Msg("Password reset link sent")
+EVENT_PASSWORD_RESET = Msg("Password reset by email link")
+EVENT_EMAIL_CHANGE_REQUESTED = Msg("Email address change requested")
+EVENT_EMAIL_VERIFIED = Msg("Email address confirmed")
+EVENT_SIGNED_OUT = Msg("Signed out")
+EVENT_SESSION_ENDED = Msg("Signed out from the security page")
+EVENT_USER_CREATED = Msg("Account created")
+EVENT_ORGANIZATION_SWITCHED = Msg("Switched organization")
+EVENT_ORGANIZATION_SWITCH_REFUSED = Msg("Refused: switch to an organization you are not in")
+EVENT_MEMBERSHIP_ADDED = Msg("Added to an organization")
+EVENT_MEMBERSHIP_REMOVED = Msg("Removed from an organization")
+EVENT_TWO_FACTOR_RESET_BY_ADMIN = Msg("Two-factor authentication reset by an administrator")
+EVENT_TWO_FACTOR_REENROLLED = Msg("Two-factor authentication set up again after a reset")
+EVENT_ADMIN_ACTION_REFUSED = Msg("Refused: an admin action without permission")
+EVENT_USER_DEACTIVATED = Msg("Account deactivated")
+EVENT_INVITATION_SENT = Msg("Invitation sent")
+EVENT_INVITATION_ACCEPTED = Msg("Invitation accepted")
+EVENT_ORGANIZATION_CREATED = Msg("Organization created")
+EVENT_ORGANIZATION_POLICY_CHANGED = Msg("2FA policy changed")
+EVENT_ORGANIZATION_MEMBERS_SIGNED_OUT = Msg("Everyone signed out by an admin")
+EVENT_SIGNUP_REFUSED = Msg("Refused: sign-up for a closed organization")
+EVENT_RECOVERY_CODES_DISCARDED = Msg("Recovery codes withdrawn by a key rotation")
+UNKNOWN_BROWSER = Msg("Unknown browser")
+BROWSER_ON_SYSTEM = Msg("{browser} on {system}")
+# An audit event's details: the policy's before -> after, then "label: value" lines.
+DETAIL_POLICY = Msg("Policy: {before} \u2192 {after}")
+DETAIL_LINE = Msg("{label}: {value}")
+DETAIL_REASON = Msg("Reason")
+DETAIL_SESSIONS_ENDED = Msg("Sessions ended")
+DETAIL_OTHER_SESSIONS_ENDED = Msg("Other sessions ended")
+DETAIL_ROLE = Msg("Role")
+DETAIL_LOCKED_UNTIL = Msg("Locked until")
+DETAIL_CODES_LEFT = Msg("Recovery codes left")
+
 # -- Emails --------------------------------------------------------------------------------
 EMAIL_HELLO = Msg("Hello,")
 EMAIL_OR_OPEN = Msg("Or open this address: {url}")
@@ -452,3 +657,15 @@ INVITATION = Msg(
 )
 IF_NOT_EXPECTED = Msg("If you didn't expect this, ignore this message.")
 ACTION_ACCEPT_INVITATION = Msg("Accept the invitation")
+SUBJECT_TWO_FACTOR_RESET = Msg("set up two-factor authentication again")
+TWO_FACTOR_RESET = Msg(
+    "An administrator reset two-factor authentication for your account {login}, "
+    "for example because you lost your phone. Your old authenticator entry and "
+    "recovery codes no longer work, and you were signed out everywhere."
+)
+TWO_FACTOR_RESET_WHAT_TO_DO = Msg(
+    "To use your account again, sign in and set up two-factor authentication with "
+    "this link. It works once, for {hours} hours. If you didn't ask for this, contact your "
+    "administrator."
+)
+ACTION_SET_UP_TWO_FACTOR = Msg("Set up two-factor authentication")

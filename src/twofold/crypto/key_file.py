@@ -8,6 +8,7 @@ import stat
 import time
 from pathlib import Path
 
+from twofold.core import words
 from twofold.crypto.keyring import KeyRing, KeyRingError
 
 _KEY_FILE_WAIT_SECONDS = 2.0
@@ -32,9 +33,11 @@ def load_or_create_key_file(path: Path) -> tuple[KeyRing, bool]:
         try:
             return _read_key_file(path), False
         except FileNotFoundError as exc:
-            raise KeyRingError(f"key file {path} vanished while being created; retry") from exc
+            raise KeyRingError(words.KEY_FILE_VANISHED(path=str(path))) from exc
     except OSError as exc:
-        raise KeyRingError(f"cannot create key file {path}: {exc.strerror}") from exc
+        raise KeyRingError(
+            words.KEY_FILE_CANNOT_CREATE(path=str(path), problem=str(exc.strerror))
+        ) from exc
     try:
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(ring.to_text())
@@ -42,7 +45,7 @@ def load_or_create_key_file(path: Path) -> tuple[KeyRing, bool]:
             os.fsync(handle.fileno())
     except OSError as exc:
         path.unlink(missing_ok=True)  # never leave a half-written key file behind
-        raise KeyRingError(f"cannot write key file {path}: {exc.strerror}") from exc
+        raise _cannot_write(path, exc) from exc
     _fsync_directory(path.parent)
     return ring, True
 
@@ -52,7 +55,7 @@ def read_key_file(path: Path) -> KeyRing:
     try:
         return _read_key_file(Path(path))
     except FileNotFoundError as exc:
-        raise KeyRingError(f"key file {path} does not exist") from exc
+        raise KeyRingError(words.KEY_FILE_MISSING(path=str(path))) from exc
 
 
 def rewrite_key_file(path: Path, ring: KeyRing) -> None:
@@ -63,12 +66,11 @@ def rewrite_key_file(path: Path, ring: KeyRing) -> None:
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise KeyRingError(
-            f"{temporary} exists: another key change is under way, or one was interrupted "
-            "(then delete that file and retry)"
-        ) from None
+        raise KeyRingError(words.KEY_FILE_CHANGE_UNDER_WAY(path=str(temporary))) from None
     except OSError as exc:
-        raise KeyRingError(f"cannot write {temporary}: {exc.strerror}") from exc
+        raise KeyRingError(
+            words.CANNOT_WRITE_FILE(path=str(temporary), problem=str(exc.strerror))
+        ) from exc
     try:
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(ring.to_text())
@@ -77,8 +79,12 @@ def rewrite_key_file(path: Path, ring: KeyRing) -> None:
         os.replace(temporary, path)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
-        raise KeyRingError(f"cannot write key file {path}: {exc.strerror}") from exc
+        raise _cannot_write(path, exc) from exc
     _fsync_directory(path.parent)
+
+
+def _cannot_write(path: Path, exc: OSError) -> KeyRingError:
+    return KeyRingError(words.KEY_FILE_CANNOT_WRITE(path=str(path), problem=str(exc.strerror)))
 
 
 def _read_key_file(path: Path) -> KeyRing:
@@ -96,7 +102,7 @@ def _read_key_file(path: Path) -> KeyRing:
     try:
         return KeyRing.parse(text)
     except KeyRingError as exc:
-        raise KeyRingError(f"key file {path}: {exc}") from exc
+        raise KeyRingError(words.KEY_FILE_PROBLEM(path=str(path), problem=exc.message)) from exc
 
 
 def _read_private_text(path: Path) -> str:
@@ -107,21 +113,21 @@ def _read_private_text(path: Path) -> str:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise KeyRingError(f"cannot read key file {path}: {exc.strerror}") from exc
+        raise KeyRingError(
+            words.KEY_FILE_CANNOT_READ(path=str(path), problem=str(exc.strerror))
+        ) from exc
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
-            raise KeyRingError(f"key file {path} is not a regular file")
+            raise KeyRingError(words.KEY_FILE_NOT_REGULAR(path=str(path)))
         if os.name == "posix" and info.st_mode & 0o077:
-            raise KeyRingError(
-                f"key file {path} is accessible by group or others "
-                f"(mode {stat.S_IMODE(info.st_mode):o}); run: chmod 600 {path}"
-            )
+            mode = f"{stat.S_IMODE(info.st_mode):o}"
+            raise KeyRingError(words.KEY_FILE_TOO_OPEN(path=str(path), mode=mode))
         data = handle.read()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise KeyRingError(f"key file {path} is not UTF-8 text") from exc
+        raise KeyRingError(words.KEY_FILE_NOT_UTF8(path=str(path))) from exc
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from twofold.core import words
+from twofold.core.words import Words, translate
 from twofold.crypto.tokens import require_bytes
 
 KEY_BYTES = 32
@@ -63,15 +65,13 @@ _FINGERPRINT_LABEL = b"twofold key fingerprint"
 _FINGERPRINT_HEX_CHARS = 16
 
 
-_KEY_HELP = (
-    "Each entry is 'kid:KEY' where KEY is 32 random bytes in base64url, e.g. generate one with: "
-    'python -c "import base64,secrets;'
-    "print('k1:'+base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip('='))\""
-)
-
-
 class KeyRingError(ValueError):
-    """Keys missing, malformed, or not the ones the data was sealed with."""
+    """Keys missing, malformed, or not the ones the data was sealed with; `message` is the
+    catalogue message, `str(error)` its English."""
+
+    def __init__(self, message: Words) -> None:
+        super().__init__(translate(message))
+        self.message = message
 
 
 class SealError(Exception):
@@ -93,20 +93,20 @@ class KeyRing:
     def __post_init__(self) -> None:
         """Validate once so every later operation can trust the ring."""
         if not isinstance(self.keys, Mapping):
-            raise KeyRingError("keys must be a mapping of kid -> 32-byte key")
+            raise KeyRingError(words.KEYS_NOT_A_MAPPING)
         if not self.keys:
-            raise KeyRingError(f"the key ring is empty. {_KEY_HELP}")
+            raise KeyRingError(words.KEY_RING_EMPTY(help=words.KEY_HELP))
         copied: dict[str, bytes] = {}
         for kid, key in self.keys.items():
             if not isinstance(kid, str) or not _KID_RE.fullmatch(kid):
-                raise KeyRingError(
-                    "a key id is invalid: kids must be 1-32 characters of A-Z a-z 0-9 _ . -"
-                )
+                raise KeyRingError(words.KEY_RING_KID_INVALID)
             if not isinstance(key, bytes) or len(key) != KEY_BYTES:
-                raise KeyRingError(f"key {kid!r} must be exactly {KEY_BYTES} bytes. {_KEY_HELP}")
+                raise KeyRingError(
+                    words.KEY_NOT_32_BYTES(kid=kid, length=KEY_BYTES, help=words.KEY_HELP)
+                )
             copied[kid] = key
         if not isinstance(self.primary_kid, str) or self.primary_kid not in copied:
-            raise KeyRingError(f"primary key id {self.primary_kid!r} is not in the key ring")
+            raise KeyRingError(words.PRIMARY_KID_NOT_IN_RING(kid=str(self.primary_kid)))
         # A private read-only copy: later changes to the caller's dict cannot bypass validation.
         object.__setattr__(self, "keys", MappingProxyType(copied))
 
@@ -136,10 +136,10 @@ class KeyRing:
                 position += 1
                 kid, key = _parse_entry(position, entry)
                 if kid in keys:
-                    raise KeyRingError(f"key id {kid!r} appears more than once")
+                    raise KeyRingError(words.KID_APPEARS_TWICE(kid=kid))
                 keys[kid] = key
         if not keys:
-            raise KeyRingError(f"no keys found. {_KEY_HELP}")
+            raise KeyRingError(words.NO_KEYS_FOUND(help=words.KEY_HELP))
         return cls(keys=keys, primary_kid=next(iter(keys)))
 
     @classmethod
@@ -237,8 +237,7 @@ class KeyRing:
             return self.keys[kid]
         except KeyError:
             raise KeyRingError(
-                f"key {kid!r} is not in the key ring (configured: {', '.join(self._kids())}); "
-                "was it removed while data sealed with it remains?"
+                words.KID_NOT_IN_RING(kid=kid, configured=", ".join(self._kids()))
             ) from None
 
 
@@ -253,21 +252,20 @@ def _parse_entry(position: int, entry: str) -> tuple[str, bytes]:
     kid, colon, encoded = entry.partition(":")
     kid = kid.strip()
     encoded = encoded.strip()
-    where = f"key entry {position}"
     if not colon:
-        raise KeyRingError(f"{where} has no ':' between key id and key. {_KEY_HELP}")
+        raise KeyRingError(words.KEY_ENTRY_WITHOUT_COLON(position=position, help=words.KEY_HELP))
     if not _KID_RE.fullmatch(kid):
-        raise KeyRingError(
-            f"{where} has an invalid key id: use 1-32 characters of A-Z a-z 0-9 _ . -"
-        )
+        raise KeyRingError(words.KEY_ENTRY_KID_INVALID(position=position))
     if not encoded:
-        raise KeyRingError(f"key {kid!r} is empty. {_KEY_HELP}")
+        raise KeyRingError(words.KEY_EMPTY(kid=kid, help=words.KEY_HELP))
     key = _decode_base64(encoded)
     if key is None:
-        raise KeyRingError(f"key {kid!r} is not valid base64 or base64url. {_KEY_HELP}")
+        raise KeyRingError(words.KEY_NOT_BASE64(kid=kid, help=words.KEY_HELP))
     if len(key) != KEY_BYTES:
         raise KeyRingError(
-            f"key {kid!r} is {len(key)} bytes long; it must be {KEY_BYTES}. {_KEY_HELP}"
+            words.KEY_WRONG_LENGTH(
+                kid=kid, length=len(key), expected=KEY_BYTES, help=words.KEY_HELP
+            )
         )
     return kid, key
 

@@ -9,9 +9,11 @@ from typing import NoReturn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import Forbidden
 from twofold.core.policy import Role
+from twofold.core.words import Msg, Text, Words
 from twofold.services import audit
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import (
@@ -68,7 +70,7 @@ def refuse(
     *,
     target_id: int | None,
     client: ClientInfo | None,
-    message: str,
+    message: Words,
 ) -> NoReturn:
     """Refuse an admin action: record the refusal (a security matter), commit it, and raise
     Forbidden with `message`."""
@@ -85,10 +87,7 @@ def refuse(
     raise Forbidden(message)
 
 
-ASK_A_SUPERADMIN = "Ask a super-admin."
-
-
-def refusal(db: Session, scope: AdminScope, target: User) -> str | None:
+def refusal(db: Session, scope: AdminScope, target: User) -> Text | Msg | None:
     """THE scope rule — who may act on whom — for pages, CLI and every later API: None if
     `scope` may reset, unlock or remove `target`, else why not, in words for the admin.
 
@@ -97,25 +96,19 @@ def refusal(db: Session, scope: AdminScope, target: User) -> str | None:
     need a super-admin; nobody acts on themselves."""
     if target.id == scope.actor_id:
         # not on oneself: that would be a way around one's own second factor
-        return f"You can't do this to your own account. {ASK_A_SUPERADMIN}"
+        return words.NOT_ON_YOUR_OWN_ACCOUNT
     if scope.superadmin:
         return None
     if target.is_superadmin:
-        return f"Only a super-admin can change a super-admin's account. {ASK_A_SUPERADMIN}"
+        return words.ONLY_SUPERADMIN_FOR_SUPERADMIN
     memberships = db.execute(
         select(Membership.organization_id, Membership.role).where(Membership.user_id == target.id)
     ).all()
     target_orgs = {organization_id for organization_id, _role in memberships}
     if not target_orgs or not target_orgs <= scope.organization_ids:
-        return (
-            "You can't do that for this person: they belong to an organization you don't "
-            f"administer. {ASK_A_SUPERADMIN}"
-        )
+        return words.MEMBER_OF_OTHER_ORGANIZATION
     if any(role == Role.ADMIN.value for _org, role in memberships):
-        return (
-            "This person is an administrator: only a super-admin can reset, unlock or remove "
-            f"an administrator. {ASK_A_SUPERADMIN}"
-        )
+        return words.MEMBER_IS_ADMINISTRATOR
     return None
 
 
@@ -154,7 +147,7 @@ def managed_member(
             action,
             target_id=None,
             client=client,
-            message="There is no such member.",
+            message=words.NO_SUCH_MEMBER,
         )
     require_manageable(db, runtime, scope, target, action, client)
     return target

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from twofold.core import words
 from twofold.core.errors import Forbidden
 from twofold.services.admin_scope import AdminScope
 from twofold.services.runtime import Runtime
@@ -56,7 +57,7 @@ def _audit_conditions(
     db: Session, scope: AdminScope, organization: Organization, filters: AuditFilter
 ) -> list[ColumnElement[bool]]:
     if not scope.administers(organization.id):
-        raise Forbidden("You don't administer that organization.")
+        raise Forbidden(words.NOT_YOUR_ADMINISTERED_ORGANIZATION)
     conditions = [audit_visible(scope, organization)]
     if filters.member:
         user_id = db.scalar(select(User.id).where(User.login == filters.member.strip().lower()))

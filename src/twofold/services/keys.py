@@ -205,7 +205,7 @@ def add_key(runtime: Runtime, kid: str | None = None) -> AddedKey:
             KeyRing(keys={**configured.keys, **new.keys}, primary_kid=configured.primary_kid),
         )
     except KeyRingError as exc:
-        raise ConfigurationError(str(exc)) from exc
+        raise ConfigurationError(exc.message) from exc
     with runtime.db() as db:
         now = runtime.now()
         db.add(KeyFingerprint(kid=kid, fingerprint=new.fingerprints()[kid], created_at=now))
@@ -425,7 +425,7 @@ def retire(runtime: Runtime, kid: str, *, discard_recovery_codes: bool = False) 
                 )
             except KeyRingError as exc:
                 raise ConfigurationError(
-                    words.KEY_FILE_REWRITE_FAILED(kid=kid, problem=str(exc))
+                    words.KEY_FILE_REWRITE_FAILED(kid=kid, problem=exc.message)
                 ) from exc
             runtime.keys.refresh()
     return Retired(kid=kid, discarded_recovery_codes=discarded, key_file=key_file)

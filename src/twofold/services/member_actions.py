@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import InvalidInput
+from twofold.core.words import Text
 from twofold.notify.messages import Message
 from twofold.services import audit, links, organizations, sessions, users
 from twofold.services.admin_scope import AdminScope, refuse, require_manageable
@@ -39,9 +41,9 @@ def check_reason(reason: str) -> str:
     API alike: the reason, stripped, or InvalidInput on the "reason" field."""
     reason = reason.strip()
     if not reason:
-        raise InvalidInput("reason", "Say why you are resetting (it goes into the audit log).")
+        raise InvalidInput("reason", words.RESET_REASON_MISSING)
     if len(reason) > REASON_MAX:
-        raise InvalidInput("reason", f"Keep the reason under {REASON_MAX} characters.")
+        raise InvalidInput("reason", words.RESET_REASON_TOO_LONG(max=REASON_MAX))
     return reason
 
 
@@ -72,7 +74,7 @@ def reset_two_factor_as_admin(
     now = runtime.now()
     if not second_factor_is_fresh(session, now):
         if scope.admin is None or not code.strip():
-            raise InvalidInput("code", "Enter the code from your authenticator app.")
+            raise InvalidInput("code", words.ENTER_CODE_FROM_APP)
         confirm_code_for_change(db, runtime, scope.admin, code, client)
         session.second_factor_at = now
     return reset_two_factor(db, runtime, scope, target, reason=reason, client=client)
@@ -101,12 +103,7 @@ def reset_two_factor(
     reason = check_reason(reason)
     has_address = bool(target.email) and target.email_verified_at is not None
     if send_email and not has_address:
-        raise InvalidInput(
-            "reason",
-            f"{target.login} has no confirmed email address, so the link to set up 2FA again "
-            "cannot reach them. An operator can run `twofold user reset-2fa LOGIN --reason … "
-            "--print-link` and hand the link over in person.",
-        )
+        raise InvalidInput("reason", words.RESET_NEEDS_CONFIRMED_ADDRESS(login=target.login))
     now = runtime.now()
     db.execute(delete(Authenticator).where(Authenticator.user_id == target.id))
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == target.id))
@@ -144,31 +141,29 @@ def reset_two_factor(
     return link
 
 
-def reset_refusal(db: Session, target: User) -> str | None:
+def reset_refusal(db: Session, target: User) -> Text | None:
     """None if `target` has something to reset: 2FA on, or a reset still waiting for them
     (a new reset sends a new link, e.g. when the first one expired). Resetting someone
     without 2FA would lock them out of everything until they used the link, for nothing."""
     if users.has_two_factor(db, target.id) or target.two_factor_reset_at is not None:
         return None
-    return (
-        f"{target.login} has not set up two-factor authentication, so there is nothing to "
-        "reset: they sign in with their password alone. Nothing was changed."
-    )
+    return words.NOTHING_TO_RESET(login=target.login)
 
 
 def reset_message(login: str, link: str) -> Message:
     return Message(
-        "set up two-factor authentication again",
+        words.SUBJECT_TWO_FACTOR_RESET,
         (
-            f"An administrator reset two-factor authentication for your account {login}, "
-            "for example because you lost your phone. Your old authenticator entry and "
-            "recovery codes no longer work, and you were signed out everywhere.",
-            "To use your account again, sign in and set up two-factor authentication with "
-            "this link. It works once, for 24 hours. If you didn't ask for this, contact your "
-            "administrator.",
+            words.TWO_FACTOR_RESET(login=login),
+            words.TWO_FACTOR_RESET_WHAT_TO_DO(hours=reenroll_lifetime_hours()),
         ),
-        action=("Set up two-factor authentication", link),
+        action=(words.ACTION_SET_UP_TWO_FACTOR, link),
     )
+
+
+def reenroll_lifetime_hours() -> int:
+    """How long the set-up-again link works, in whole hours (emails and pages say it)."""
+    return REENROLL_LIFETIME // timedelta(hours=1)
 
 
 def end_all_sessions(db: Session, user_id: int) -> int:
@@ -205,7 +200,7 @@ def remove_from_organization(
             "remove",
             target_id=target.id,
             client=client,
-            message="You don't administer that organization.",
+            message=words.NOT_YOUR_ADMINISTERED_ORGANIZATION,
         )
     organizations.remove_member(db, runtime, target, organization, actor_id=scope.actor_id)
     end_all_sessions(db, target.id)
@@ -224,7 +219,7 @@ def deactivate(
             "deactivate",
             target_id=target.id,
             client=client,
-            message="Only a super-admin can deactivate an account.",
+            message=words.ONLY_SUPERADMIN_DEACTIVATES,
         )
     target.is_active = False
     ended = end_all_sessions(db, target.id)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from twofold.core import words
 from twofold.core.errors import InvalidInput
 from twofold.core.policy import MembershipView, Role, TwoFactorPolicy
 from twofold.services import users
@@ -86,9 +87,9 @@ def list_members(
     """One page of the members table, filtered, sorted and counted in the database, so it
     stays fast with 100,000 members (see docs/benchmarks.md)."""
     if status not in STATUSES:
-        raise InvalidInput("status", "Unknown status filter.")
+        raise InvalidInput("status", words.UNKNOWN_STATUS_FILTER)
     if sort not in SORTS:
-        raise InvalidInput("sort", "Unknown sort column.")
+        raise InvalidInput("sort", words.UNKNOWN_SORT_COLUMN)
     now = runtime.now()
     conditions = [
         Membership.organization_id == organization.id,

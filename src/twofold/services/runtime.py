@@ -80,7 +80,7 @@ def load_keys(settings: Settings) -> KeyRing:
         ring, _created = load_or_create_key_file(settings.key_file)
         return ring
     except KeyRingError as exc:
-        raise ConfigurationError(str(exc)) from exc
+        raise ConfigurationError(exc.message) from exc
 
 
 def key_file_of(settings: Settings) -> Path | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from html import escape
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,8 +17,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold import __version__
+from twofold.core import words
 from twofold.core.errors import ReenrollmentLinkRequired, TwofoldError
-from twofold.services import health
+from twofold.core.words import translate
+from twofold.services import health, member_actions
 from twofold.services.housekeeping import PurgeWorker
 from twofold.services.mail import MailWorker
 from twofold.services.runtime import Runtime, build_runtime
@@ -112,7 +115,9 @@ class BodySizeLimit:
             try:
                 await self.app(scope, counting_receive, send)
             except _BodyTooLarge:
-                await HTMLResponse("Request body too large", status_code=413)(scope, receive, send)
+                await HTMLResponse(escape(translate(words.REQUEST_TOO_LARGE)), status_code=413)(
+                    scope, receive, send
+                )
             return
         await self.app(scope, receive, send)
 
@@ -229,22 +234,24 @@ def _install_error_handlers(app: FastAPI) -> None:
             request,
             "error.html",
             status_code=403,
-            title="This form has expired",
-            message=(
-                "For your safety we could not accept that form: it was open too long, or it "
-                "came from another site. Go back, reload the page and try again."
-            ),
+            title=words.TITLE_FORM_EXPIRED,
+            message=words.FORM_EXPIRED,
         )
 
     @app.exception_handler(TwofoldError)
     async def on_domain_error(request: Request, exc: TwofoldError) -> Response:
         if isinstance(exc, ReenrollmentLinkRequired):  # not a failure: what to do next
-            return render(request, "reenroll_wait.html", status_code=status_for(exc))
+            return render(
+                request,
+                "reenroll_wait.html",
+                status_code=status_for(exc),
+                link_hours=member_actions.reenroll_lifetime_hours(),
+            )
         return render(
             request,
             "error.html",
             status_code=status_for(exc),
-            title="That didn't work",
+            title=words.TITLE_THAT_DID_NOT_WORK,
             message=message_for(exc, runtime_of(request).now()),
         )
 
@@ -254,23 +261,19 @@ def _install_error_handlers(app: FastAPI) -> None:
             request,
             "error.html",
             status_code=400,
-            title="That form was not complete",
-            message="Something in the form was missing or malformed. Go back and try again.",
+            title=words.TITLE_FORM_INCOMPLETE,
+            message=words.FORM_INCOMPLETE,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
-        titles = {404: "Page not found", 405: "Not allowed here"}
+        titles = {404: words.TITLE_PAGE_NOT_FOUND, 405: words.TITLE_NOT_ALLOWED_HERE}
         return render(
             request,
             "error.html",
             status_code=exc.status_code,
-            title=titles.get(exc.status_code, "That didn't work"),
-            message=(
-                "There is no page at this address."
-                if exc.status_code == 404
-                else "This address does not accept that kind of request."
-            ),
+            title=titles.get(exc.status_code, words.TITLE_THAT_DID_NOT_WORK),
+            message=words.NO_PAGE_HERE if exc.status_code == 404 else words.METHOD_NOT_ACCEPTED,
         )
 
     @app.exception_handler(DatabaseBusy)
@@ -290,7 +293,7 @@ def unexpected_error(request: Request, exc: Exception) -> Response:
     """A bug or an outage: logged with its traceback, and a page that promises nothing false."""
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return HTMLResponse(
-        "<!doctype html><title>Error</title><p>Something went wrong on our side. "
-        "Nothing was changed. Please try again in a moment.</p>",
+        f"<!doctype html><title>{escape(translate(words.TITLE_ERROR))}</title>"
+        f"<p>{escape(translate(words.UNEXPECTED_ERROR))}</p>",
         status_code=500,
     )

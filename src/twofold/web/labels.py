@@ -1,52 +1,58 @@
-"""Words for what the person's own activity list shows: events and browsers."""
+"""Words for what activity lists and the audit log show: events, browsers and audit
+details, from the catalogue (twofold.core.words), in the reader's language."""
 
 from __future__ import annotations
 
 import json
 import re
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType as E
+from twofold.core.words import Msg, translate
 
-EVENT_LABELS: dict[str, str] = {
-    E.SIGN_IN_SUCCEEDED: "Signed in",
-    E.SIGN_IN_PASSWORD_FAILED: "Wrong password entered",
-    E.SECOND_FACTOR_FAILED: "Wrong authentication code entered",
-    E.SECOND_FACTOR_CODE_REUSED: "An already used code was entered",
-    E.SECOND_FACTOR_LOCKED: "Two-factor sign-in locked after wrong codes",
-    E.SECOND_FACTOR_UNLOCKED: "Two-factor sign-in unlocked",
-    E.RECOVERY_CODE_USED: "Signed in with a recovery code",
-    E.RECOVERY_CODES_REGENERATED: "New recovery codes made",
-    E.TWO_FACTOR_ENABLED: "Two-factor authentication turned on",
-    E.TWO_FACTOR_DISABLED: "Two-factor authentication turned off",
-    E.PASSWORD_CHANGED: "Password changed",
-    E.PASSWORD_CHECK_FAILED: "Wrong current password entered",
-    E.PASSWORD_RESET_REQUESTED: "Password reset link sent",
-    E.PASSWORD_RESET: "Password reset by email link",
-    E.EMAIL_CHANGE_REQUESTED: "Email address change requested",
-    E.EMAIL_VERIFIED: "Email address confirmed",
-    E.SIGNED_OUT: "Signed out",
-    E.SESSION_ENDED: "Signed out from the security page",
-    E.USER_CREATED: "Account created",
-    E.ORGANIZATION_SWITCHED: "Switched organization",
-    E.ORGANIZATION_SWITCH_REFUSED: "Refused: switch to an organization you are not in",
-    E.MEMBERSHIP_ADDED: "Added to an organization",
-    E.MEMBERSHIP_REMOVED: "Removed from an organization",
-    E.TWO_FACTOR_RESET_BY_ADMIN: "Two-factor authentication reset by an administrator",
-    E.TWO_FACTOR_REENROLLED: "Two-factor authentication set up again after a reset",
-    E.ADMIN_ACTION_REFUSED: "Refused: an admin action without permission",
-    E.USER_DEACTIVATED: "Account deactivated",
-    E.INVITATION_SENT: "Invitation sent",
-    E.INVITATION_ACCEPTED: "Invitation accepted",
-    E.ORGANIZATION_CREATED: "Organization created",
-    E.ORGANIZATION_POLICY_CHANGED: "2FA policy changed",
-    E.ORGANIZATION_MEMBERS_SIGNED_OUT: "Everyone signed out by an admin",
-    E.SIGNUP_REFUSED: "Refused: sign-up for a closed organization",
-    E.RECOVERY_CODES_DISCARDED: "Recovery codes withdrawn by a key rotation",
+EVENT_LABELS: dict[str, Msg] = {
+    E.SIGN_IN_SUCCEEDED: words.EVENT_SIGN_IN_SUCCEEDED,
+    E.SIGN_IN_PASSWORD_FAILED: words.EVENT_SIGN_IN_PASSWORD_FAILED,
+    E.SECOND_FACTOR_FAILED: words.EVENT_SECOND_FACTOR_FAILED,
+    E.SECOND_FACTOR_CODE_REUSED: words.EVENT_SECOND_FACTOR_CODE_REUSED,
+    E.SECOND_FACTOR_LOCKED: words.EVENT_SECOND_FACTOR_LOCKED,
+    E.SECOND_FACTOR_UNLOCKED: words.EVENT_SECOND_FACTOR_UNLOCKED,
+    E.RECOVERY_CODE_USED: words.EVENT_RECOVERY_CODE_USED,
+    E.RECOVERY_CODES_REGENERATED: words.EVENT_RECOVERY_CODES_REGENERATED,
+    E.TWO_FACTOR_ENABLED: words.EVENT_TWO_FACTOR_ENABLED,
+    E.TWO_FACTOR_DISABLED: words.EVENT_TWO_FACTOR_DISABLED,
+    E.PASSWORD_CHANGED: words.EVENT_PASSWORD_CHANGED,
+    E.PASSWORD_CHECK_FAILED: words.EVENT_PASSWORD_CHECK_FAILED,
+    E.PASSWORD_RESET_REQUESTED: words.EVENT_PASSWORD_RESET_REQUESTED,
+    E.PASSWORD_RESET: words.EVENT_PASSWORD_RESET,
+    E.EMAIL_CHANGE_REQUESTED: words.EVENT_EMAIL_CHANGE_REQUESTED,
+    E.EMAIL_VERIFIED: words.EVENT_EMAIL_VERIFIED,
+    E.SIGNED_OUT: words.EVENT_SIGNED_OUT,
+    E.SESSION_ENDED: words.EVENT_SESSION_ENDED,
+    E.USER_CREATED: words.EVENT_USER_CREATED,
+    E.ORGANIZATION_SWITCHED: words.EVENT_ORGANIZATION_SWITCHED,
+    E.ORGANIZATION_SWITCH_REFUSED: words.EVENT_ORGANIZATION_SWITCH_REFUSED,
+    E.MEMBERSHIP_ADDED: words.EVENT_MEMBERSHIP_ADDED,
+    E.MEMBERSHIP_REMOVED: words.EVENT_MEMBERSHIP_REMOVED,
+    E.TWO_FACTOR_RESET_BY_ADMIN: words.EVENT_TWO_FACTOR_RESET_BY_ADMIN,
+    E.TWO_FACTOR_REENROLLED: words.EVENT_TWO_FACTOR_REENROLLED,
+    E.ADMIN_ACTION_REFUSED: words.EVENT_ADMIN_ACTION_REFUSED,
+    E.USER_DEACTIVATED: words.EVENT_USER_DEACTIVATED,
+    E.INVITATION_SENT: words.EVENT_INVITATION_SENT,
+    E.INVITATION_ACCEPTED: words.EVENT_INVITATION_ACCEPTED,
+    E.ORGANIZATION_CREATED: words.EVENT_ORGANIZATION_CREATED,
+    E.ORGANIZATION_POLICY_CHANGED: words.EVENT_ORGANIZATION_POLICY_CHANGED,
+    E.ORGANIZATION_MEMBERS_SIGNED_OUT: words.EVENT_ORGANIZATION_MEMBERS_SIGNED_OUT,
+    E.SIGNUP_REFUSED: words.EVENT_SIGNUP_REFUSED,
+    E.RECOVERY_CODES_DISCARDED: words.EVENT_RECOVERY_CODES_DISCARDED,
 }
 
 
-def event_label(event: str) -> str:
-    return EVENT_LABELS.get(event, event.replace("_", " ").replace(".", ": ").capitalize())
+def event_label(event: str, locale: str | None = None) -> str:
+    label = EVENT_LABELS.get(event)
+    if label is None:  # an event without words yet: its name, readable
+        return event.replace("_", " ").replace(".", ": ").capitalize()
+    return translate(label, locale)
 
 
 _BROWSERS = [
@@ -64,29 +70,29 @@ _SYSTEMS = [
 ]
 
 
-def browser_summary(user_agent: str | None) -> str:
+def browser_summary(user_agent: str | None, locale: str | None = None) -> str:
     """'Firefox on Windows' — enough to recognise one's own device, nothing more."""
     if not user_agent:
-        return "Unknown browser"
+        return translate(words.UNKNOWN_BROWSER, locale)
     browser = next((name for name, pattern in _BROWSERS if pattern.search(user_agent)), None)
     system = next((name for name, pattern in _SYSTEMS if pattern.search(user_agent)), None)
     if browser and system:
-        return f"{browser} on {system}"
+        return translate(words.BROWSER_ON_SYSTEM(browser=browser, system=system), locale)
     return browser or system or user_agent[:40]
 
 
 # Audit details the admin console shows, in this order, with their words.
 DETAIL_LABELS = {
-    "reason": "Reason",
-    "sessions_ended": "Sessions ended",
-    "other_sessions_ended": "Other sessions ended",
-    "role": "Role",
-    "locked_until": "Locked until",
-    "codes_left": "Recovery codes left",
+    "reason": words.DETAIL_REASON,
+    "sessions_ended": words.DETAIL_SESSIONS_ENDED,
+    "other_sessions_ended": words.DETAIL_OTHER_SESSIONS_ENDED,
+    "role": words.DETAIL_ROLE,
+    "locked_until": words.DETAIL_LOCKED_UNTIL,
+    "codes_left": words.DETAIL_CODES_LEFT,
 }
 
 
-def audit_details(detail_json: str) -> list[str]:
+def audit_details(detail_json: str, locale: str | None = None) -> list[str]:
     """An audit event's details as short lines: the reason given, a policy's before → after,
     and the other recorded facts (never a secret: audit.record refuses them)."""
     try:
@@ -97,8 +103,12 @@ def audit_details(detail_json: str) -> list[str]:
         return []
     lines = []
     if "before" in detail or "after" in detail:
-        lines.append(f"Policy: {detail.get('before', '?')} → {detail.get('after', '?')}")
+        policy = words.DETAIL_POLICY(
+            before=str(detail.get("before", "?")), after=str(detail.get("after", "?"))
+        )
+        lines.append(translate(policy, locale))
     for key, label in DETAIL_LABELS.items():
         if detail.get(key) not in (None, ""):
-            lines.append(f"{label}: {detail[key]}")
+            line = words.DETAIL_LINE(label=label, value=str(detail[key]))
+            lines.append(translate(line, locale))
     return lines

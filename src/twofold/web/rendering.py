@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from twofold.core.policy import days_left
+from twofold.core.words import Msg, Text, translate
 from twofold.otp.clock import unix_time
 from twofold.services.runtime import Runtime
 from twofold.web import csrf
@@ -66,6 +67,9 @@ def csrf_token(request: Request) -> str:
 def render(
     request: Request, template: str, *, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
+    for name, value in context.items():  # catalogue words, in the reader's language
+        if isinstance(value, Text | Msg):
+            context[name] = translate(value)
     context.setdefault("error", None)
     context.setdefault("notice", None)
     context.setdefault("field_errors", {})

@@ -8,6 +8,7 @@ import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from twofold.core import words
 from twofold.core.errors import (
     CodeReused,
     InvalidCode,
@@ -16,6 +17,7 @@ from twofold.core.errors import (
 )
 from twofold.core.policy import Demand, blockers_to_disabling, two_factor_offered
 from twofold.core.sessions import Method, amr_methods
+from twofold.core.words import Words, translate
 from twofold.services import account, activity, email_addresses, organizations
 from twofold.services.account import PendingEnrollment
 from twofold.services.organizations import Standing
@@ -39,15 +41,15 @@ from twofold.web.rendering import redirect, render, runtime_of, set_session_cook
 router = APIRouter(prefix="/account")
 
 SECURITY_NOTICES = {
-    "disabled": "Two-factor authentication is off. Your password alone now signs you in.",
-    "password_changed": "Your password was changed. Your other sessions were signed out.",
-    "enabled": "Two-factor authentication is on. You'll be asked for a code when you sign in.",
-    "not_offered": "Your organization does not use two-factor authentication.",
-    "session_ended": "That session is signed out.",
-    "others_ended": "All your other sessions are signed out.",
+    "disabled": words.NOTICE_TWO_FACTOR_OFF,
+    "password_changed": words.NOTICE_PASSWORD_CHANGED,
+    "enabled": words.NOTICE_TWO_FACTOR_ON,
+    "not_offered": words.NOTICE_TWO_FACTOR_NOT_OFFERED,
+    "session_ended": words.NOTICE_THAT_SESSION_ENDED,
+    "others_ended": words.NOTICE_OTHER_SESSIONS_ENDED,
 }
 
-MISSING_SETUP_CODE = "Enter the 6-digit code your authenticator app shows for this account."
+MISSING_SETUP_CODE = words.ENTER_SETUP_CODE
 # Errors about the authentication code, shown next to the code field (not the password's).
 CODE_ERRORS = (InvalidCode, CodeReused, MalformedCode, SecondFactorLocked)
 
@@ -58,7 +60,7 @@ def qr_svg(uri: str) -> str:
 
 
 def _setup_page(
-    request: Request, pending: PendingEnrollment, *, error: str | None = None, status: int = 200
+    request: Request, pending: PendingEnrollment, *, error: Words | None = None, status: int = 200
 ) -> Response:
     standing: Standing = request.state.standing
     return render(
@@ -172,17 +174,13 @@ def recovery_codes_text(request: Request, codes: list[str]) -> str:
     """The .txt to keep: whose codes, for which site, made when, then one code a line."""
     runtime = runtime_of(request)
     user: User = request.state.user
-    return "".join(
-        line + "\n"
-        for line in (
-            f"Twofold recovery codes for {user.login}",
-            f"Site: {runtime.public_url()}",
-            f"Made: {runtime.now():%Y-%m-%d %H:%M} UTC (older codes no longer work)",
-            "Each code signs you in once instead of an authentication code.",
-            "",
-            *codes,
-        )
+    header = (
+        words.RECOVERY_CODES_FILE_TITLE(login=user.login),
+        words.RECOVERY_CODES_FILE_SITE(url=runtime.public_url()),
+        words.RECOVERY_CODES_FILE_MADE(time=f"{runtime.now():%Y-%m-%d %H:%M}"),
+        words.RECOVERY_CODES_FILE_USE,
     )
+    return "".join(line + "\n" for line in (*(translate(h) for h in header), "", *codes))
 
 
 @router.get("/security/recovery-codes")
@@ -368,7 +366,7 @@ def email_submit(
         request,
         user,
         standing,
-        notice=f"We sent a confirmation link to {address}. The address changes when you open it.",
+        notice=words.NOTICE_EMAIL_CONFIRMATION_SENT(address=address),
     )
 
 

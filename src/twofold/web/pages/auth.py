@@ -9,10 +9,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.errors import SecondFactorLocked
 from twofold.core.lockout import next_failure_locks
 from twofold.core.policy import Demand
 from twofold.core.sessions import SessionState
+from twofold.core.words import Msg
 from twofold.services import organizations, second_factor, signin, signup
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import AuthSession, User
@@ -40,15 +42,11 @@ router = APIRouter()
 
 # Fixed notices chosen by a query parameter: never text reflected from the URL.
 LOGIN_NOTICES = {
-    "expired": "Your sign-in expired before you entered a code. Enter your password again.",
-    "signed_out": "You are signed out.",
-    "password_changed": "Your password was changed. Sign in with the new one.",
-    "password_reset": "Your new password is set and all sessions were signed out. Sign in.",
-    "ended": (
-        "You were signed out. Your session was ended, for example because an administrator "
-        "signed everyone out when your organization's sign-in rules changed, or because it "
-        "timed out. Sign in again to continue."
-    ),
+    "expired": words.NOTICE_SIGN_IN_EXPIRED,
+    "signed_out": words.NOTICE_SIGNED_OUT,
+    "password_changed": words.NOTICE_SIGN_IN_WITH_NEW_PASSWORD,
+    "password_reset": words.NOTICE_PASSWORD_RESET,
+    "ended": words.NOTICE_SESSION_ENDED,
 }
 
 AFTER_SIGN_IN = "/account/security"
@@ -96,7 +94,7 @@ def login_page(
     return response
 
 
-NEXT_NOTICE = "Sign in first; then we'll take you back to the link you opened."
+NEXT_NOTICE = words.NOTICE_SIGN_IN_FIRST
 
 
 def safe_next(target: str) -> str:
@@ -122,7 +120,7 @@ def login_submit(
             request,
             "login.html",
             status_code=400,
-            error="Enter your login name (or email) and your password.",
+            error=words.ENTER_LOGIN_AND_PASSWORD,
             login=login[:254],
             signup_open=bool(signup.open_organizations(db)),
             next=safe_next(next),
@@ -209,7 +207,7 @@ SecondStep = Callable[[Session, Runtime, AuthSession, str, ClientInfo], str]
 def _second_step(
     verify: SecondStep,
     template: str,
-    empty_message: str,
+    empty_message: Msg,
     request: Request,
     db: Session,
     runtime: Runtime,
@@ -251,7 +249,7 @@ def code_submit(
     return _second_step(
         second_factor.verify_totp,
         "code.html",
-        "Enter the 6-digit code from your authenticator app.",
+        words.ENTER_SIX_DIGIT_CODE,
         request,
         db,
         runtime,
@@ -280,7 +278,7 @@ def recovery_submit(
     return _second_step(
         second_factor.verify_recovery_code,
         "recovery.html",
-        "Enter one of your recovery codes.",
+        words.ENTER_RECOVERY_CODE,
         request,
         db,
         runtime,

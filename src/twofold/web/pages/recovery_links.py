@@ -3,11 +3,13 @@ only shows a form; the POST uses it up, so mail scanners cannot."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from twofold.core import words
 from twofold.core.errors import InvalidToken, NotFound
 from twofold.services import email_addresses, password_reset
 from twofold.store.models import AuthSession, User
@@ -17,14 +19,8 @@ from twofold.web.rendering import redirect, render, set_session_cookie
 
 router = APIRouter()
 
-RESET_SENT = (
-    "If an account has this verified email address, we sent it a link to choose a new "
-    "password. The link works for 30 minutes. Check your spam folder if nothing arrives."
-)
-OTHER_ACCOUNT = (
-    "This link is for another account than the one signed in here, so nothing was changed. "
-    "If the link is yours, sign out and open it again."
-)
+RESET_SENT = words.NOTICE_RESET_LINK_SENT(minutes=password_reset.LIFETIME // timedelta(minutes=1))
+OTHER_ACCOUNT = words.LINK_FOR_ANOTHER_ACCOUNT_UNCHANGED
 
 
 def _not_for_someone_else(session: AuthSession | None, user: User) -> None:
@@ -51,7 +47,7 @@ def forgot_submit(
             request,
             "forgot_password.html",
             status_code=400,
-            error="Enter the email address of your account.",
+            error=words.ENTER_ACCOUNT_EMAIL,
             email="",
         )
     password_reset.request_reset(db, runtime, address=email, client=client)

@@ -10,7 +10,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from twofold.core import words
 from twofold.core.errors import Forbidden, InvalidToken
+from twofold.core.words import Words
 from twofold.services import account, links, organizations, reenrollment
 from twofold.services.member_actions import REENROLL_PURPOSE
 from twofold.store.models import User
@@ -35,7 +37,7 @@ def _owner(
     if session is None or session.state != "authenticated":
         return redirect(f"/login?next={quote('/reenroll/' + token)}")
     if session.user_id != row.user_id:
-        raise Forbidden("This link is for another account. Sign out, then open it again.")
+        raise Forbidden(words.LINK_FOR_ANOTHER_ACCOUNT)
     user = db.get(User, session.user_id)
     if user is None:
         raise InvalidToken()
@@ -51,7 +53,7 @@ def _page(
     user: User,
     token: str,
     *,
-    error: str | None = None,
+    error: Words | None = None,
     status: int = 200,
 ) -> Response:
     pending = account.begin_totp_enrollment(db, runtime, user, via_reset_link=True)
@@ -102,7 +104,7 @@ def reenroll_submit(
             runtime,
             owner,
             token,
-            error="Enter the 6-digit code your app shows.",
+            error=words.ENTER_CODE_YOUR_APP_SHOWS,
             status=400,
         )
     done = submit(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import InvalidInput
 from twofold.services import audit_log
@@ -28,7 +29,7 @@ def _filters(member: str, event: str, since: str, until: str) -> AuditFilter:
         try:
             return datetime.strptime(value[:10], "%Y-%m-%d").replace(tzinfo=UTC)
         except ValueError:
-            raise InvalidInput(field, "Dates are written YYYY-MM-DD.") from None
+            raise InvalidInput(field, words.DATE_SHAPE) from None
 
     until_day = day(until, "to")
     return AuditFilter(

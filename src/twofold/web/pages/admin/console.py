@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.errors import Forbidden
 from twofold.services import admin_scope
 from twofold.services.admin_scope import AdminScope
@@ -23,15 +24,12 @@ from twofold.web.deps import (
 from twofold.web.rendering import render
 
 NOTICES = {
-    "reset": (
-        "Two-factor authentication was reset. The member got an email with a link to set it "
-        "up again."
-    ),
-    "unlocked": "The member's second factor is unlocked.",
-    "removed": "The member was removed from the organization and signed out.",
-    "deactivated": "The account was deactivated and signed out everywhere.",
-    "policy": "The 2FA policy was applied.",
-    "invited": "The invitation was sent.",
+    "reset": words.NOTICE_MEMBER_RESET,
+    "unlocked": words.NOTICE_MEMBER_UNLOCKED,
+    "removed": words.NOTICE_MEMBER_REMOVED,
+    "deactivated": words.NOTICE_ACCOUNT_DEACTIVATED,
+    "policy": words.NOTICE_POLICY_APPLIED,
+    "invited": words.NOTICE_INVITATION_SENT,
 }
 
 
@@ -45,7 +43,7 @@ def get_scope(request: Request, db: DbDep, runtime: RuntimeDep, user: CurrentUse
             "open_console",
             target_id=None,
             client=get_client(request),
-            message="The admin console is for organization administrators.",
+            message=words.CONSOLE_IS_FOR_ADMINISTRATORS,
         )
     return scope
 
@@ -59,7 +57,7 @@ def get_organization(
     """The organization the page is about (?org=slug), which the admin must administer."""
     administered = admin_scope.administered_organizations(db, scope)
     if not administered:
-        raise Forbidden("You administer no organization.")
+        raise Forbidden(words.YOU_ADMINISTER_NO_ORGANIZATION)
     if not org:
         current = getattr(request.state, "standing", None)
         slug = current.current.slug if current and current.current else ""
@@ -73,7 +71,7 @@ def get_organization(
             "open_organization",
             target_id=None,
             client=get_client(request),
-            message="You don't administer that organization.",
+            message=words.NOT_YOUR_ADMINISTERED_ORGANIZATION,
         )
     return chosen_or_none
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from twofold.core import words
 from twofold.core.errors import Forbidden, NotFound
 from twofold.services import admin_scope, audit_log, member_actions, members, organizations, users
 from twofold.services.audit_log import AuditFilter
@@ -84,7 +85,7 @@ def member_page(
         m.organization_id == organization.id for m in target.memberships
     )
     if target is None or not in_org:
-        raise NotFound("There is no such member in this organization.")
+        raise NotFound(words.NO_SUCH_MEMBER_HERE)
     events, _total = audit_log.audit_page(
         db, scope, organization, AuditFilter(member=target.login), per_page=50
     )

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from twofold.core import words
 from twofold.core.errors import InvalidInput
 from twofold.core.policy import TwoFactorPolicy, parse_policy
 from twofold.services import organizations
@@ -57,7 +58,7 @@ def policy_submit(
     def preview() -> tuple[TwoFactorPolicy, int, organizations.PolicyEffect]:
         policy = parse_policy(two_factor)
         if not grace_days.strip().isdigit():
-            raise InvalidInput("grace_days", "The grace period is a whole number of days.")
+            raise InvalidInput("grace_days", words.GRACE_DAYS_WHOLE_NUMBER)
         days = int(grace_days.strip())
         effect = organizations.preview_policy(
             db, runtime, organization, two_factor=policy, grace_days=days
