@@ -185,12 +185,9 @@ def consume_totp_step(
     return step
 
 
-@use_case
-def verify_totp(
-    db: Session, runtime: Runtime, session: AuthSession, code: str, client: ClientInfo
-) -> str:
-    """Second step of sign-in with an authenticator app; returns the new session token."""
-    user = _pending_user(db, runtime, session)
+def _check_totp(db: Session, runtime: Runtime, user: User, code: str, client: ClientInfo) -> None:
+    """The person's authenticator-app code, consumed; a wrong or replayed code is counted
+    toward the lock (and committed) before the error is raised."""
     authenticator = confirmed_authenticator(db, user.id)
     if authenticator is None:
         raise TwoFactorNotEnabled()
@@ -202,6 +199,15 @@ def verify_totp(
     except InvalidCode:
         _count_failure(db, runtime, user, client, AuditEventType.SECOND_FACTOR_FAILED)
         raise
+
+
+@use_case
+def verify_totp(
+    db: Session, runtime: Runtime, session: AuthSession, code: str, client: ClientInfo
+) -> str:
+    """Second step of sign-in with an authenticator app; returns the new session token."""
+    user = _pending_user(db, runtime, session)
+    _check_totp(db, runtime, user, code, client)
     return _succeed(db, runtime, session, user, Method.TOTP, client)
 
 
@@ -264,15 +270,5 @@ def confirm_code_for_change(
     if current is None:
         raise NotPasswordVerified()
     ensure_not_locked(current, runtime.now())
-    authenticator = confirmed_authenticator(db, user.id)
-    if authenticator is None:
-        raise TwoFactorNotEnabled()
-    try:
-        consume_totp_step(db, runtime, authenticator, user, code)
-    except CodeReused:
-        _count_failure(db, runtime, user, client, AuditEventType.SECOND_FACTOR_CODE_REUSED)
-        raise
-    except InvalidCode:
-        _count_failure(db, runtime, user, client, AuditEventType.SECOND_FACTOR_FAILED)
-        raise
+    _check_totp(db, runtime, user, code, client)
     clear_code_failures(user)
