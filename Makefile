@@ -3,16 +3,29 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements-dev.lock
 # pytest-xdist workers for `make test`: one per core; PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint typecheck pytest bench bench-admin bench-burst clean
+.PHONY: run test lock lint typecheck pytest bench bench-admin bench-burst clean
 
-$(STAMP): pyproject.toml
+# Every package is pinned in $(LOCK) (made by `make lock` from pyproject.toml). uv installs
+# it in seconds; if uv cannot be had, pip installs the same pins, more slowly.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@if $(BIN)/python -m pip install --quiet --disable-pip-version-check "$$(grep '^uv==' $(LOCK))"; then \
+		$(BIN)/uv pip install --quiet --python $(BIN)/python -c $(LOCK) -e '.[dev]'; \
+	else \
+		echo "uv could not be installed: installing with pip instead (slower)"; \
+		$(BIN)/python -m pip install --quiet --upgrade pip && \
+		$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'; \
+	fi
 	touch $(STAMP)
+
+# Re-pin every package after a change of dependencies in pyproject.toml (commit the result).
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--quiet --custom-compile-command "make lock" -o $(LOCK)
 
 run: $(STAMP)
 	$(BIN)/twofold serve
