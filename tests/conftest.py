@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
@@ -150,11 +151,23 @@ def runtime(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
     rt.engine.dispose()
 
 
+# One app per worker and per what shapes it beyond the runtime (allowed hosts, https): the
+# first request to a new FastAPI app analyses every route (60-80 ms CPU), which every test
+# paid. Pages find the runtime through `app.state.runtime`, set to each test's own here.
+# No background workers: tests deliver mail themselves, and the purge's first pass would
+# come an hour after start (tests/services/test_housekeeping.py starts its own).
+_APPS: dict[tuple[frozenset[str] | None, bool], FastAPI] = {}
+
+
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(
-        create_app(runtime=runtime, mail_worker=False), follow_redirects=False
-    ) as test_client:
+    shape = (runtime.settings.allowed_host_names, runtime.settings.uses_https)
+    app = _APPS.get(shape)
+    if app is None:
+        app = create_app(runtime=runtime, mail_worker=False, purge_worker=False)
+        _APPS[shape] = app
+    app.state.runtime = runtime
+    with TestClient(app, follow_redirects=False) as test_client:
         yield test_client
 
 
