@@ -3,16 +3,33 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# pytest-xdist workers for `make test`: one per core; PYTEST_WORKERS=0 runs in one process.
-PYTEST_WORKERS ?= auto
+LOCK := requirements-dev.lock
+# pytest-xdist workers for `make test`: two per core, since much of a test's time is spent
+# waiting (server and browser start-ups, request hand-offs between threads); measured in
+# docs/development.md. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
 
-.PHONY: run test lint typecheck pytest bench bench-admin bench-burst messages clean
+.PHONY: run test lock lint typecheck pytest bench bench-admin bench-burst messages clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# Every package is pinned in $(LOCK) (made by `make lock` from pyproject.toml). uv installs
+# it in seconds into a venv made without pip; if uv cannot be had, pip installs the same pins.
+$(STAMP): pyproject.toml $(LOCK)
+	$(PYTHON) -m venv --without-pip $(VENV)
+	@if $(PYTHON) -m pip --python $(BIN)/python install --quiet --disable-pip-version-check \
+			"$$(grep '^uv==' $(LOCK))" 2>/dev/null; then \
+		$(BIN)/uv pip install --quiet --python $(BIN)/python -c $(LOCK) -e '.[dev]'; \
+	else \
+		echo "uv could not be installed: installing the same pins with pip (slower)"; \
+		$(PYTHON) -m venv $(VENV) && \
+		$(BIN)/python -m pip install --quiet --upgrade pip && \
+		$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'; \
+	fi
 	touch $(STAMP)
+
+# Re-pin every package after a change of dependencies in pyproject.toml (commit the result).
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--quiet --custom-compile-command "make lock" -o $(LOCK)
 
 # Quiet install, then the server: its setup link (first start) is the last thing printed.
 run:

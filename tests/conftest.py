@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
@@ -21,6 +23,19 @@ from twofold.settings import Settings
 from twofold.store.db import make_engine, migrate
 from twofold.store.models import Base
 from twofold.web.app import create_app
+
+# Where tmp_path lives: in memory when the machine has /dev/shm and TMPDIR does not say
+# otherwise. Every web test copies an SQLite file and commits to it; on disk each commit and
+# close waits for fsync, which made a third of a web test's time (docs/development.md).
+_MEMORY = Path("/dev/shm")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if "TMPDIR" in os.environ or config.option.basetemp is not None:
+        return
+    if _MEMORY.is_dir() and os.access(_MEMORY, os.W_OK | os.X_OK):
+        os.environ["TMPDIR"] = str(_MEMORY)  # pytest-xdist workers and servers inherit it
+        tempfile.tempdir = None  # gettempdir() looks again
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +69,9 @@ def _create_database_if_missing(url: str) -> None:
         admin.dispose()
 
 
+_DATABASE = text("SELECT current_database()")
+
+
 @pytest.fixture(scope="session")
 def postgres_engine() -> Iterator[Engine]:
     require_or_skip(bool(POSTGRES_URL), "PostgreSQL (TWOFOLD_TEST_DATABASE_URL)")
@@ -63,6 +81,12 @@ def postgres_engine() -> Iterator[Engine]:
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
+        # A throwaway database: a commit need not wait for the disk (visibility is unchanged;
+        # only a crash of PostgreSQL itself could lose the last commits). Applies to the
+        # connections opened from now on, by this process and by the servers it starts.
+        name = connection.dialect.identifier_preparer.quote(str(connection.scalar(_DATABASE)))
+        connection.execute(text(f"ALTER DATABASE {name} SET synchronous_commit = off"))
+    engine.dispose()
     migrate(engine)
     yield engine
     engine.dispose()
@@ -127,11 +151,23 @@ def runtime(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
     rt.engine.dispose()
 
 
+# One app per worker and per what shapes it beyond the runtime (allowed hosts, https): the
+# first request to a new FastAPI app analyses every route (60-80 ms CPU), which every test
+# paid. Pages find the runtime through `app.state.runtime`, set to each test's own here.
+# No background workers: tests deliver mail themselves, and the purge's first pass would
+# come an hour after start (tests/services/test_housekeeping.py starts its own).
+_APPS: dict[tuple[frozenset[str] | None, bool], FastAPI] = {}
+
+
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(
-        create_app(runtime=runtime, mail_worker=False), follow_redirects=False
-    ) as test_client:
+    shape = (runtime.settings.allowed_host_names, runtime.settings.uses_https)
+    app = _APPS.get(shape)
+    if app is None:
+        app = create_app(runtime=runtime, mail_worker=False, purge_worker=False)
+        _APPS[shape] = app
+    app.state.runtime = runtime
+    with TestClient(app, follow_redirects=False) as test_client:
         yield test_client
 
 

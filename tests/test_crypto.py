@@ -10,13 +10,13 @@ import re
 import stat
 import struct
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from twofold.crypto import key_file
 from twofold.crypto.key_file import load_or_create_key_file
 from twofold.crypto.keyring import KeyRing, KeyRingError, SealError
 from twofold.crypto.passwords import PasswordHasher, PasswordHashingParams
@@ -421,12 +421,25 @@ def test_an_existing_key_file_is_never_overwritten(tmp_path: Path) -> None:
 
 
 @posix_only
-def test_a_key_file_being_written_by_a_concurrent_starter_is_waited_for(tmp_path: Path) -> None:
+def test_a_key_file_being_written_by_a_concurrent_starter_is_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "secret.keys"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    empty_file_seen = threading.Event()
+    read_text = key_file._read_private_text
+
+    def reading(at: Path) -> str:
+        text = read_text(at)
+        if not text:
+            empty_file_seen.set()
+        return text
+
+    monkeypatch.setattr(key_file, "_read_private_text", reading)
 
     def finish_writing() -> None:
-        time.sleep(0.2)
+        # The other starter writes only once the reader has found the file still empty.
+        empty_file_seen.wait(timeout=10)
         os.write(fd, f"k5:{b64url(KEY_B)}\n".encode())
         os.close(fd)
 
@@ -436,6 +449,7 @@ def test_a_key_file_being_written_by_a_concurrent_starter_is_waited_for(tmp_path
         ring, created = load_or_create_key_file(path)
     finally:
         writer.join()
+    assert empty_file_seen.is_set()
     assert created is False
     assert ring.keys == {"k5": KEY_B}
 

@@ -59,8 +59,8 @@ def test_email_local_part_longer_than_64_characters_is_refused() -> None:
 
 
 def test_password_at_the_length_bounds_is_accepted() -> None:
-    check_password_length("p" * PASSWORD_MIN)
-    check_password_length("p" * PASSWORD_MAX)
+    assert check_password_length("p" * PASSWORD_MIN) is None
+    assert check_password_length("p" * PASSWORD_MAX) is None
 
 
 def test_password_shorter_than_the_minimum_is_refused_with_the_bound() -> None:

@@ -1,4 +1,5 @@
-"""Cross-checks against independent implementations: pyotp always, oathtool when present."""
+"""Cross-checks against independent implementations: pyotp always, and oathtool (skipped
+locally when it is missing, a failure under CI=true: `.ci/run` installs it)."""
 
 import hashlib
 import shutil
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from support import require_or_skip
 from twofold.otp import TotpParams, encode_secret, hotp, totp_at
 
 DIGESTS: dict[str, Callable[..., Any]] = {
@@ -55,9 +57,14 @@ def test_hotp_agrees_with_pyotp(secret: bytes, counter: int, algorithm: str, dig
 
 
 OATHTOOL = shutil.which("oathtool")
-needs_oathtool = pytest.mark.skipif(
-    OATHTOOL is None, reason="oathtool is not on PATH (install oath-toolkit to run this check)"
-)
+
+
+@pytest.fixture
+def oathtool() -> None:
+    require_or_skip(OATHTOOL is not None, "oathtool (install oath-toolkit)")
+
+
+needs_oathtool = pytest.mark.usefixtures("oathtool")
 OATH_SECRET = bytes.fromhex("3d6f0c2a9be14f8572c0d1e2f3a4b5c6d7e8f901")
 
 

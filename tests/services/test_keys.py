@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from support import TEST_KEYS, Person
 from twofold.core.errors import ConfigurationError, KeysMismatch
@@ -34,7 +35,13 @@ def start(settings: Settings, keys: KeyRing | None, clock: FixedClock) -> Runtim
 
 def test_the_same_keys_start_again(runtime: Runtime, settings: Settings, clock: FixedClock) -> None:
     again = start(settings, TEST_KEYS, clock)
-    again.engine.dispose()
+    try:
+        assert again.keys.fingerprints() == TEST_KEYS.fingerprints()
+        with again.db() as db:
+            recorded = {row.kid: row.fingerprint for row in db.scalars(select(KeyFingerprint))}
+        assert recorded == TEST_KEYS.fingerprints()
+    finally:
+        again.engine.dispose()
 
 
 def test_a_different_key_under_the_same_id_is_refused(

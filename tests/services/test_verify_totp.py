@@ -38,6 +38,13 @@ def fail_until_locked(steps, person: Person, failures: int) -> SecondFactorLocke
     return locked
 
 
+def assert_authenticated(steps, token: str) -> None:
+    """The code was accepted: the new token names a signed-in session."""
+    session = steps.find(token)
+    assert session is not None
+    assert session.state == SessionState.AUTHENTICATED
+
+
 def test_the_right_code_authenticates_the_session(
     steps, alice_with_totp: Person, clock: FixedClock
 ) -> None:
@@ -65,13 +72,15 @@ def test_a_code_one_step_off_is_accepted(
 ) -> None:
     clock.advance(30)  # the step before the fixture's is the enrollment code's, used already
     token = steps.password_step(alice_with_totp)
-    steps.totp(token, alice_with_totp.totp(clock, offset_steps))
+    new_token = steps.totp(token, alice_with_totp.totp(clock, offset_steps))
+    assert_authenticated(steps, new_token)
 
 
 def test_a_code_with_spaces_is_accepted(steps, alice_with_totp: Person, clock: FixedClock) -> None:
     code = alice_with_totp.totp(clock)
     token = steps.password_step(alice_with_totp)
-    steps.totp(token, f" {code[:3]} {code[3:]} ")
+    new_token = steps.totp(token, f" {code[:3]} {code[3:]} ")
+    assert_authenticated(steps, new_token)
 
 
 def test_the_same_code_is_refused_at_the_next_sign_in(
@@ -215,7 +224,8 @@ def test_a_password_verified_session_still_works_just_before_ten_minutes(
 ) -> None:
     token = steps.password_step(alice_with_totp)
     clock.advance(10 * 60 - 1)
-    steps.totp(token, alice_with_totp.totp(clock))
+    new_token = steps.totp(token, alice_with_totp.totp(clock))
+    assert_authenticated(steps, new_token)
 
 
 def test_an_authenticated_session_cannot_submit_another_code(

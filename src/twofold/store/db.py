@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import threading
@@ -184,11 +185,19 @@ def migrate(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
+@functools.cache
+def _script_heads() -> frozenset[str]:
+    """The newest revisions among the migrations shipped with this code (read once: the
+    files do not change under a running process, and tests build a runtime per test)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
 def pending_migrations(engine: Engine) -> bool:
-    script = ScriptDirectory.from_config(alembic_config(engine))
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_heads()
-    return set(current) != set(script.get_heads())
+    return set(current) != _script_heads()
 
 
 def rows_affected(db: Session, statement: Executable) -> int:

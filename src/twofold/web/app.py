@@ -182,8 +182,8 @@ def create_app(
         return JSONResponse({"status": "ok", "version": __version__})
 
     @app.get("/readyz", include_in_schema=False)
-    def readyz() -> JSONResponse:
-        if health.database_answers(built):
+    def readyz(request: Request) -> JSONResponse:
+        if health.database_answers(runtime_of(request)):
             return JSONResponse({"status": "ok", "database": "ok"})
         return JSONResponse(
             {"status": "unavailable", "database": "not answering"},
