@@ -47,8 +47,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Bytecode is written (into the ignored __pycache__ folders) even where the environment sets
+# PYTHONDONTWRITEBYTECODE: otherwise every worker compiles and assertion-rewrites every test
+# module again (collecting takes 6.1 s of CPU instead of 2.7 s, in each of the workers).
 pytest: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest
 
