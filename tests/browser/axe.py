@@ -27,7 +27,9 @@ def violations(page: Page) -> list[str]:
     """axe's serious and critical findings on the page as it is now, one line each."""
     # Evaluated through the DevTools protocol, so the page's Content-Security-Policy (which
     # allows no inline script) does not apply and stays on for everything else.
-    page.evaluate(f"() => {{ {axe_source()}\n}}")
+    # Once per document: a second width of the same page reuses it.
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(f"() => {{ {axe_source()}\n}}")
     results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
     found = []
     for violation in results["violations"]:
