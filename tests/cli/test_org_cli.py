@@ -439,8 +439,23 @@ def test_remove_from_org_removes_the_membership(tmp_path: Path) -> None:
     create_user(tmp_path, "bob")
     ok(tmp_path, "user", "add-to-org", "bob", "acme")
     output = ok(tmp_path, "user", "remove-from-org", "bob", "acme")
-    assert "Removed 'bob' from 'acme'." in output
+    assert "Removed 'bob' from 'acme'; their sessions ended." in output
     assert "Organizations:         default (member)" in ok(tmp_path, "user", "show", "bob")
+
+
+def test_remove_from_org_signs_the_person_out_as_the_admin_console_does(tmp_path: Path) -> None:
+    """One rule for pages and CLI: a removed member keeps no open session."""
+    ok(tmp_path, "org", "create", "acme")
+    create_user(tmp_path, "bob")
+    create_user(tmp_path, "carol")
+    ok(tmp_path, "user", "add-to-org", "bob", "acme")
+    start_sessions(tmp_path, "bob", "bob", "carol")
+    assert sessions_of(tmp_path, "bob") == 2
+
+    ok(tmp_path, "user", "remove-from-org", "bob", "acme")
+
+    assert sessions_of(tmp_path, "bob") == 0
+    assert sessions_of(tmp_path, "carol") == 1
 
 
 def test_remove_from_an_org_one_is_not_in_is_an_error(tmp_path: Path) -> None:

@@ -162,12 +162,14 @@ def user_remove_from_org(
     slug: Annotated[str, typer.Argument(help="Organization short name.")],
     data_dir: DataDirOption = None,
 ) -> None:
-    """Remove a user from an organization (their account stays)."""
+    """Remove a user from an organization and sign them out everywhere (the account stays)."""
     with open_runtime(data_dir) as (runtime, db):
         user = user_service.get_by_login(db, login)
         organization = org_service.get_organization(db, slug)
-        org_service.remove_member(db, runtime, user, organization)
-        typer.echo(f"Removed '{user.login}' from '{organization.slug}'.")
+        member_actions.remove_from_organization(
+            db, runtime, admin_scope.OPERATOR, user, organization, None
+        )
+        typer.echo(f"Removed '{user.login}' from '{organization.slug}'; their sessions ended.")
 
 
 @user_app.command("reset-2fa")
