@@ -189,9 +189,7 @@ def migrate(engine: Engine) -> None:
 def _script_heads() -> frozenset[str]:
     """The newest revisions among the migrations shipped with this code (read once: the
     files do not change under a running process, and tests build a runtime per test)."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return frozenset(ScriptDirectory.from_config(config).get_heads())
+    return frozenset(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
 
 
 def pending_migrations(engine: Engine) -> bool:
