@@ -183,14 +183,17 @@ def _prompt(
             second_factor.ensure_not_locked(user, runtime.now())
     except SecondFactorLocked as exc:
         return render(
-            request,
-            template,
-            error=message_for(exc, runtime.now()),
-            locked=True,
-            locked_until=exc.until,
-            **context,
+            request, template, error=message_for(exc, runtime.now()), **_lock(exc), **context
         )
     return render(request, template, **context)
+
+
+def _lock(error: Exception) -> dict[str, Any]:
+    """What the prompt shows of a lock: none, or locked and until when (None: until an
+    administrator unlocks it)."""
+    if isinstance(error, SecondFactorLocked):
+        return {"locked": True, "locked_until": error.until}
+    return {"locked": False, "locked_until": None}
 
 
 @router.get("/login/code")
@@ -222,14 +225,12 @@ def _second_step(
         return render(request, template, status_code=400, error=empty_message, **context)
     token = submit(runtime, lambda: verify(db, runtime, session, code, client))
     if isinstance(token, Refused):
-        error = token.error
         return render(
             request,
             template,
             status_code=token.status,
             error=token.message,
-            locked=isinstance(error, SecondFactorLocked),
-            locked_until=error.until if isinstance(error, SecondFactorLocked) else None,
+            **_lock(token.error),
             **_prompt_context(db, runtime, session),
         )
     response = redirect(landing_page(db, runtime, session))
