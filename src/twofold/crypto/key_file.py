@@ -39,10 +39,7 @@ def load_or_create_key_file(path: Path) -> tuple[KeyRing, bool]:
             words.KEY_FILE_CANNOT_CREATE(path=str(path), problem=str(exc.strerror))
         ) from exc
     try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(ring.to_text())
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_synced(fd, ring)
     except OSError as exc:
         path.unlink(missing_ok=True)  # never leave a half-written key file behind
         raise _cannot_write(path, exc) from exc
@@ -72,15 +69,20 @@ def rewrite_key_file(path: Path, ring: KeyRing) -> None:
             words.CANNOT_WRITE_FILE(path=str(temporary), problem=str(exc.strerror))
         ) from exc
     try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(ring.to_text())
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_synced(fd, ring)
         os.replace(temporary, path)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise _cannot_write(path, exc) from exc
     _fsync_directory(path.parent)
+
+
+def _write_synced(fd: int, ring: KeyRing) -> None:
+    """Write `ring` to the open file `fd` and wait until it is on disk; closes `fd`."""
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(ring.to_text())
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _cannot_write(path: Path, exc: OSError) -> KeyRingError:
