@@ -123,14 +123,35 @@ def _empty_postgres(engine: Engine) -> None:
         )
 
 
+# One engine per worker and database, shared by every test's runtime: SQLAlchemy keeps the
+# compiled form of each statement per engine, and compiling them again in every test was an
+# eighth of a worker's time (docs/development.md). SQLite: one file per worker, replaced by
+# a fresh copy of the template before each test; PostgreSQL: postgres_engine, emptied.
+_SHARED_ENGINES: dict[str, Engine] = {}
+
+
+@pytest.fixture(scope="session")
+def sqlite_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The worker's SQLite database file, fresh for each test (see database_url)."""
+    return tmp_path_factory.mktemp("database") / "twofold.db"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+def database_url(request: pytest.FixtureRequest, sqlite_path: Path, sqlite_template: Path) -> str:
     if request.param == "sqlite":
-        path = tmp_path / "twofold.db"
-        shutil.copy(sqlite_template, path)
-        return f"sqlite:///{path}"
-    engine: Engine = request.getfixturevalue("postgres_engine")
-    _empty_postgres(engine)
+        url = f"sqlite:///{sqlite_path}"
+        engine = _SHARED_ENGINES.get(url)
+        if engine is not None:
+            engine.dispose()  # no connection may outlive the file it was opened on
+        for leftover in (sqlite_path.with_name(sqlite_path.name + s) for s in ("-wal", "-shm")):
+            leftover.unlink(missing_ok=True)
+        shutil.copy(sqlite_template, sqlite_path)
+        if engine is None:
+            _SHARED_ENGINES[url] = make_engine(url)
+        return url
+    postgres: Engine = request.getfixturevalue("postgres_engine")
+    _empty_postgres(postgres)
+    _SHARED_ENGINES.setdefault(str(POSTGRES_URL), postgres)
     return str(POSTGRES_URL)
 
 
@@ -150,11 +171,17 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 def runtime(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
+    shared = _SHARED_ENGINES.get(settings.database_url or "")
     rt = build_runtime(
-        settings, clock=clock, hashing=PasswordHashingParams.for_tests(), apply_migrations=False
+        settings,
+        clock=clock,
+        hashing=PasswordHashingParams.for_tests(),
+        apply_migrations=False,
+        engine=shared,
     )
     yield rt
-    rt.engine.dispose()
+    if shared is None:
+        rt.engine.dispose()
 
 
 # One app per worker and per what shapes it beyond the runtime (allowed hosts, https): the

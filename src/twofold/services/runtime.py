@@ -135,20 +135,26 @@ def build_runtime(
     hashing: PasswordHashingParams | None = None,
     apply_migrations: bool | None = None,
     mailer: Mailer | None = None,
+    engine: Engine | None = None,
 ) -> Runtime:
-    """Connect, migrate (by default only the embedded database), and check the keys."""
+    """Connect, migrate (by default only the embedded database), and check the keys.
+
+    `engine`: one the caller made with make_engine for settings' database and already
+    migrated; it is used as it is (neither migrated nor checked), so that its compiled
+    statements serve many runtimes (the test suite builds one runtime per test)."""
     check_public_url(settings)
     mailer = mailer or make_mailer(settings)
     if settings.uses_embedded_database:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     keys = load_keys(settings)
-    engine = make_engine(settings.resolved_database_url)
+    given_engine = engine is not None
+    engine = engine or make_engine(settings.resolved_database_url)
     try:
         if apply_migrations is None:
-            apply_migrations = settings.uses_embedded_database
+            apply_migrations = settings.uses_embedded_database and not given_engine
         if apply_migrations:
             migrate(engine)
-        elif pending_migrations(engine):
+        elif not given_engine and pending_migrations(engine):
             raise ConfigurationError(words.SCHEMA_OUT_OF_DATE)
         params = hashing or PasswordHashingParams(
             time_cost=settings.argon2_time_cost,
@@ -172,7 +178,8 @@ def build_runtime(
             record_primary_if_missing(db, keys, runtime.now())
             db.commit()
     except BaseException:
-        engine.dispose()  # a refused start must not leave pooled connections open
+        if not given_engine:
+            engine.dispose()  # a refused start must not leave pooled connections open
         raise
     return runtime
 
