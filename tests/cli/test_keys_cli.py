@@ -84,10 +84,10 @@ def test_a_rotation_with_the_key_file(tmp_path: Path) -> None:
     listed = keys(tmp_path, "list")
     assert listed.exit_code == 0, listed.output
     assert listed.output.splitlines()[0].split() == [
-        "KID", "STATE", "HERE", "TOTP", "SECRETS", "QUEUED", "EMAILS", "RECOVERY", "CODES",
-        "FINGERPRINT",
+        "KID", "STATE", "HERE", "TOTP", "SECRETS", "QUEUED", "EMAILS", "SIGNING", "KEYS",
+        "RECOVERY", "CODES", "FINGERPRINT",
     ]  # fmt: skip
-    assert lines_for(listed.output, "k1")[0][:6] == ["k1", "primary", "yes", "1", "0", "10"]
+    assert lines_for(listed.output, "k1")[0][:7] == ["k1", "primary", "yes", "1", "0", "0", "10"]
 
     added = keys(tmp_path, "add")
     assert added.exit_code == 0, added.output

@@ -39,6 +39,8 @@ NEW_KEY = KeyRing.generate("test2").keys["test2"]
 BOTH = KeyRing(keys={**TEST_KEYS.keys, "test2": NEW_KEY}, primary_kid=TEST_KEYS.primary_kid)
 ONLY_NEW = KeyRing(keys={"test2": NEW_KEY}, primary_kid="test2")
 
+SIGNING_KEYS = "signing keys"  # none yet: no token was signed in these tests
+
 
 def start(settings: Settings, ring: KeyRing | None, clock: FixedClock) -> Runtime:
     """A server (or an operator's command) started with these keys in TWOFOLD_SECRET_KEYS."""
@@ -135,7 +137,11 @@ def test_a_running_server_follows_a_whole_rotation_without_a_restart(
     try:
         assert alice_with_totp.recovery_codes is not None
         before_mail = enqueue(server, "old@example.com", "sealed before the rotation")
-        assert kids_in_use(server) == {"TOTP secrets": {"test1"}, "queued emails": {"test1"}}
+        assert kids_in_use(server) == {
+            "TOTP secrets": {"test1"},
+            "queued emails": {"test1"},
+            SIGNING_KEYS: set(),
+        }
 
         # Phase 2: promote. The server picks it up within REFRESH_SECONDS, without a restart.
         keys.promote(operator, "test2")
@@ -169,7 +175,11 @@ def test_a_running_server_follows_a_whole_rotation_without_a_restart(
         reports = list(keys.reseal(operator, batch_size=1))
         assert sum(r.resealed for r in reports) == 2
         assert not any(r.failed for r in reports)
-        assert kids_in_use(server) == {"TOTP secrets": {"test2"}, "queued emails": {"test2"}}
+        assert kids_in_use(server) == {
+            "TOTP secrets": {"test2"},
+            "queued emails": {"test2"},
+            SIGNING_KEYS: set(),
+        }
         assert plaintexts(server) == before
         assert plaintexts(operator) == before
         assert list(keys.reseal(operator)) == []  # a second run finds nothing to do
@@ -192,7 +202,11 @@ def test_a_running_server_follows_a_whole_rotation_without_a_restart(
                 )
             ).all()
             assert [event.user_id for event in discarded] == [alice_with_totp.id]
-        assert counts(operator)["test1"] == ("retired", {"TOTP secrets": 0, "queued emails": 0}, 0)
+        assert counts(operator)["test1"] == (
+            "retired",
+            {"TOTP secrets": 0, "queued emails": 0, SIGNING_KEYS: 0},
+            0,
+        )
 
         # The running server keeps working; a server started without test1 starts and opens.
         clock.advance(REFRESH_SECONDS)
@@ -303,8 +317,8 @@ def test_list_counts_what_each_key_seals(
         listing = keys.list_keys(operator)
         assert listing.primary_kid == "test2"
         assert counts(operator) == {
-            "test1": ("decrypt-only", {"TOTP secrets": 1, "queued emails": 2}, 10),
-            "test2": ("primary", {"TOTP secrets": 1, "queued emails": 1}, 10),
+            "test1": ("decrypt-only", {"TOTP secrets": 1, "queued emails": 2, SIGNING_KEYS: 0}, 10),
+            "test2": ("primary", {"TOTP secrets": 1, "queued emails": 1, SIGNING_KEYS: 0}, 10),
         }
         text = repr(listing)
         for key in BOTH.keys.values():

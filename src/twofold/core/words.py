@@ -669,3 +669,12 @@ TWO_FACTOR_RESET_WHAT_TO_DO = Msg(
     "administrator."
 )
 ACTION_SET_UP_TWO_FACTOR = Msg("Set up two-factor authentication")
+
+# --- OpenID Connect clients (services/oidc_clients.py) ----------------------------------------
+CLIENT_NAME_REQUIRED = Msg("Give the application a name (at most 200 characters).")
+CLIENT_REDIRECT_URI_REQUIRED = Msg("Give at least one redirect URI.")
+CLIENT_REDIRECT_URI_INVALID = Msg(
+    "'{uri}' is not a usable redirect URI: give an absolute https:// address (http:// only "
+    "for localhost), without a fragment, wildcard, user name or password."
+)
+NO_SUCH_CLIENT = Msg("There is no application with client ID '{client_id}'.")

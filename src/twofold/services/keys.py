@@ -26,6 +26,7 @@ from twofold.services import audit
 from twofold.services.key_state import SETTLE_SECONDS
 from twofold.services.mail import content_context
 from twofold.services.runtime import Runtime, key_file_of
+from twofold.services.signing_keys import private_key_context
 from twofold.services.totp_secrets import secret_context
 from twofold.store.db import rows_affected
 from twofold.store.models import (
@@ -33,6 +34,7 @@ from twofold.store.models import (
     Base,
     KeyFingerprint,
     KeyPrimary,
+    OidcSigningKey,
     OutgoingEmail,
     RecoveryCode,
 )
@@ -73,6 +75,13 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         OutgoingEmail.content_kid,
         OutgoingEmail.content_sealed,
         lambda row: content_context(row.recipient),
+    ),
+    SealedColumn(
+        "signing keys",
+        OidcSigningKey,
+        OidcSigningKey.private_kid,
+        OidcSigningKey.private_sealed,
+        lambda row: private_key_context(row.kid),
     ),
 )
 RECOVERY_CODES_LABEL = "recovery codes"

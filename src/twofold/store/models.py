@@ -87,6 +87,12 @@ class User(Base):
     # Set when an admin resets 2FA: from then on only the emailed link may enroll a new
     # authenticator (a stolen password alone must not), until that is done.
     two_factor_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the password changed, 2FA was reset or turned off, or every session was signed
+    # out: an OpenID Connect refresh token from a sign-in before this is refused.
+    credentials_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The OpenID Connect `sub`: random and stable, never the login or a database id. Given
+    # at the first token (users.subject_of).
+    oidc_subject: Mapped[str | None] = mapped_column(String(43), unique=True)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
@@ -262,3 +268,114 @@ class OutgoingEmail(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+# --- OpenID Connect provider (decision 0014) -------------------------------------------------
+
+
+class OidcSigningKey(Base):
+    """A key that signs ID tokens. The private half is sealed with the key ring; the public
+    half is published in the JWKS from `created_at` (so clients learn it before it signs)
+    until `unpublish_at`, and it signs from `activates_at` until a newer key of its
+    algorithm activates."""
+
+    __tablename__ = "oidc_signing_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    alg: Mapped[str] = mapped_column(String(8))  # RS256 | ES256
+    public_jwk: Mapped[str] = mapped_column(Text)  # JSON, public members only
+    private_kid: Mapped[str] = mapped_column(String(32))  # key-ring key id of the sealing
+    private_sealed: Mapped[bytes] = mapped_column(LargeBinary)  # sealed PEM (PKCS#8)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    activates_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when a successor is scheduled: the successor's activation + the longest lifetime of
+    # a token this key may have signed. Null: published for as long as it is the newest.
+    unpublish_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OidcClient(Base):
+    """An application that signs its people in through Twofold. It belongs to one
+    organization; a confidential client's secret is kept only as its SHA-256."""
+
+    __tablename__ = "oidc_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    secret_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))  # None: public client
+    require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
+    redirect_uris: Mapped[str] = mapped_column(Text)  # JSON list, matched exactly
+    post_logout_redirect_uris: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def is_public(self) -> bool:
+        return self.secret_digest is None
+
+
+class OidcGrant(Base):
+    """One sign-in of a person to a client: what the tokens it issued may claim (amr, acr,
+    auth_time) and when they all stop (revoked_at, or expires_at: 30 days after the sign-in
+    at most). Every code, access token and refresh token hangs off one grant, so revoking it
+    (a replayed code, a reused refresh token, "revoke" on the security page) ends them all."""
+
+    __tablename__ = "oidc_grants"
+    __table_args__ = (Index("ix_oidc_grants_user_id_client_id", "user_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("oidc_clients.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The Twofold session it came from; signing out of that session revokes the grant.
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("auth_sessions.id", ondelete="SET NULL"), index=True
+    )
+    scope: Mapped[str] = mapped_column(String(200))
+    amr: Mapped[str] = mapped_column(String(64))  # space-separated RFC 8176 values
+    acr: Mapped[str] = mapped_column(String(64))
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class OidcAuthorizationCode(Base):
+    """A single-use authorization code (60 s), stored as its SHA-256."""
+
+    __tablename__ = "oidc_authorization_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    grant_id: Mapped[int] = mapped_column(
+        ForeignKey("oidc_grants.id", ondelete="CASCADE"), index=True
+    )
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(String(255))
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OidcToken(Base):
+    """An access token or refresh token (kind), stored as its SHA-256. A refresh token is
+    used once (`used_at`); presenting a used one revokes its whole grant."""
+
+    __tablename__ = "oidc_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    grant_id: Mapped[int] = mapped_column(
+        ForeignKey("oidc_grants.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8))  # access | refresh
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
