@@ -1,17 +1,29 @@
 """The operator at the terminal: `twofold …` commands against the running test server's data.
 
 The server and these commands share the data directory (SQLite in WAL mode, so they may run
-side by side) and the cheap Argon2 settings, exactly as an operator's shell would.
+side by side) and the cheap Argon2 settings, exactly as an operator's shell would. The
+commands run in the test's own process, through the same Typer app the `twofold` script
+starts, with the environment a shell would give them: a fresh Python for each of the ~60
+commands cost about a second of CPU apiece (imports), an eighth of the browser tests' CPU.
+`twofold` as a separate process is covered by the server, CLI and deployment tests.
 """
 
 from __future__ import annotations
 
-import subprocess
+import os
 
-from browser.server import TWOFOLD, Server, server_env
+from typer.testing import CliRunner
+
+from browser.server import Server, server_env
 from support import STRONG_PASSWORD
+from twofold.cli.main import app as cli_app
 
-CLI_TIMEOUT = 60.0  # seconds; a command takes about one on this machine
+
+def _command_env(server: Server) -> dict[str, str | None]:
+    """server_env as a change to this process's environment: every other TWOFOLD_* unset."""
+    wanted = server_env(server.data_dir)
+    unset = {k: None for k in os.environ if k.startswith("TWOFOLD_") and k not in wanted}
+    return {**unset, **{k: v for k, v in wanted.items() if k.startswith("TWOFOLD_")}}
 
 
 class Operator:
@@ -22,19 +34,12 @@ class Operator:
 
     def run(self, *args: str, stdin: str | None = None) -> str:
         """Run `twofold ARGS --data-dir …`; returns what it printed."""
-        command = [str(TWOFOLD), *args, "--data-dir", str(self._server.data_dir)]
-        result = subprocess.run(
-            command,
-            input=stdin if stdin is not None else "",
-            capture_output=True,
-            text=True,
-            env=server_env(self._server.data_dir),
-            timeout=CLI_TIMEOUT,
-            check=False,
-        )
-        assert result.returncode == 0, (
-            f"`twofold {' '.join(args)}` exited with {result.returncode}:\n"
-            f"{result.stdout}{result.stderr}"
+        command = [*args, "--data-dir", str(self._server.data_dir)]
+        env = _command_env(self._server)
+        result = CliRunner().invoke(cli_app, command, input=stdin or "", env=env)
+        assert result.exit_code == 0, (
+            f"`twofold {' '.join(args)}` exited with {result.exit_code}:\n{result.output}"
+            f"{result.exception!r}"
         )
         return result.stdout
 
