@@ -155,6 +155,7 @@ def test_a_confidential_client_gets_a_256_bit_secret_stored_only_as_its_sha256(
 def test_a_public_client_has_no_secret(runtime: Runtime, acme: int) -> None:
     created = register(runtime, public=True)
     assert created.secret is None
+    assert created.client.client_id.isalnum()  # never "-…", which a command line misreads
     assert stored(runtime, created.client.client_id).is_public
 
 

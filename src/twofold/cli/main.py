@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from twofold.cli.clients import client_app
 from twofold.cli.common import DataDirOption, fail, make_settings
 from twofold.cli.keys import keys_app
 from twofold.cli.logging_filters import log_config
@@ -32,6 +33,7 @@ app = typer.Typer(
 app.add_typer(user_app, name="user")
 app.add_typer(org_app, name="org")
 app.add_typer(keys_app, name="keys")
+app.add_typer(client_app, name="client")
 app.command("purge")(purge_command)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import secrets
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -25,7 +26,7 @@ from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import InvalidInput, NotFound
 from twofold.core.policy import Role
-from twofold.core.words import Words
+from twofold.core.words import Msg, Text, Words
 from twofold.crypto.tokens import constant_time_equals, token_digest
 from twofold.notify import messages
 from twofold.notify.messages import Message
@@ -43,6 +44,7 @@ MAX_URIS = 20  # of each kind, per client
 MAX_URI_LENGTH = 2000
 NAME_MAX = 200
 GRANT_REVOKED_REASON = "client_revoked"
+_ID_ALPHABET = string.ascii_letters + string.digits
 
 
 def _is_loopback(host: str) -> bool:
@@ -86,6 +88,12 @@ def post_logout_redirect_uris_of(client: OidcClient) -> list[str]:
 class CreatedClient:
     client: OidcClient
     secret: str | None  # shown once; None for a public client
+
+
+def new_client_id() -> str:
+    """24 letters and digits (143 bits): never starting with "-", which a command line would
+    take for an option, and safe in any configuration file."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
 
 
 def new_client_secret() -> str:
@@ -138,7 +146,7 @@ def create_client(
     creator = created_by or actor.admin
     now = runtime.now()
     oidc_client = OidcClient(
-        client_id=secrets.token_urlsafe(18),
+        client_id=new_client_id(),
         organization_id=organization.id,
         name=name,
         secret_digest=None if secret is None else token_digest(secret),
@@ -224,7 +232,8 @@ def revoke_client(
         .execution_options(synchronize_session=False),
     )
     if not revoked:
-        raise InvalidInput("client", _refusal(words.CLIENT_ALREADY_REVOKED, oidc_client))
+        db.refresh(oidc_client)
+        raise InvalidInput("client", revoke_refusal(oidc_client) or words.NOT_APPLIED)
     db.refresh(oidc_client)
     grants_ended = rows_affected(
         db,
@@ -283,7 +292,14 @@ def rotate_secret(
     return secret
 
 
-def _refusal(message: words.Msg, oidc_client: OidcClient) -> Words:
+def revoke_refusal(oidc_client: OidcClient) -> Text | None:
+    """None if the client may be revoked; else why not (it already is)."""
+    if oidc_client.revoked_at is None:
+        return None
+    return _refusal(words.CLIENT_ALREADY_REVOKED, oidc_client)
+
+
+def _refusal(message: Msg, oidc_client: OidcClient) -> Text:
     return message(name=oidc_client.name, client_id=oidc_client.client_id)
 
 
