@@ -273,10 +273,9 @@ def rotate_secret(
     """A new secret for a confidential client, returned only here; the old one stops
     working at once. Refused for a public or a revoked client."""
     oidc_client = administered_client(db, runtime, actor, client_id, "rotate_client_secret", client)
-    if oidc_client.revoked_at is not None:
-        raise InvalidInput("client", _refusal(words.CLIENT_REVOKED_NO_NEW_SECRET, oidc_client))
-    if oidc_client.is_public:
-        raise InvalidInput("client", _refusal(words.CLIENT_IS_PUBLIC, oidc_client))
+    refusal = rotate_refusal(oidc_client)
+    if refusal is not None:
+        raise InvalidInput("client", refusal)
     secret = new_client_secret()
     oidc_client.secret_digest = token_digest(secret)
     audit.record(
@@ -297,6 +296,15 @@ def revoke_refusal(oidc_client: OidcClient) -> Text | None:
     if oidc_client.revoked_at is None:
         return None
     return _refusal(words.CLIENT_ALREADY_REVOKED, oidc_client)
+
+
+def rotate_refusal(oidc_client: OidcClient) -> Text | None:
+    """None if the client may get a new secret; else why not (revoked, or public)."""
+    if oidc_client.revoked_at is not None:
+        return _refusal(words.CLIENT_REVOKED_NO_NEW_SECRET, oidc_client)
+    if oidc_client.is_public:
+        return _refusal(words.CLIENT_IS_PUBLIC, oidc_client)
+    return None
 
 
 def _refusal(message: Msg, oidc_client: OidcClient) -> Text:
