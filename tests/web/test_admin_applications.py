@@ -168,7 +168,7 @@ def test_a_public_client_is_shown_without_a_secret(as_boss: TestClient, runtime:
     listing = text_of(as_boss.get(APPS))
     assert "Public" in listing
     assert "Always 2FA" in listing
-    assert "Replace secret" not in listing
+    assert "Replace the secret of" not in listing
 
 
 def test_several_redirect_uris_are_given_one_per_line(
