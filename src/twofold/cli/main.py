@@ -1,5 +1,6 @@
-"""The `twofold` command: serve, migrate, keys (users and organizations have their own
-modules). Every command explains itself with --help; none prints a secret, code or password."""
+"""The `twofold` command: serve, migrate, keys (users, organizations and applications have
+their own modules). Every command explains itself with --help; none prints a secret, code or
+password — except a new client secret, once, to the operator who made it."""
 
 from __future__ import annotations
 
