@@ -1,5 +1,6 @@
-"""The `twofold` command: serve, migrate, keys (users and organizations have their own
-modules). Every command explains itself with --help; none prints a secret, code or password."""
+"""The `twofold` command: serve, migrate, keys (users, organizations and applications have
+their own modules). Every command explains itself with --help; none prints a secret, code or
+password — except a new client secret, once, to the operator who made it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from twofold.cli.clients import client_app
 from twofold.cli.common import DataDirOption, fail, make_settings
 from twofold.cli.keys import keys_app
 from twofold.cli.logging_filters import log_config
@@ -32,6 +34,7 @@ app = typer.Typer(
 app.add_typer(user_app, name="user")
 app.add_typer(org_app, name="org")
 app.add_typer(keys_app, name="keys")
+app.add_typer(client_app, name="client")
 app.command("purge")(purge_command)
 
 

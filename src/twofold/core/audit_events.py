@@ -43,3 +43,6 @@ class AuditEventType(StrEnum):
     KEY_PROMOTED = "key.promoted"
     KEY_RETIRED = "key.retired"
     RECOVERY_CODES_DISCARDED = "recovery_codes.discarded"
+    CLIENT_CREATED = "oidc_client.created"
+    CLIENT_REVOKED = "oidc_client.revoked"
+    CLIENT_SECRET_ROTATED = "oidc_client.secret_rotated"

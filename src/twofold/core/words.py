@@ -678,3 +678,43 @@ CLIENT_REDIRECT_URI_INVALID = Msg(
     "for localhost), without a fragment, wildcard, user name or password."
 )
 NO_SUCH_CLIENT = Msg("There is no application with client ID '{client_id}'.")
+CLIENT_TOO_MANY_URIS = Msg("Give at most {max} redirect URIs of each kind.")
+CLIENT_URI_TOO_LONG = Msg("A redirect URI is at most {max} characters long.")
+CLIENT_ALREADY_REVOKED = Msg(
+    "The application '{name}' ({client_id}) was already revoked. Nothing was changed."
+)
+CLIENT_REVOKED_NO_NEW_SECRET = Msg(
+    "The application '{name}' ({client_id}) is revoked: it cannot get a new secret. "
+    "Register it again instead."
+)
+CLIENT_IS_PUBLIC = Msg(
+    "The application '{name}' ({client_id}) is public: it has no secret to rotate (it "
+    "proves itself with PKCE instead)."
+)
+EVENT_CLIENT_CREATED = Msg("Application registered")
+EVENT_CLIENT_REVOKED = Msg("Application revoked")
+EVENT_CLIENT_SECRET_ROTATED = Msg("Application secret replaced")
+DETAIL_APPLICATION = Msg("Application")
+DETAIL_CLIENT_ID = Msg("Client ID")
+DETAIL_GRANTS_REVOKED = Msg("Sign-ins ended")
+NOTICE_CLIENT_REVOKED = Msg(
+    "The application was revoked: its sign-ins and tokens stopped working at once."
+)
+# Who did it, in the admins' email: a console admin or the operator's CLI.
+BY_ADMINISTRATOR = Msg("The administrator {login}")
+BY_OPERATOR = Msg("An operator, on the command line,")
+SUBJECT_CLIENT_CREATED = Msg("application '{name}' registered for {organization}")
+CLIENT_CREATED = Msg(
+    "{actor} registered the application '{name}' (client ID {client_id}) for "
+    "{organization}. Members of {organization} can now sign in to it with their account."
+)
+SUBJECT_CLIENT_REVOKED = Msg("application '{name}' revoked for {organization}")
+CLIENT_REVOKED = Msg(
+    "{actor} revoked the application '{name}' (client ID {client_id}) for {organization}. "
+    "Nobody can sign in to it through this account any more, and its tokens stopped working."
+)
+IF_NOT_EXPECTED_CHECK_APPLICATIONS = Msg(
+    "You get this because you administer {organization}. If you didn't expect it, check "
+    "the organization's applications in the admin console."
+)
+ACTION_OPEN_APPLICATIONS = Msg("Open the applications")

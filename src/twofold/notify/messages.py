@@ -166,3 +166,30 @@ def invitation(organization: str, issuer: str, role: str, url: str) -> Message:
         ),
         action=(words.ACTION_ACCEPT_INVITATION, url),
     )
+
+
+def client_created(actor: Words, name: str, client_id: str, organization: str, url: str) -> Message:
+    """To each admin of the organization; never with the secret."""
+    return Message(
+        words.SUBJECT_CLIENT_CREATED(name=name, organization=organization),
+        (
+            words.CLIENT_CREATED(
+                actor=actor, name=name, client_id=client_id, organization=organization
+            ),
+            words.IF_NOT_EXPECTED_CHECK_APPLICATIONS(organization=organization),
+        ),
+        action=(words.ACTION_OPEN_APPLICATIONS, url),
+    )
+
+
+def client_revoked(actor: Words, name: str, client_id: str, organization: str, url: str) -> Message:
+    return Message(
+        words.SUBJECT_CLIENT_REVOKED(name=name, organization=organization),
+        (
+            words.CLIENT_REVOKED(
+                actor=actor, name=name, client_id=client_id, organization=organization
+            ),
+            words.IF_NOT_EXPECTED_CHECK_APPLICATIONS(organization=organization),
+        ),
+        action=(words.ACTION_OPEN_APPLICATIONS, url),
+    )

@@ -3,6 +3,10 @@
 Each belongs to one organization. A confidential client has a secret: 256 random bits,
 shown once, kept only as its SHA-256 (it is high-entropy, like a link token). Redirect URIs
 are matched exactly, never by prefix or wildcard; https only, except http on localhost.
+
+Who may register, revoke or rotate: the admin scope (services/admin_scope.py) — the operator
+on the command line, super-admins, and the organization's own admins. Registering and
+revoking are audited and mailed to every admin of the organization (never with the secret).
 """
 
 from __future__ import annotations
@@ -10,21 +14,37 @@ from __future__ import annotations
 import ipaddress
 import json
 import secrets
+import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from twofold.core import words
+from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import InvalidInput, NotFound
+from twofold.core.policy import Role
+from twofold.core.words import Msg, Text, Words
 from twofold.crypto.tokens import constant_time_equals, token_digest
+from twofold.notify import messages
+from twofold.notify.messages import Message
+from twofold.services import audit
+from twofold.services.admin_scope import OPERATOR, AdminScope, refuse
+from twofold.services.notifications import notify
 from twofold.services.organizations import get_organization
-from twofold.services.runtime import Runtime
+from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.transactions import use_case
-from twofold.store.models import OidcClient, User
+from twofold.store.db import rows_affected
+from twofold.store.models import Membership, OidcClient, OidcGrant, Organization, User
 
 _LOOPBACK_NAMES = {"localhost"}
+MAX_URIS = 20  # of each kind, per client
+MAX_URI_LENGTH = 2000
+NAME_MAX = 200
+GRANT_REVOKED_REASON = "client_revoked"
+_ID_ALPHABET = string.ascii_letters + string.digits
 
 
 def _is_loopback(host: str) -> bool:
@@ -36,9 +56,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_redirect_uri(uri: str) -> str:
-    """The URI as given, if a client may register it; else InvalidInput."""
-    refused = InvalidInput("redirect_uri", words.CLIENT_REDIRECT_URI_INVALID(uri=uri[:200]))
+def check_redirect_uri(uri: str, field: str = "redirect_uri") -> str:
+    """The URI as given, if a client may register it; else InvalidInput on `field`."""
+    if len(uri) > MAX_URI_LENGTH:
+        raise InvalidInput(field, words.CLIENT_URI_TOO_LONG(max=MAX_URI_LENGTH))
+    refused = InvalidInput(field, words.CLIENT_REDIRECT_URI_INVALID(uri=uri[:200]))
     if not uri or uri != uri.strip() or "*" in uri or any(ord(c) < 33 for c in uri):
         raise refused
     try:
@@ -68,8 +90,21 @@ class CreatedClient:
     secret: str | None  # shown once; None for a public client
 
 
+def new_client_id() -> str:
+    """24 letters and digits (143 bits): never starting with "-", which a command line would
+    take for an option, and safe in any configuration file."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
+
+
 def new_client_secret() -> str:
     return secrets.token_urlsafe(32)  # 256 bits
+
+
+def _checked_uris(uris: list[str], field: str) -> list[str]:
+    """Each URI checked, duplicates dropped, order kept."""
+    if len(uris) > MAX_URIS:
+        raise InvalidInput(field, words.CLIENT_TOO_MANY_URIS(max=MAX_URIS))
+    return list(dict.fromkeys(check_redirect_uri(u, field) for u in uris))
 
 
 @use_case
@@ -84,33 +119,227 @@ def create_client(
     public: bool = False,
     require_two_factor: bool = False,
     created_by: User | None = None,
+    actor: AdminScope = OPERATOR,
+    client: ClientInfo | None = None,
 ) -> CreatedClient:
-    """Register an application for the organization; the secret is returned only here."""
+    """Register an application for the organization; the secret is returned only here.
+    Refused (and recorded) unless `actor` administers the organization."""
     organization = get_organization(db, organization_slug)
+    if not actor.administers(organization.id):
+        refuse(
+            db,
+            runtime,
+            actor,
+            "create_client",
+            target_id=None,
+            client=client,
+            message=words.NOT_YOUR_ADMINISTERED_ORGANIZATION,
+        )
     name = name.strip()
-    if not name or len(name) > 200:
+    if not name or len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
         raise InvalidInput("name", words.CLIENT_NAME_REQUIRED)
     if not redirect_uris:
         raise InvalidInput("redirect_uri", words.CLIENT_REDIRECT_URI_REQUIRED)
-    uris = list(dict.fromkeys(check_redirect_uri(u) for u in redirect_uris))
-    logout_uris = list(
-        dict.fromkeys(check_redirect_uri(u) for u in post_logout_redirect_uris or [])
-    )
+    uris = _checked_uris(redirect_uris, "redirect_uri")
+    logout_uris = _checked_uris(post_logout_redirect_uris or [], "post_logout_redirect_uri")
     secret = None if public else new_client_secret()
-    client = OidcClient(
-        client_id=secrets.token_urlsafe(18),
+    creator = created_by or actor.admin
+    now = runtime.now()
+    oidc_client = OidcClient(
+        client_id=new_client_id(),
         organization_id=organization.id,
         name=name,
         secret_digest=None if secret is None else token_digest(secret),
         require_two_factor=require_two_factor,
         redirect_uris=json.dumps(uris),
         post_logout_redirect_uris=json.dumps(logout_uris),
-        created_at=runtime.now(),
-        created_by_id=created_by.id if created_by else None,
+        created_at=now,
+        created_by_id=creator.id if creator else None,
     )
-    db.add(client)
+    db.add(oidc_client)
     db.flush()
-    return CreatedClient(client=client, secret=secret)
+    audit.record(
+        db,
+        now,
+        AuditEventType.CLIENT_CREATED,
+        actor_id=actor.actor_id,
+        organization_id=organization.id,
+        client=client,
+        client_id=oidc_client.client_id,
+        application=name,
+        public=public,
+        require_two_factor=require_two_factor,
+    )
+    _tell_admins(
+        db, runtime, organization, "client_created", messages.client_created, oidc_client, actor
+    )
+    return CreatedClient(client=oidc_client, secret=secret)
+
+
+def list_clients(db: Session, organization_slug: str) -> list[OidcClient]:
+    """The organization's applications, revoked ones too, oldest first."""
+    organization = get_organization(db, organization_slug)
+    return list(
+        db.scalars(
+            select(OidcClient)
+            .where(OidcClient.organization_id == organization.id)
+            .order_by(OidcClient.created_at, OidcClient.id)
+        )
+    )
+
+
+def administered_client(
+    db: Session,
+    runtime: Runtime,
+    actor: AdminScope,
+    client_id: str,
+    action: str,
+    client: ClientInfo | None = None,
+) -> OidcClient:
+    """The client, if `actor` administers its organization; else refused and recorded."""
+    oidc_client = get_client(db, client_id)
+    if not actor.administers(oidc_client.organization_id):
+        refuse(
+            db,
+            runtime,
+            actor,
+            action,
+            target_id=None,
+            client=client,
+            message=words.NOT_YOUR_ADMINISTERED_ORGANIZATION,
+        )
+    return oidc_client
+
+
+@use_case
+def revoke_client(
+    db: Session,
+    runtime: Runtime,
+    client_id: str,
+    actor: AdminScope,
+    *,
+    client: ClientInfo | None = None,
+) -> OidcClient:
+    """Revoke the application and every grant it holds, so its codes and tokens stop
+    working at once. Revoking twice is refused with nothing changed."""
+    oidc_client = administered_client(db, runtime, actor, client_id, "revoke_client", client)
+    now = runtime.now()
+    revoked = rows_affected(
+        db,
+        update(OidcClient)
+        .where(OidcClient.id == oidc_client.id, OidcClient.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False),
+    )
+    if not revoked:
+        db.refresh(oidc_client)
+        raise InvalidInput("client", revoke_refusal(oidc_client) or words.NOT_APPLIED)
+    db.refresh(oidc_client)
+    grants_ended = rows_affected(
+        db,
+        update(OidcGrant)
+        .where(OidcGrant.client_id == oidc_client.id, OidcGrant.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=GRANT_REVOKED_REASON)
+        .execution_options(synchronize_session=False),
+    )
+    organization = db.get(Organization, oidc_client.organization_id)
+    assert organization is not None  # the foreign key cascades
+    audit.record(
+        db,
+        now,
+        AuditEventType.CLIENT_REVOKED,
+        actor_id=actor.actor_id,
+        organization_id=organization.id,
+        client=client,
+        client_id=oidc_client.client_id,
+        application=oidc_client.name,
+        grants_revoked=grants_ended,
+    )
+    _tell_admins(
+        db, runtime, organization, "client_revoked", messages.client_revoked, oidc_client, actor
+    )
+    return oidc_client
+
+
+@use_case
+def rotate_secret(
+    db: Session,
+    runtime: Runtime,
+    client_id: str,
+    actor: AdminScope,
+    *,
+    client: ClientInfo | None = None,
+) -> str:
+    """A new secret for a confidential client, returned only here; the old one stops
+    working at once. Refused for a public or a revoked client."""
+    oidc_client = administered_client(db, runtime, actor, client_id, "rotate_client_secret", client)
+    refusal = rotate_refusal(oidc_client)
+    if refusal is not None:
+        raise InvalidInput("client", refusal)
+    secret = new_client_secret()
+    oidc_client.secret_digest = token_digest(secret)
+    audit.record(
+        db,
+        runtime.now(),
+        AuditEventType.CLIENT_SECRET_ROTATED,
+        actor_id=actor.actor_id,
+        organization_id=oidc_client.organization_id,
+        client=client,
+        client_id=oidc_client.client_id,
+        application=oidc_client.name,
+    )
+    return secret
+
+
+def revoke_refusal(oidc_client: OidcClient) -> Text | None:
+    """None if the client may be revoked; else why not (it already is)."""
+    if oidc_client.revoked_at is None:
+        return None
+    return _refusal(words.CLIENT_ALREADY_REVOKED, oidc_client)
+
+
+def rotate_refusal(oidc_client: OidcClient) -> Text | None:
+    """None if the client may get a new secret; else why not (revoked, or public)."""
+    if oidc_client.revoked_at is not None:
+        return _refusal(words.CLIENT_REVOKED_NO_NEW_SECRET, oidc_client)
+    if oidc_client.is_public:
+        return _refusal(words.CLIENT_IS_PUBLIC, oidc_client)
+    return None
+
+
+def _refusal(message: Msg, oidc_client: OidcClient) -> Text:
+    return message(name=oidc_client.name, client_id=oidc_client.client_id)
+
+
+def _tell_admins(
+    db: Session,
+    runtime: Runtime,
+    organization: Organization,
+    kind: str,
+    compose: Callable[[Words, str, str, str, str], Message],
+    oidc_client: OidcClient,
+    actor: AdminScope,
+) -> None:
+    """Queue the news to every active admin of the organization with a verified address."""
+    who: Words = (
+        words.BY_OPERATOR
+        if actor.admin is None
+        else words.BY_ADMINISTRATOR(login=actor.admin.login)
+    )
+    url = f"{runtime.public_url()}/admin/applications?org={organization.slug}"
+    message = compose(who, oidc_client.name, oidc_client.client_id, organization.name, url)
+    admins = db.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.organization_id == organization.id,
+            Membership.role == Role.ADMIN.value,
+            User.is_active.is_(True),
+        )
+        .order_by(User.id)
+    )
+    for admin in admins:
+        notify(db, runtime, admin, kind, message)
 
 
 def find_active_client(db: Session, client_id: str) -> OidcClient | None:

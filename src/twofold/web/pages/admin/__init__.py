@@ -3,8 +3,8 @@ Every handler calls a service; refusals are 403 pages and audit events."""
 
 from fastapi import APIRouter
 
-from twofold.web.pages.admin import audit, invite, members, policy
+from twofold.web.pages.admin import applications, audit, invite, members, policy
 
 router = APIRouter()
-for part in (members, policy, audit, invite):
+for part in (members, policy, audit, invite, applications):
     router.include_router(part.router)

@@ -30,6 +30,7 @@ NOTICES = {
     "deactivated": words.NOTICE_ACCOUNT_DEACTIVATED,
     "policy": words.NOTICE_POLICY_APPLIED,
     "invited": words.NOTICE_INVITATION_SENT,
+    "client_revoked": words.NOTICE_CLIENT_REVOKED,
 }
 
 

@@ -1,0 +1,74 @@
+"""The admin console's Applications tab in a real browser: an organization admin registers an
+application (a refused redirect URI first, marked and focused), sees its secret once, and
+never again — not on the list, not through the operator's `twofold client list`. The pages
+fit a phone and pass axe. With TWOFOLD_SCREENSHOTS=1 the secret page goes to
+docs/images/admin-applications.png."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from browser.axe import check_accessible
+from browser.flows import PHONE, at_path, shoot
+from browser.operator_cli import Operator
+from browser.test_accessibility import check_every_field_is_labelled, check_fits_a_phone
+from browser.test_admin import admin_tab, open_console, sign_in_new_admin
+
+CALLBACK = "https://grafana.example.org/login/generic_oauth"
+REFUSED = "'http://grafana.example.org/login/generic_oauth' is not a usable redirect URI"
+
+
+@pytest.mark.browser
+def test_an_admin_registers_an_application_and_sees_its_secret_once(
+    page: Page, operator: Operator, shots: Path
+) -> None:
+    sign_in_new_admin(page, operator, "ada", "acme", "Acme Corp")
+    open_console(page, "Acme Corp")
+    admin_tab(page, "Applications")
+    expect(page).to_have_url(at_path("/admin/applications"))
+    expect(page.get_by_text("No applications are registered for Acme Corp yet.")).to_be_visible()
+
+    page.get_by_role("link", name="Register an application").click()
+    check_every_field_is_labelled(page)
+    expect(page.get_by_label("Name")).to_be_focused()
+    page.get_by_label("Name").fill("Grafana")
+    uris = page.get_by_label("Redirect URIs", exact=True)
+    uris.fill(CALLBACK.replace("https:", "http:"))
+    page.get_by_label("Always require two-factor authentication").check()
+    page.get_by_role("button", name="Register").click()
+
+    # Refused: the message under the field, the field focused, what was typed kept.
+    expect(page.locator("#redirect_uris-error")).to_contain_text(REFUSED)
+    expect(uris).to_be_focused()
+    expect(uris).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Name")).to_have_value("Grafana")
+    expect(page.get_by_label("Always require two-factor authentication")).to_be_checked()
+    check_accessible(page)
+    uris.fill(CALLBACK)
+    page.get_by_role("button", name="Register").click()
+
+    expect(page.get_by_role("heading", name="Grafana is registered")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("it is shown only this once")
+    client_id = page.locator("#client-id").inner_text()
+    secret = page.locator("#client-secret").inner_text()
+    assert re.fullmatch(r"[A-Za-z0-9]{24}", client_id)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", secret)
+    shoot(page, shots / "admin-applications.png")
+
+    # Once only: the list shows the application and its client ID, never the secret.
+    page.get_by_role("link", name="Back to applications").click()
+    expect(page).to_have_url(at_path("/admin/applications"))
+    expect(page.get_by_role("heading", name=re.compile(r"^Grafana"))).to_be_visible()
+    expect(page.get_by_text(client_id)).to_be_visible()
+    assert secret not in page.content()
+    listed = operator.run("client", "list", "acme")
+    assert client_id in listed
+    assert secret not in listed
+
+    page.set_viewport_size(PHONE)
+    check_fits_a_phone(page)
+    check_accessible(page)
