@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,7 +20,7 @@ from twofold.core.policy import Role, TwoFactorPolicy
 from twofold.crypto.keyring import KeyRing
 from twofold.otp.clock import FixedClock, unix_time
 from twofold.otp.secret import encode_secret
-from twofold.services import account, organizations, users
+from twofold.services import account, organizations, signing_keys, users
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import User
 
@@ -216,3 +217,30 @@ def set_policy(
         )
         db.commit()
         return ended
+
+
+# --- ID-token signing keys ---------------------------------------------------------------
+
+_POOLED_SIGNING_KEYS: dict[str, list[signing_keys.SigningKey]] = {}
+
+
+class SigningKeyPool:
+    """Signing keys made once per worker (an RSA key takes ~0.1 s) and handed out in order:
+    within a test every key differs, and every test gets the same ones (each test has a
+    fresh database). Pass it as `generate=` to ensure_signing_keys or rotate_signing_keys."""
+
+    def __init__(self) -> None:
+        self._taken: Counter[str] = Counter()
+
+    def __call__(self, alg: str) -> signing_keys.SigningKey:
+        index = self._taken[alg]
+        self._taken[alg] += 1
+        made = _POOLED_SIGNING_KEYS.setdefault(alg, [])
+        while len(made) <= index:
+            made.append(signing_keys.generate_key(alg))
+        return made[index]
+
+    def install(self, runtime: Runtime) -> list[str]:
+        """The keys `twofold serve` makes at start-up (one per algorithm); their kids."""
+        with runtime.db() as db:
+            return signing_keys.ensure_signing_keys(db, runtime, generate=self)

@@ -43,3 +43,5 @@ class AuditEventType(StrEnum):
     KEY_PROMOTED = "key.promoted"
     KEY_RETIRED = "key.retired"
     RECOVERY_CODES_DISCARDED = "recovery_codes.discarded"
+    SIGNING_KEYS_ROTATED = "signing_keys.rotated"
+    OIDC_GRANTS_REVOKED = "oidc.grants_revoked"
