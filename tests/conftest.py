@@ -15,7 +15,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-from support import POSTGRES_URL, START, TEST_KEYS, Person, make_person, require_or_skip
+from support import (
+    POSTGRES_URL,
+    START,
+    TEST_KEYS,
+    Person,
+    SigningKeyPool,
+    make_person,
+    require_or_skip,
+)
 from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import FixedClock
 from twofold.services.runtime import Runtime, build_runtime
@@ -202,6 +210,12 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
     app.state.runtime = runtime
     with TestClient(app, follow_redirects=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def signing_key_pool() -> SigningKeyPool:
+    """Pre-made signing keys: `signing_key_pool.install(runtime)` gives the start-up keys."""
+    return SigningKeyPool()
 
 
 @pytest.fixture

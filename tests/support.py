@@ -5,8 +5,9 @@ from __future__ import annotations
 import html
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx2 as httpx
 import pyotp
@@ -19,9 +20,9 @@ from twofold.core.policy import Role, TwoFactorPolicy
 from twofold.crypto.keyring import KeyRing
 from twofold.otp.clock import FixedClock, unix_time
 from twofold.otp.secret import encode_secret
-from twofold.services import account, organizations, users
+from twofold.services import account, oidc_clients, organizations, signing_keys, users
 from twofold.services.runtime import ClientInfo, Runtime
-from twofold.store.models import User
+from twofold.store.models import OidcGrant, User
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -216,3 +217,81 @@ def set_policy(
         )
         db.commit()
         return ended
+
+
+# --- ID-token signing keys ---------------------------------------------------------------
+
+_POOLED_SIGNING_KEYS: dict[str, list[signing_keys.SigningKey]] = {}
+
+
+class SigningKeyPool:
+    """Signing keys made once per worker (an RSA key takes ~0.1 s) and handed out in order:
+    within a test every key differs, and every test gets the same ones (each test has a
+    fresh database). Pass it as `generate=` to ensure_signing_keys or rotate_signing_keys."""
+
+    def __init__(self) -> None:
+        self._taken: Counter[str] = Counter()
+
+    def __call__(self, alg: str) -> signing_keys.SigningKey:
+        index = self._taken[alg]
+        self._taken[alg] += 1
+        made = _POOLED_SIGNING_KEYS.setdefault(alg, [])
+        while len(made) <= index:
+            made.append(signing_keys.generate_key(alg))
+        return made[index]
+
+    def install(self, runtime: Runtime) -> list[str]:
+        """The keys `twofold serve` makes at start-up (one per algorithm); their kids."""
+        with runtime.db() as db:
+            return signing_keys.ensure_signing_keys(db, runtime, generate=self)
+
+
+# --- OpenID Connect applications and grants, as the protocol would leave them ----------
+
+GRANT_LIFETIME = timedelta(days=30)
+
+
+def make_client(runtime: Runtime, name: str = "Grafana", slug: str = "default") -> str:
+    """A registered application of `slug`; its public client_id."""
+    with runtime.db() as db:
+        created = oidc_clients.create_client(
+            db, runtime, slug, name=name, redirect_uris=["https://app.example/callback"]
+        )
+        return created.client.client_id
+
+
+def make_grant(
+    runtime: Runtime,
+    person: Person,
+    client_id: str,
+    *,
+    session_id: int | None = None,
+    lifetime: timedelta = GRANT_LIFETIME,
+) -> int:
+    """A sign-in of `person` to the application, now; the grant's id."""
+    with runtime.db() as db:
+        client = oidc_clients.get_client(db, client_id)
+        now = runtime.now()
+        grant = OidcGrant(
+            client_id=client.id,
+            user_id=person.id,
+            session_id=session_id,
+            scope="openid profile email",
+            amr="pwd",
+            acr="urn:twofold:acr:pwd",
+            auth_time=now,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+        db.add(grant)
+        db.commit()
+        return grant.id
+
+
+def revoked(runtime: Runtime, grant_id: int) -> str | None:
+    """Why the grant was revoked, or None while it is live."""
+    with runtime.db() as db:
+        grant = db.get(OidcGrant, grant_id)
+        assert grant is not None
+        assert (grant.revoked_at is None) == (grant.revoked_reason is None)
+        return grant.revoked_reason

@@ -24,6 +24,7 @@ from twofold.services import (
     links,
     member_actions,
     organizations,
+    signing_keys,
     users,
 )
 from twofold.services.runtime import Runtime, build_runtime
@@ -210,3 +211,13 @@ def test_serve_prints_the_setup_link_last_once_it_listens(server: Server) -> Non
     assert [line for line in between if line] == [
         "or on the command line: twofold user create LOGIN --superadmin --password-stdin"
     ], "".join(output)
+
+
+def test_serve_makes_the_signing_keys_on_its_first_start(server: Server, runtime: Runtime) -> None:
+    """The JWKS is never empty: one RS256 and one ES256 key sign from the first start."""
+    with runtime.read_db() as db:
+        listing = signing_keys.list_signing_keys(db, runtime.now())
+    assert sorted((key.alg, key.state.value) for key in listing) == [
+        ("ES256", "signing"),
+        ("RS256", "signing"),
+    ]

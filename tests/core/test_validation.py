@@ -1,6 +1,8 @@
-"""Shape rules for login names, email addresses and password lengths."""
+"""Shape rules for login names, email addresses, password lengths and durations."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 
@@ -11,7 +13,9 @@ from twofold.core.validation import (
     check_password_length,
     normalize_email,
     normalize_login,
+    parse_duration,
 )
+from twofold.core.words import translate
 
 
 def test_login_is_trimmed_and_lower_cased() -> None:
@@ -75,3 +79,34 @@ def test_password_longer_than_the_maximum_is_refused_with_the_bound() -> None:
         check_password_length("p" * (PASSWORD_MAX + 1), field="password")
     assert caught.value.field == "password"
     assert str(PASSWORD_MAX) in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "duration"),
+    [
+        ("24h", timedelta(hours=24)),
+        ("30m", timedelta(minutes=30)),
+        ("0", timedelta(0)),
+        ("2d", timedelta(days=2)),
+        (" 1H30m ", timedelta(hours=1, minutes=30)),
+        ("90s", timedelta(seconds=90)),
+        ("365d", timedelta(days=365)),
+    ],
+)
+def test_a_duration_is_numbers_with_units(text: str, duration: timedelta) -> None:
+    assert parse_duration(text) == duration
+
+
+@pytest.mark.parametrize("text", ["", "24", "h", "-1h", "1.5h", "1 h", "1w", "24h!", "0h0x"])
+def test_a_duration_without_a_unit_or_with_an_unknown_one_is_refused(text: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_duration(text, "activate_after")
+    assert caught.value.field == "activate_after"
+    assert "is not a duration" in translate(caught.value.detail)
+
+
+@pytest.mark.parametrize("text", ["366d", "9000h", "9999999999999999999999d"])
+def test_a_duration_over_a_year_is_refused(text: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_duration(text)
+    assert "at most 365 days" in translate(caught.value.detail)

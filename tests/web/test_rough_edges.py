@@ -48,7 +48,7 @@ def test_a_session_ended_elsewhere_lands_on_sign_in_saying_why(
 ) -> None:
     sign_in(client, alice)
     with runtime.db() as db:  # e.g. "sign everyone out" with a policy change
-        sessions.end_other_sessions(db, alice.id, keep_session_id=None)
+        sessions.end_other_sessions(db, alice.id, None, runtime.now())
         db.commit()
     response = client.get("/account/security")
     assert response.headers["location"] == "/login"

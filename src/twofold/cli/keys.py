@@ -1,11 +1,13 @@
 """`twofold keys`: generate, add, promote, reseal, retire, list. Rotation runs in phases that
 running servers follow without a restart (docs/security.md, "Key rotation"). No command here
-prints key material, except `generate` and `add` printing a new key for the environment."""
+prints key material, except `generate` and `add` printing a new key for the environment.
+`rotate-signing` and `list-signing` manage the keys that sign ID tokens (docs/oidc.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,15 +16,18 @@ import typer
 from twofold.cli.common import DataDirOption, fail, make_settings
 from twofold.core import words
 from twofold.core.errors import TwofoldError
+from twofold.core.validation import parse_duration
 from twofold.core.words import translate
 from twofold.crypto.keyring import KeyRing
 from twofold.services import keys as keys_service
+from twofold.services import signing_keys
 from twofold.services.key_state import REFRESH_SECONDS
 from twofold.services.runtime import Runtime, build_runtime
 
 keys_app = typer.Typer(
     help="Keys that seal secrets at rest, and rotating them without downtime: "
-    "add → promote → reseal → retire.",
+    "add → promote → reseal → retire. The keys that sign ID tokens: rotate-signing, "
+    "list-signing.",
     no_args_is_help=True,
 )
 
@@ -200,3 +205,63 @@ def keys_retire(
             f"Key '{kid}' is retired: running servers stop using it within {REFRESH_SECONDS} s. "
             "Remove it from TWOFOLD_SECRET_KEYS on every server at their next restart."
         )
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+@keys_app.command("rotate-signing")
+def keys_rotate_signing(
+    data_dir: DataDirOption = None,
+    activate_after: Annotated[
+        str,
+        typer.Option(
+            "--activate-after",
+            help="How long clients get to fetch the new keys before they sign: 24h, 30m, "
+            "2d, 1h30m, or 0 for at once.",
+        ),
+    ] = "24h",
+) -> None:
+    """Add new ID-token signing keys (RS256 and ES256) without breaking clients.
+
+    The new keys are in the JWKS at once and sign only after --activate-after, so clients
+    that cache the JWKS learn them first. The keys they replace stay published until the
+    ID tokens they signed have expired, then leave the JWKS (`twofold purge` deletes them).
+    """
+    try:
+        delay = parse_duration(activate_after, "activate_after")
+    except TwofoldError as exc:
+        raise fail(exc.detail) from exc
+    with _runtime(data_dir) as runtime, runtime.db() as db:
+        rotation = signing_keys.rotate_signing_keys(db, runtime, activate_after=delay)
+    for added in rotation.added:
+        typer.echo(
+            f"Added {added.alg} key {added.kid}: published now, signs from "
+            f"{_when(added.activates_at)}."
+        )
+    for retiring in rotation.retiring:
+        typer.echo(
+            f"Key {retiring.kid} ({retiring.alg}) stays published until "
+            f"{_when(retiring.unpublish_at)}."
+        )
+    typer.echo("Servers follow at once, without a restart. Check with: twofold keys list-signing")
+
+
+@keys_app.command("list-signing")
+def keys_list_signing(data_dir: DataDirOption = None) -> None:
+    """Show the ID-token signing keys: kid, algorithm, state (next, signing, published-only,
+    unpublished), when each signs from and when it leaves the JWKS (never key material)."""
+    with _runtime(data_dir) as runtime, runtime.read_db() as db:
+        listing = signing_keys.list_signing_keys(db, runtime.now())
+    if not listing:
+        typer.echo("No signing keys yet: `twofold serve` makes them when it starts.")
+        return
+    header = ["KID", "ALG", "STATE", "ACTIVATES", "UNPUBLISH AT"]
+    rows = [
+        [key.kid, key.alg, key.state.value, _when(key.activates_at), _when(key.unpublish_at)]
+        for key in listing
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))

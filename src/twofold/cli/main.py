@@ -19,6 +19,7 @@ from twofold.cli.purge import purge_command
 from twofold.cli.users import user_app
 from twofold.core.errors import TwofoldError
 from twofold.services import setup as setup_service
+from twofold.services import signing_keys
 from twofold.services.runtime import build_runtime
 from twofold.store.db import make_engine, migrate
 
@@ -62,6 +63,7 @@ def serve(
     url = runtime.public_url()
     setup_link = None
     with runtime.db() as db:
+        signing_keys.ensure_signing_keys(db, runtime)  # the JWKS is never empty
         if setup_service.needs_setup(db):
             setup_link = f"{url}/setup/{setup_service.issue_setup_token(db, runtime)}"
     typer.echo(f"Email: {runtime.mailer.describe()}")

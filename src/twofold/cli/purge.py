@@ -14,6 +14,7 @@ LABELS = {
     "links": "used or expired one-time links",
     "emails": "sent or given-up emails",
     "throttles": "old password-throttle rows",
+    "signing_keys": "unpublished ID-token signing keys",
 }
 
 
@@ -29,9 +30,9 @@ def purge_command(
     ] = housekeeping.BATCH_SIZE,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Delete expired sessions, used or expired one-time links, sent or given-up emails and
-    old password-throttle rows now, and say how many of each. The audit log is kept.
-    Running servers do the same every TWOFOLD_PURGE_INTERVAL_SECONDS."""
+    """Delete expired sessions, used or expired one-time links, sent or given-up emails,
+    old password-throttle rows and unpublished signing keys now, and say how many of each.
+    The audit log is kept. Running servers do the same every TWOFOLD_PURGE_INTERVAL_SECONDS."""
     with open_runtime(data_dir) as (runtime, _db):
         due = housekeeping.count_due(runtime)
         if due.total > batch_size:

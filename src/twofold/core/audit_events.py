@@ -46,3 +46,5 @@ class AuditEventType(StrEnum):
     CLIENT_CREATED = "oidc_client.created"
     CLIENT_REVOKED = "oidc_client.revoked"
     CLIENT_SECRET_ROTATED = "oidc_client.secret_rotated"
+    SIGNING_KEYS_ROTATED = "signing_keys.rotated"
+    OIDC_GRANTS_REVOKED = "oidc.grants_revoked"

@@ -718,3 +718,15 @@ IF_NOT_EXPECTED_CHECK_APPLICATIONS = Msg(
     "the organization's applications in the admin console."
 )
 ACTION_OPEN_APPLICATIONS = Msg("Open the applications")
+
+# --- OpenID Connect: signing keys (CLI) and connected applications (security page) ------------
+DURATION_SHAPE = Msg(
+    "'{given}' is not a duration: give a number and a unit, such as 24h, 30m, 2d or 1h30m "
+    "(d days, h hours, m minutes, s seconds), or 0 for now."
+)
+DURATION_TOO_LONG = Msg("A duration of at most {days} days, please.")
+NO_SUCH_CONNECTED_APPLICATION = Msg("That application is not connected to your account.")
+NOTICE_APPLICATION_REVOKED = Msg(
+    "The application is disconnected: it must ask you to sign in again."
+)
+EVENT_OIDC_GRANTS_REVOKED = Msg("Application access revoked")

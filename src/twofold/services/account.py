@@ -43,7 +43,11 @@ from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.second_factor import consume_totp_step
 from twofold.services.totp_secrets import open_secret, seal_secret
 from twofold.services.transactions import use_case
-from twofold.services.users import clear_code_failures, has_two_factor
+from twofold.services.users import (
+    clear_code_failures,
+    has_two_factor,
+    mark_credentials_changed,
+)
 from twofold.store.models import Authenticator, AuthSession, RecoveryCode, User
 
 # A setup page reopened within this time shows the same key, so a half-finished
@@ -251,6 +255,7 @@ def disable_two_factor(
     db.execute(delete(Authenticator).where(Authenticator.user_id == user.id))
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     clear_code_failures(user)
+    mark_credentials_changed(db, user, runtime.now())
     audit.record(
         db, runtime.now(), AuditEventType.TWO_FACTOR_DISABLED, user_id=user.id, client=client
     )
@@ -278,7 +283,8 @@ def change_password(
         raise InvalidInput("new_password", words.PASSWORD_UNCHANGED)
     check_new_password(new_password, user_inputs=[user.login, user.email or ""])
     user.password_hash = hash_new_password(db, runtime, new_password)
-    ended = sessions.end_other_sessions(db, user.id, keep_session_id)
+    ended = sessions.end_other_sessions(db, user.id, keep_session_id, runtime.now())
+    mark_credentials_changed(db, user, runtime.now())
     audit.record(
         db,
         runtime.now(),

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import NotFound
-from twofold.services import audit, sessions
+from twofold.services import audit, sessions, users
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.transactions import use_case
 from twofold.store.models import AuditEvent, AuthSession, User
@@ -59,7 +59,7 @@ def end_own_session(
     target = db.get(AuthSession, session_id)
     if target is None or target.user_id != user.id:
         raise NotFound(words.SESSION_NOT_SIGNED_IN)
-    sessions.end_session(db, target.id)
+    sessions.end_session(db, target.id, runtime.now())
     audit.record(
         db, runtime.now(), AuditEventType.SESSION_ENDED, user_id=user.id, client=client, count=1
     )
@@ -70,7 +70,8 @@ def end_own_session(
 def end_other_sessions(
     db: Session, runtime: Runtime, user: User, current_session_id: int, client: ClientInfo
 ) -> int:
-    ended = sessions.end_other_sessions(db, user.id, current_session_id)
+    ended = sessions.end_other_sessions(db, user.id, current_session_id, runtime.now())
+    users.mark_credentials_changed(db, user, runtime.now())  # "sign out everywhere else"
     audit.record(
         db, runtime.now(), AuditEventType.SESSION_ENDED, user_id=user.id, client=client, count=ended
     )

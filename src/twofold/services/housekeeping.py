@@ -2,8 +2,10 @@
 
 Purged: expired sessions; one-time links once expired, or a day after use; sent mail a week
 after sending and given-up mail after thirty days; password-throttle rows whose last failure
-no longer counts. The audit log is never purged. Safe to run in several processes at once:
-each batch re-checks its condition in the DELETE, so a row is removed once and counted once.
+no longer counts; ID-token signing keys past their `unpublish_at` (out of the JWKS, and
+every token they signed has expired). The audit log is never purged. Safe to run in several
+processes at once: each batch re-checks its condition in the DELETE, so a row is removed
+once and counted once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from twofold.services.passwords import FAILURE_MEMORY
 from twofold.services.runtime import Runtime
 from twofold.services.workers import PeriodicWorker
 from twofold.store.db import rows_affected
-from twofold.store.models import AuthSession, OneTimeToken, OutgoingEmail, Throttle
+from twofold.store.models import (
+    AuthSession,
+    OidcSigningKey,
+    OneTimeToken,
+    OutgoingEmail,
+    Throttle,
+)
 
 log = logging.getLogger("twofold.housekeeping")
 
@@ -43,6 +51,7 @@ class PurgeReport:
     links: int = 0
     emails: int = 0
     throttles: int = 0
+    signing_keys: int = 0
 
     @property
     def total(self) -> int:
@@ -77,6 +86,8 @@ KINDS = (
     _Kind("emails", OutgoingEmail.id, _emails_due),
     # Failures older than FAILURE_MEMORY no longer slow anyone down (services/passwords.py).
     _Kind("throttles", Throttle.key, lambda now: Throttle.last_failure_at < now - FAILURE_MEMORY),
+    # Unpublished: no client can verify with it any more, and it signs nothing (signing_keys).
+    _Kind("signing_keys", OidcSigningKey.id, lambda now: OidcSigningKey.unpublish_at <= now),
 )
 
 
@@ -143,9 +154,10 @@ def _purge_and_log(runtime: Runtime) -> None:
     if report.total:
         log.info(
             "purged %d expired sessions, %d used or expired links, %d old emails, "
-            "%d old throttle rows",
+            "%d old throttle rows, %d unpublished signing keys",
             report.sessions,
             report.links,
             report.emails,
             report.throttles,
+            report.signing_keys,
         )

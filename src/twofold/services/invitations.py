@@ -117,8 +117,6 @@ def accept(
         email_verified=True,
     )
     links.consume(db, runtime, purpose=PURPOSE, token=token)
-    if previous_session_id is not None:
-        sessions.end_session(db, previous_session_id)
     session, session_token = sessions.start_session(
         db,
         runtime,
@@ -128,6 +126,8 @@ def accept(
         client,
         organization_id=invitation.organization.id,
     )
+    if previous_session_id is not None:
+        sessions.replace_session(db, previous_session_id, session)
     user.last_sign_in_at = runtime.now()
     audit.record(
         db,

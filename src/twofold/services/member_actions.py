@@ -110,7 +110,8 @@ def reset_two_factor(
     crash_point("reset.after_delete", db)
     users.clear_code_failures(target)
     target.two_factor_reset_at = now
-    ended = sessions.end_other_sessions(db, target.id, None)
+    ended = sessions.end_other_sessions(db, target.id, None, now)
+    users.mark_credentials_changed(db, target, now)
     token = links.issue(
         db, runtime, purpose=REENROLL_PURPOSE, user_id=target.id, lifetime=REENROLL_LIFETIME
     )
@@ -166,8 +167,8 @@ def reenroll_lifetime_hours() -> int:
     return REENROLL_LIFETIME // timedelta(hours=1)
 
 
-def end_all_sessions(db: Session, user_id: int) -> int:
-    return sessions.end_sessions_where(db, AuthSession.user_id == user_id)
+def end_all_sessions(db: Session, user_id: int, now: datetime) -> int:
+    return sessions.end_sessions_where(db, AuthSession.user_id == user_id, now)
 
 
 @use_case
@@ -203,7 +204,7 @@ def remove_from_organization(
             message=words.NOT_YOUR_ADMINISTERED_ORGANIZATION,
         )
     organizations.remove_member(db, runtime, target, organization, actor_id=scope.actor_id)
-    end_all_sessions(db, target.id)
+    end_all_sessions(db, target.id, runtime.now())
     db.commit()
 
 
@@ -222,7 +223,7 @@ def deactivate(
             message=words.ONLY_SUPERADMIN_DEACTIVATES,
         )
     target.is_active = False
-    ended = end_all_sessions(db, target.id)
+    ended = end_all_sessions(db, target.id, runtime.now())
     audit.record(
         db,
         runtime.now(),

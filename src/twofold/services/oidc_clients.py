@@ -30,7 +30,7 @@ from twofold.core.words import Msg, Text, Words
 from twofold.crypto.tokens import constant_time_equals, token_digest
 from twofold.notify import messages
 from twofold.notify.messages import Message
-from twofold.services import audit
+from twofold.services import audit, oidc_grants
 from twofold.services.admin_scope import OPERATOR, AdminScope, refuse
 from twofold.services.notifications import notify
 from twofold.services.organizations import get_organization
@@ -235,12 +235,8 @@ def revoke_client(
         db.refresh(oidc_client)
         raise InvalidInput("client", revoke_refusal(oidc_client) or words.NOT_APPLIED)
     db.refresh(oidc_client)
-    grants_ended = rows_affected(
-        db,
-        update(OidcGrant)
-        .where(OidcGrant.client_id == oidc_client.id, OidcGrant.revoked_at.is_(None))
-        .values(revoked_at=now, revoked_reason=GRANT_REVOKED_REASON)
-        .execution_options(synchronize_session=False),
+    grants_ended = oidc_grants.revoke_grants_where(
+        db, OidcGrant.client_id == oidc_client.id, GRANT_REVOKED_REASON, now, client=client
     )
     organization = db.get(Organization, oidc_client.organization_id)
     assert organization is not None  # the foreign key cascades

@@ -23,7 +23,11 @@ from twofold.core.policy import (
 from twofold.services import audit, sessions
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.transactions import use_case
-from twofold.services.users import has_two_factor, users_with_two_factor
+from twofold.services.users import (
+    has_two_factor,
+    mark_credentials_changed_of,
+    users_with_two_factor,
+)
 from twofold.store.db import rows_affected
 from twofold.store.models import AuthSession, Membership, Organization, User
 
@@ -225,7 +229,8 @@ def sign_out_members(
     condition: ColumnElement[bool] = AuthSession.user_id.in_(member_ids)
     if keep_session_id is not None:
         condition = and_(condition, AuthSession.id != keep_session_id)
-    ended = sessions.end_sessions_where(db, condition)
+    ended = sessions.end_sessions_where(db, condition, runtime.now())
+    mark_credentials_changed_of(db, member_ids, runtime.now())
     audit.record(
         db,
         runtime.now(),

@@ -23,7 +23,7 @@ from twofold.services.passwords import (
 )
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.transactions import use_case
-from twofold.services.users import has_two_factor
+from twofold.services.users import has_two_factor, mark_credentials_changed
 from twofold.store.models import AuthSession, User
 
 PURPOSE = "password_reset"
@@ -109,7 +109,8 @@ def complete_reset(
     new_hash = hash_new_password(db, runtime, new_password)
     links.consume(db, runtime, purpose=PURPOSE, token=token)
     user.password_hash = new_hash
-    ended = sessions.end_other_sessions(db, user.id, None)
+    ended = sessions.end_other_sessions(db, user.id, None, runtime.now())
+    mark_credentials_changed(db, user, runtime.now())
     clear_password_failures(db, user.login)
     audit.record(
         db,

@@ -3,17 +3,18 @@ token changes at every step up (password, then second factor)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from twofold.core.sessions import Method, SessionState, amr_methods, amr_string
 from twofold.crypto.tokens import new_token, token_digest
+from twofold.services import oidc_grants
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.db import end_reading, rows_affected
-from twofold.store.models import AuthSession, User
+from twofold.store.models import AuthSession, OidcGrant, User
 
 # Writing last_seen_at on every request would turn each page view into a write.
 _TOUCH_EVERY = timedelta(minutes=1)
@@ -128,16 +129,39 @@ def mark_verified(session: AuthSession, organization_id: int) -> None:
     session.verified_organizations = " ".join(str(i) for i in sorted(ids))
 
 
-def end_sessions_where(db: Session, condition: ColumnElement[bool]) -> int:
+def end_sessions_where(db: Session, condition: ColumnElement[bool], now: datetime) -> int:
+    """Sign out the sessions matching `condition`: the OpenID Connect grants made from them
+    are revoked in the same transaction. Returns how many sessions ended."""
+    ending = OidcGrant.session_id.in_(select(AuthSession.id).where(condition))
+    oidc_grants.revoke_grants_where(db, ending, oidc_grants.SIGNED_OUT, now)
     return rows_affected(db, delete(AuthSession).where(condition))
 
 
-def end_session(db: Session, session_id: int) -> None:
-    db.execute(delete(AuthSession).where(AuthSession.id == session_id))
+def end_session(db: Session, session_id: int, now: datetime) -> None:
+    end_sessions_where(db, AuthSession.id == session_id, now)
 
 
-def end_other_sessions(db: Session, user_id: int, keep_session_id: int | None) -> int:
-    statement = delete(AuthSession).where(AuthSession.user_id == user_id)
+def end_other_sessions(
+    db: Session, user_id: int, keep_session_id: int | None, now: datetime
+) -> int:
+    condition = AuthSession.user_id == user_id
     if keep_session_id is not None:
-        statement = statement.where(AuthSession.id != keep_session_id)
-    return rows_affected(db, statement)
+        condition = and_(condition, AuthSession.id != keep_session_id)
+    return end_sessions_where(db, condition, now)
+
+
+def replace_session(db: Session, previous_session_id: int, successor: AuthSession) -> None:
+    """A new sign-in in the same browser ends the session it had. The same person stays
+    signed in to their applications (their grants move to the new session, so signing out
+    of it ends them); another person's session is signed out like any other."""
+    previous = db.get(AuthSession, previous_session_id)
+    if previous is None or previous.id == successor.id:
+        return
+    if previous.user_id == successor.user_id:
+        db.execute(
+            update(OidcGrant)
+            .where(OidcGrant.session_id == previous.id)
+            .values(session_id=successor.id)
+            .execution_options(synchronize_session=False)
+        )
+    end_session(db, previous.id, successor.created_at)

@@ -66,18 +66,15 @@ def sign_in_with_password(
     if runtime.hasher.needs_rehash(user.password_hash):
         user.password_hash = runtime.hasher.hash(password[: PASSWORD_MAX + 1])
     password_attempt_succeeded(db, throttle_name, client)
+    two_factor = has_two_factor(db, user.id)
+    state = SessionState.PASSWORD_VERIFIED if two_factor else SessionState.AUTHENTICATED
+    session, token = sessions.start_session(db, runtime, user, state, [Method.PASSWORD], client)
     if previous_session_id is not None:
-        sessions.end_session(db, previous_session_id)
-    if has_two_factor(db, user.id):
-        session, token = sessions.start_session(
-            db, runtime, user, SessionState.PASSWORD_VERIFIED, [Method.PASSWORD], client
-        )
+        sessions.replace_session(db, previous_session_id, session)
+    if two_factor:
         db.commit()
         return SignInStarted(session=session, token=token, needs_second_factor=True)
 
-    session, token = sessions.start_session(
-        db, runtime, user, SessionState.AUTHENTICATED, [Method.PASSWORD], client
-    )
     user.last_sign_in_at = runtime.now()
     audit.record(
         db,
@@ -106,5 +103,5 @@ def sign_out(db: Session, runtime: Runtime, session: AuthSession, client: Client
     audit.record(
         db, runtime.now(), AuditEventType.SIGNED_OUT, user_id=session.user_id, client=client
     )
-    sessions.end_session(db, session.id)
+    sessions.end_session(db, session.id, runtime.now())
     db.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from twofold.core import words
@@ -13,11 +13,18 @@ from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import AlreadyExists, InvalidInput, NotFound
 from twofold.core.lockout import PERMANENT_LOCK_AT, is_locked
 from twofold.core.validation import check_password_length, normalize_email, normalize_login
-from twofold.services import audit
+from twofold.services import audit, oidc_grants
 from twofold.services.passwords import check_new_password, hash_new_password
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.transactions import use_case
-from twofold.store.models import Authenticator, Membership, Organization, RecoveryCode, User
+from twofold.store.models import (
+    Authenticator,
+    Membership,
+    OidcGrant,
+    Organization,
+    RecoveryCode,
+    User,
+)
 
 DEFAULT_ORGANIZATION = "default"
 
@@ -184,6 +191,30 @@ def code_locked_sql(now: datetime) -> ColumnElement[bool]:
     return or_(
         User.failed_code_count >= PERMANENT_LOCK_AT,
         and_(User.code_locked_until.is_not(None), User.code_locked_until > now),
+    )
+
+
+def mark_credentials_changed(db: Session, user: User, now: datetime) -> None:
+    """The password changed, 2FA was reset or turned off, or every session was signed out:
+    what the person signed in to before may no longer act for them. Their applications'
+    grants end (decision 0014: a refresh from an earlier sign-in is refused as well)."""
+    user.credentials_changed_at = now
+    oidc_grants.revoke_grants_where(
+        db, OidcGrant.user_id == user.id, oidc_grants.CREDENTIALS_CHANGED, now
+    )
+
+
+def mark_credentials_changed_of(db: Session, user_ids: Select[int], now: datetime) -> None:
+    """mark_credentials_changed for many people at once (an organization signing everyone
+    out)."""
+    db.execute(
+        update(User)
+        .where(User.id.in_(user_ids))
+        .values(credentials_changed_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    oidc_grants.revoke_grants_where(
+        db, OidcGrant.user_id.in_(user_ids), oidc_grants.CREDENTIALS_CHANGED, now
     )
 
 

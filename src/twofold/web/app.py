@@ -24,6 +24,7 @@ from twofold.services import health, member_actions
 from twofold.services.housekeeping import PurgeWorker
 from twofold.services.mail import MailWorker
 from twofold.services.runtime import Runtime, build_runtime
+from twofold.services.signing_keys import ensure_signing_keys
 from twofold.settings import Settings
 from twofold.store.db import DatabaseBusy, is_contention
 from twofold.web.deps import CsrfRejected, Redirect, require_csrf
@@ -137,6 +138,8 @@ def create_app(
     (tests turn it off and deliver the queue themselves); `purge_worker` the housekeeping."""
     if runtime is None:
         runtime = build_runtime(settings or Settings())
+        with runtime.db() as db:
+            ensure_signing_keys(db, runtime)  # as `twofold serve` does
     built = runtime
 
     @asynccontextmanager

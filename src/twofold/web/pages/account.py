@@ -1,4 +1,5 @@
-"""The person's security page: 2FA status, setup, recovery codes, disable, password."""
+"""The person's security page: 2FA status, setup, recovery codes, disable, password,
+sessions and connected applications."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from twofold.core.errors import (
 from twofold.core.policy import Demand, blockers_to_disabling, two_factor_offered
 from twofold.core.sessions import Method, amr_methods
 from twofold.core.words import Words, translate
-from twofold.services import account, activity, email_addresses, organizations
+from twofold.services import account, activity, email_addresses, oidc_grants, organizations
 from twofold.services.account import PendingEnrollment
 from twofold.services.organizations import Standing
 from twofold.services.users import has_two_factor, recovery_codes_left
@@ -47,6 +48,7 @@ SECURITY_NOTICES = {
     "not_offered": words.NOTICE_TWO_FACTOR_NOT_OFFERED,
     "session_ended": words.NOTICE_THAT_SESSION_ENDED,
     "others_ended": words.NOTICE_OTHER_SESSIONS_ENDED,
+    "application_revoked": words.NOTICE_APPLICATION_REVOKED,
 }
 
 MISSING_SETUP_CODE = words.ENTER_SETUP_CODE
@@ -99,6 +101,7 @@ def security_page(
         older_events=older,
         active_sessions=activity.active_sessions(db, runtime, user.id),
         current_session_id=session.id,
+        applications=oidc_grants.connected_applications(db, user, runtime.now()),
         event_label=event_label,
         browser_summary=browser_summary,
         notice=SECURITY_NOTICES.get(notice),
@@ -395,3 +398,16 @@ def end_other_sessions(
 ) -> Response:
     activity.end_other_sessions(db, runtime, user, session.id, client)
     return redirect("/account/security?notice=others_ended")
+
+
+@router.post("/applications/{client_id}/revoke")
+def revoke_application(
+    client_id: str,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: CurrentUser,
+) -> Response:
+    """Sign out of one connected application; one the person is not connected to is 404."""
+    oidc_grants.revoke_application(db, runtime, user, client_id, client)
+    return redirect("/account/security?notice=application_revoked")
