@@ -43,3 +43,10 @@ class AuditEventType(StrEnum):
     KEY_PROMOTED = "key.promoted"
     KEY_RETIRED = "key.retired"
     RECOVERY_CODES_DISCARDED = "recovery_codes.discarded"
+    # OpenID Connect (issue #10): every token issued, refused, refreshed and revoked.
+    OIDC_TOKEN_ISSUED = "oidc.token_issued"
+    OIDC_TOKEN_REFUSED = "oidc.token_refused"
+    OIDC_TOKEN_REFRESHED = "oidc.token_refreshed"
+    OIDC_GRANT_REVOKED = "oidc.grant_revoked"
+    OIDC_SIGN_IN_REFUSED = "oidc.sign_in_refused"
+    OIDC_SIGNED_OUT = "oidc.signed_out"
