@@ -38,6 +38,19 @@ from twofold.store.models import (
 ACCESS = "access"
 REFRESH = "refresh"
 _MAX_TOKEN = 128
+# Opened signing keys by kid: unsealing and importing an RSA key costs ~40 ms, signing
+# 0.3 ms. A kid names one key for good (resealing changes the wrapping, not the key).
+_SIGNERS: dict[str, signing_keys.Signer] = {}
+
+
+def current_signer(db: Session, runtime: Runtime) -> signing_keys.Signer:
+    """signing_keys.signer(), opened once per process and key."""
+    row = signing_keys.active_key(db, signing_keys.RS256, runtime.now())
+    if row is not None and (known := _SIGNERS.get(row.kid)) is not None:
+        return known
+    signer = signing_keys.signer(db, runtime)
+    _SIGNERS[signer.kid] = signer
+    return signer
 
 
 @dataclass(frozen=True)
@@ -243,7 +256,7 @@ def exchange_code(
     client_info: ClientInfo,
 ) -> dict[str, Any]:
     """grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6)."""
-    signer = signing_keys.signer(db, runtime)  # first: it may create the first keys
+    signer = current_signer(db, runtime)  # first: it may create the first keys
     client = authenticate_client(db, runtime, credentials, client_info)
     now = runtime.now()
 
@@ -328,7 +341,7 @@ def refresh(
 ) -> dict[str, Any]:
     """grant_type=refresh_token: the token is rotated; a used one revokes the grant; the
     account, the membership and the credentials are checked again each time."""
-    signer = signing_keys.signer(db, runtime)
+    signer = current_signer(db, runtime)
     client = authenticate_client(db, runtime, credentials, client_info)
     now = runtime.now()
 
