@@ -9,7 +9,7 @@ LOCK := requirements-dev.lock
 # docs/development.md. PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
 
-.PHONY: run test lock lint typecheck pytest bench bench-admin bench-burst messages clean
+.PHONY: run test lock lint typecheck pytest bench bench-admin bench-burst bench-oidc messages clean
 
 # Every package is pinned in $(LOCK) (made by `make lock` from pyproject.toml). uv installs
 # it in seconds into a venv made without pip; if uv cannot be had, pip installs the same pins.
@@ -70,6 +70,9 @@ bench-admin: $(STAMP)
 
 bench-burst: $(STAMP)
 	$(BIN)/python bench/sqlite_burst.py
+
+bench-oidc: $(STAMP)
+	$(BIN)/python bench/oidc_tokens.py
 
 # The message template translators start from (docs/development.md, "Words and translation").
 messages: $(STAMP)

@@ -13,7 +13,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PURE_LAYERS = ("twofold.otp", "twofold.core")
 LOWER_LAYERS = (*PURE_LAYERS, "twofold.services", "twofold.store", "twofold.crypto")
-UPPER_LAYERS = ("twofold.web", "twofold.cli")
+UPPER_LAYERS = ("twofold.web", "twofold.cli", "twofold.oidc")
 
 
 def module_name(path: Path) -> str:

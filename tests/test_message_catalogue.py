@@ -74,8 +74,11 @@ def subclasses(kind: type) -> Iterator[type]:
 
 # Callables whose text reaches people: errors (pages, CLI), email messages, key ring errors
 # (shown by the CLI through ConfigurationError), the CLI's "Error:" line.
+# The first argument of an error with a `field` (its name) or an `error` (a protocol code,
+# OidcRefused) is not words.
+_NOT_WORDS = ("field", "error")
 SAYERS: dict[str, set[str]] = {
-    kind.__name__: ({"field"} if "field" in inspect.signature(kind.__init__).parameters else set())
+    kind.__name__: {p for p in _NOT_WORDS if p in inspect.signature(kind.__init__).parameters}
     for kind in [*subclasses(e.TwofoldError), twofold.crypto.keyring.KeyRingError]
 }
 SAYERS |= {"Message": set(), "fail": set()}
@@ -119,7 +122,7 @@ def literals_in_source(source: str, name: str) -> list[str]:
         given: list[ast.AST] = []
         if skipped is not None:
             # the first positional argument of an error with a `field` is the field's name
-            given = node.args[1:] if "field" in skipped else list(node.args)
+            given = node.args[1:] if skipped else list(node.args)
             given += [k.value for k in node.keywords if k.arg not in skipped]
         if called_name(node) == "refuse":  # an admin refusal: recorded, then raised
             given = [k.value for k in node.keywords if k.arg == "message"]

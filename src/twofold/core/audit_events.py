@@ -48,3 +48,9 @@ class AuditEventType(StrEnum):
     CLIENT_SECRET_ROTATED = "oidc_client.secret_rotated"
     SIGNING_KEYS_ROTATED = "signing_keys.rotated"
     OIDC_GRANTS_REVOKED = "oidc.grants_revoked"
+    # OpenID Connect (issue #10): every token issued, refused, refreshed and revoked.
+    OIDC_TOKEN_ISSUED = "oidc.token_issued"
+    OIDC_TOKEN_REFUSED = "oidc.token_refused"
+    OIDC_TOKEN_REFRESHED = "oidc.token_refreshed"
+    OIDC_SIGN_IN_REFUSED = "oidc.sign_in_refused"
+    OIDC_SIGNED_OUT = "oidc.signed_out"

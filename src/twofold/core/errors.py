@@ -219,3 +219,26 @@ class ConfigurationError(TwofoldError):
     """The server cannot start as configured; the message says what to change."""
 
     code = "configuration_error"
+
+
+class OidcRefused(TwofoldError):
+    """A request of an OpenID Connect client is refused. `error` is the code the protocol
+    gives the client (RFC 6749 §4.1.2.1, §5.2: invalid_request, invalid_grant, …). With
+    `redirect_uri`, the refusal goes back to the client; without, it is shown to the person
+    (an unknown client or redirect URI: never redirect there)."""
+
+    code = "oidc_refused"
+    default_message = words.OIDC_REQUEST_REFUSED
+
+    def __init__(
+        self,
+        error: str,
+        message: Words | None = None,
+        *,
+        redirect_uri: str | None = None,
+        state: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.error = error
+        self.redirect_uri = redirect_uri
+        self.state = state

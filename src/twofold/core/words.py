@@ -730,3 +730,44 @@ NOTICE_APPLICATION_REVOKED = Msg(
     "The application is disconnected: it must ask you to sign in again."
 )
 EVENT_OIDC_GRANTS_REVOKED = Msg("Application access revoked")
+
+# --- OpenID Connect sign-in (services/oidc_flow.py, twofold/oidc/) ---------------------------
+OIDC_REQUEST_REFUSED = Msg("The application's sign-in request was refused.")
+OIDC_UNKNOWN_CLIENT = Msg(
+    "This sign-in link names an application Twofold does not know (or no longer serves). "
+    "Go back to the application and try again; if it keeps happening, tell its administrator."
+)
+OIDC_UNKNOWN_REDIRECT = Msg(
+    "This sign-in link would send you to an address the application did not register, so "
+    "Twofold will not go there. Tell the application's administrator."
+)
+OIDC_MISSING_PARAMETER = Msg("The request lacks the parameter '{name}'.")
+OIDC_BAD_PARAMETER = Msg("The parameter '{name}' has a value Twofold does not accept.")
+OIDC_ONLY_CODE_FLOW = Msg("Only response_type=code is supported.")
+OIDC_OPENID_SCOPE_REQUIRED = Msg("The scope must include 'openid'.")
+OIDC_PKCE_REQUIRED = Msg("A public client must send a PKCE code_challenge (S256).")
+OIDC_PKCE_S256_ONLY = Msg("Only the S256 code_challenge_method is supported.")
+OIDC_LOGIN_REQUIRED = Msg("The person must sign in.")
+OIDC_INTERACTION_REQUIRED = Msg("The person must complete a step on a Twofold page.")
+OIDC_NOT_A_MEMBER = Msg("The person is not a member of the application's organization.")
+OIDC_TWO_FACTOR_DECLINED = Msg("The person did not set up two-factor authentication.")
+OIDC_CLIENT_AUTHENTICATION_FAILED = Msg("Client authentication failed.")
+OIDC_UNSUPPORTED_GRANT_TYPE = Msg("Only authorization_code and refresh_token are supported.")
+OIDC_INVALID_CODE = Msg("The authorization code is unknown, used, expired or not yours.")
+OIDC_REDIRECT_URI_MISMATCH = Msg("The redirect_uri differs from the authorization request's.")
+OIDC_PKCE_MISMATCH = Msg("The code_verifier does not match the code_challenge.")
+OIDC_INVALID_REFRESH_TOKEN = Msg("The refresh token is unknown, used, expired or revoked.")
+OIDC_SIGN_IN_NO_LONGER_VALID = Msg(
+    "The sign-in this token came from is no longer valid; the person must sign in again."
+)
+OIDC_INVALID_ACCESS_TOKEN = Msg("The access token is unknown, expired or revoked.")
+OIDC_POST_LOGOUT_REDIRECT_UNKNOWN = Msg(
+    "The application asked to send you to an address it did not register after signing out."
+)
+TITLE_APPLICATION_SIGN_IN = Msg("Signing in to an application")
+TITLE_NOT_FOR_YOU = Msg("This application is not available to you")
+EVENT_OIDC_TOKEN_ISSUED = Msg("Signed in to an application")
+EVENT_OIDC_TOKEN_REFUSED = Msg("Application token refused")
+EVENT_OIDC_TOKEN_REFRESHED = Msg("Application session renewed")
+EVENT_OIDC_SIGN_IN_REFUSED = Msg("Application sign-in refused")
+EVENT_OIDC_SIGNED_OUT = Msg("Signed out from an application")

@@ -20,6 +20,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
+from twofold.core import oidc
 from twofold.core.audit_events import AuditEventType
 from twofold.services import audit
 from twofold.services.runtime import Runtime
@@ -33,7 +34,7 @@ ALGORITHMS = (RS256, ES256)  # RS256 first: the default every client supports
 
 # How long an ID token is valid. A key stays published this long after it stops signing,
 # so every token it signed can still be verified until it expires.
-ID_TOKEN_LIFETIME = timedelta(hours=1)
+ID_TOKEN_LIFETIME = oidc.ID_TOKEN_LIFETIME  # the flow signs for this long (core/oidc.py)
 
 SigningKey = RSAKey | ECKey
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from twofold.core import words
 from twofold.core.audit_events import AuditEventType
@@ -239,3 +241,20 @@ def check_stdin_password(password: str) -> str:
         raise InvalidInput("password", words.NO_PASSWORD_ON_STDIN)
     check_password_length(password, "password")
     return password
+
+
+def subject_of(db: Session, user: User) -> str:
+    """The person's OpenID Connect `sub`: random, stable, given at the first token. Two
+    first tokens at once both try; the conditional UPDATE lets one win and both read it."""
+    if user.oidc_subject:
+        return user.oidc_subject
+    db.execute(
+        update(User)
+        .where(User.id == user.id, User.oidc_subject.is_(None))
+        .values(oidc_subject=secrets.token_urlsafe(32))
+        .execution_options(synchronize_session=False)
+    )
+    subject = db.scalar(select(User.oidc_subject).where(User.id == user.id))
+    assert subject is not None
+    set_committed_value(user, "oidc_subject", subject)
+    return subject

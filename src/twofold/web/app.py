@@ -20,6 +20,7 @@ from twofold import __version__
 from twofold.core import words
 from twofold.core.errors import ReenrollmentLinkRequired, TwofoldError
 from twofold.core.words import translate
+from twofold.oidc import routes as oidc_routes
 from twofold.services import health, member_actions
 from twofold.services.housekeeping import PurgeWorker
 from twofold.services.mail import MailWorker
@@ -75,7 +76,8 @@ class SecurityHeaders:
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"no-referrer"),
                 ]
-                if not is_static:
+                # A response that says how it may be cached (the OIDC keys) keeps its say.
+                if not is_static and not any(k.lower() == b"cache-control" for k, _ in headers):
                     headers.append((b"cache-control", b"no-store"))
                 if self.hsts:
                     headers.append((b"strict-transport-security", HSTS))
@@ -179,6 +181,7 @@ def create_app(
     app.include_router(reenroll.router)
     app.include_router(invite.router)
     app.include_router(admin.router)
+    app.include_router(oidc_routes.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

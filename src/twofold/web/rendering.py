@@ -110,7 +110,7 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
     )
 
 
-def clear_session_cookie(request: Request, response: RedirectResponse | HTMLResponse) -> None:
+def clear_session_cookie(request: Request, response: Response) -> None:
     response.delete_cookie(
         cookie_name(request, SESSION_COOKIE),
         path="/",

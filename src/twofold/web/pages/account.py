@@ -19,6 +19,7 @@ from twofold.core.errors import (
 from twofold.core.policy import Demand, blockers_to_disabling, two_factor_offered
 from twofold.core.sessions import Method, amr_methods
 from twofold.core.words import Words, translate
+from twofold.oidc import pending as oidc_pending
 from twofold.services import account, activity, email_addresses, oidc_grants, organizations
 from twofold.services.account import PendingEnrollment
 from twofold.services.organizations import Standing
@@ -75,6 +76,7 @@ def _setup_page(
         secret_grouped=pending.secret_grouped,
         secret_plain=pending.secret_b32,
         params=pending.params,
+        for_application=oidc_pending.is_pending(request),
     )
 
 
@@ -170,6 +172,7 @@ def recovery_codes_page(request: Request, codes: list[str], *, first_time: bool)
         codes=codes,
         codes_text=recovery_codes_text(request, codes),
         first_time=first_time,
+        for_application=oidc_pending.is_pending(request),
     )
 
 

@@ -15,7 +15,8 @@ from twofold.core.lockout import next_failure_locks
 from twofold.core.policy import Demand
 from twofold.core.sessions import SessionState
 from twofold.core.words import Msg
-from twofold.services import organizations, second_factor, signin, signup
+from twofold.oidc import pending as oidc_pending
+from twofold.services import oidc_clients, organizations, second_factor, signin, signup
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import AuthSession, User
 from twofold.web.deps import (
@@ -67,6 +68,28 @@ def landing_page(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> str:
     return AFTER_SIGN_IN
 
 
+CONTINUE_TO_APPLICATION = "/oidc/continue"
+
+
+def application_name(request: Request, db: DbDep) -> str | None:
+    """The application an OpenID Connect sign-in under way is for (the page names it)."""
+    pending = oidc_pending.load(request)
+    if pending is None:
+        return None
+    client = oidc_clients.find_active_client(db, pending.client_id)
+    return client.name if client else None
+
+
+def after_sign_in_step(
+    request: Request, db: DbDep, runtime: RuntimeDep, session: AuthSession
+) -> str:
+    """Where a successful sign-in step goes: back to the application's request when one is
+    under way (it decides what is still needed), else as landing_page says."""
+    if oidc_pending.is_pending(request):
+        return CONTINUE_TO_APPLICATION
+    return landing_page(db, runtime, session)
+
+
 @router.get("/login")
 def login_page(
     request: Request,
@@ -75,11 +98,18 @@ def login_page(
     session: OptionalSession,
     notice: str = "",
     next: str = "",
+    oidc: str = "",
 ) -> Response:
-    if session is not None:
-        return redirect(landing_page(db, runtime, session))
+    # Sent here by an application's request (`oidc=1`): a signed-in person sees the form too,
+    # since the application wants a new sign-in. Any other visit ends a request left behind.
+    for_application = bool(oidc) and oidc_pending.is_pending(request)
+    if session is not None and not for_application:
+        moved = redirect(landing_page(db, runtime, session))
+        if oidc_pending.is_pending(request):
+            oidc_pending.clear(request, moved)
+        return moved
     # A session cookie the server no longer knows: the session was ended elsewhere or timed out.
-    ended = bool(read_cookie(request, SESSION_COOKIE)) and not notice
+    ended = bool(read_cookie(request, SESSION_COOKIE)) and not notice and session is None
     response = render(
         request,
         "login.html",
@@ -88,9 +118,12 @@ def login_page(
         login="",
         next=safe_next(next),
         signup_open=bool(signup.open_organizations(db)),
+        application=application_name(request, db) if for_application else None,
     )
     if ended:
         clear_session_cookie(request, response)  # said once
+    if not for_application and oidc_pending.is_pending(request):
+        oidc_pending.clear(request, response)
     return response
 
 
@@ -124,6 +157,7 @@ def login_submit(
             login=login[:254],
             signup_open=bool(signup.open_organizations(db)),
             next=safe_next(next),
+            application=application_name(request, db),
         )
     started = submit(
         runtime,
@@ -145,8 +179,9 @@ def login_submit(
             login=login[:254],
             signup_open=bool(signup.open_organizations(db)),
             next=safe_next(next),
+            application=application_name(request, db),
         )
-    target = landing_page(db, runtime, started.session)
+    target = after_sign_in_step(request, db, runtime, started.session)
     if safe_next(next) and started.session.state == SessionState.AUTHENTICATED:
         target = safe_next(next)
     response = redirect(target)
@@ -233,7 +268,7 @@ def _second_step(
             **_lock(token.error),
             **_prompt_context(db, runtime, session),
         )
-    response = redirect(landing_page(db, runtime, session))
+    response = redirect(after_sign_in_step(request, db, runtime, session))
     set_session_cookie(request, response, token)
     return response
 
