@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -230,15 +231,22 @@ def alice_with_totp(runtime: Runtime, clock: FixedClock) -> Person:
     return person
 
 
-# Test modules whose tests share a module-scoped `twofold serve` and follow on from each other
-# (the first one uses the setup link, later ones the admin it made): under pytest-xdist
-# (`--dist loadgroup`, see pyproject.toml) each such module runs whole, in order, on one worker.
-_ONE_WORKER_PER_MODULE = ("browser/", "cli/test_serve_log.py")
+# Test modules whose tests share a module-scoped `twofold serve` (the first test uses its
+# setup link, later ones the admin it made) run whole, in order, on one worker: one server
+# and one Chromium start per module instead of one per worker that gets some of its tests.
+# pytest-xdist's own `xdist_group` marker does nothing under pytest 9.2 (xdist 3.8 renames
+# `item._nodeid`, which pytest no longer reads), so the scheduler is chosen here.
+_ONE_WORKER_PER_MODULE = ("tests/browser/", "tests/cli/test_serve_log.py")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    tests = Path(__file__).parent
-    for item in items:
-        module = item.path.relative_to(tests).as_posix()
-        if module.startswith(_ONE_WORKER_PER_MODULE):
-            item.add_marker(pytest.mark.xdist_group(module))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WholeServerModules(LoadScopeScheduling):
+        """Every other test is a unit of its own, balanced as `--dist load` would."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module.startswith(_ONE_WORKER_PER_MODULE) else nodeid
+
+    return WholeServerModules(config, log)

@@ -8,6 +8,7 @@ import re
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -179,3 +180,16 @@ def http_get(base_url: str, path: str) -> int:
         return connection.getresponse().status
     finally:
         connection.close()
+
+
+def describe(results: list[Answer]) -> str:
+    """What a burst got back, for an assertion message: statuses counted, and the start of
+    the first few server-error pages (a 503's reason, or a 500's)."""
+    counts = Counter(answer.status for answer in results)
+    errors = [
+        f"{answer.status} (Retry-After {answer.headers.get('retry-after', '-')}): "
+        + " ".join(answer.body.split())[:300]
+        for answer in results
+        if answer.status >= 500
+    ]
+    return f"{dict(sorted(counts.items()))} {errors[:3]}"

@@ -13,7 +13,7 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
-from attack.servers import Answer, Browser, http_get, in_parallel, serve, serve_many
+from attack.servers import Answer, Browser, describe, http_get, in_parallel, serve, serve_many
 from support import TEST_KEYS, Person, make_person
 from twofold.core.audit_events import AuditEventType
 from twofold.core.lockout import FAILURES_PER_LOCK
@@ -105,7 +105,7 @@ def test_forty_parallel_wrong_codes_through_two_servers_evaluate_only_ten(
         )
 
     statuses = sorted(answer.status for answer in results)
-    assert all(status < 500 for status in statuses), statuses
+    assert all(status < 500 for status in statuses), describe(results)
     evaluated = count_events(
         live_runtime,
         alice,
@@ -182,7 +182,7 @@ def test_when_the_delay_has_passed_exactly_one_of_thirty_parallel_passwords_is_e
         results = _parallel_wrong_passwords([s.base_url for s in servers], alice, 30)
 
     statuses = sorted(a.status for a in results)
-    assert all(status < 500 for status in statuses), statuses
+    assert all(status < 500 for status in statuses), describe(results)
     assert count_events(live_runtime, alice, AuditEventType.SIGN_IN_PASSWORD_FAILED) == 1
     assert statuses.count(429) == 29
 
