@@ -4,7 +4,6 @@ sharing one database (SQLite file and PostgreSQL): the attack of issue #8, items
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -27,19 +26,6 @@ from twofold.settings import Settings
 from twofold.store.models import AuditEvent, Throttle, User
 
 pytestmark = pytest.mark.attack
-
-
-@pytest.fixture
-def live_runtime(settings: Settings) -> Iterator[Runtime]:
-    """The servers run on the real clock, so the test's own view of the data does too."""
-    runtime = build_runtime(
-        settings,
-        clock=SystemClock(),
-        hashing=PasswordHashingParams.for_tests(),
-        apply_migrations=False,
-    )
-    yield runtime
-    runtime.engine.dispose()
 
 
 def wrong_code(person: Person) -> str:

@@ -249,8 +249,6 @@ def exchange_code(
             refuse(words.OIDC_PKCE_MISMATCH, "pkce_mismatch", grant)
     elif code_verifier:
         refuse(words.OIDC_PKCE_MISMATCH, "pkce_unexpected", grant)
-    if grant.revoked_at is not None:
-        refuse(words.OIDC_INVALID_CODE, "grant_revoked", grant)
     consumed = rows_affected(
         db,
         update(OidcAuthorizationCode)
@@ -260,6 +258,10 @@ def exchange_code(
     )
     if not consumed:  # another request used it a moment ago
         refuse(words.OIDC_INVALID_CODE, "code_replayed", grant, revoke=True)
+    # Only now: a replay racing the first use may load the grant after another replay
+    # revoked it, and must still be recorded as the replay it is.
+    if grant.revoked_at is not None:
+        refuse(words.OIDC_INVALID_CODE, "grant_revoked", grant)
     user = db.get(User, grant.user_id)
     if reason := _still_allowed(db, client, grant, user):
         refuse(words.OIDC_SIGN_IN_NO_LONGER_VALID, reason, grant, revoke=True)
@@ -323,6 +325,16 @@ def refresh(
         refuse("unknown_refresh_token")
     if row.used_at is not None:
         refuse("refresh_token_reused", grant, revoke=True)
+    consumed = rows_affected(
+        db,
+        update(OidcToken)
+        .where(OidcToken.id == row.id, OidcToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False),
+    )
+    if not consumed:  # another request used it a moment ago
+        refuse("refresh_token_reused", grant, revoke=True)
+    # After the UPDATE, as for codes: a reuse racing the rotation is recorded as a reuse.
     if grant.revoked_at is not None:
         refuse("grant_revoked", grant)
     if grant.expires_at <= now or row.expires_at <= now:
@@ -331,15 +343,6 @@ def refresh(
     if reason := _still_allowed(db, client, grant, user):
         refuse(reason, grant, revoke=True)
     assert user is not None
-    consumed = rows_affected(
-        db,
-        update(OidcToken)
-        .where(OidcToken.id == row.id, OidcToken.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False),
-    )
-    if not consumed:
-        refuse("refresh_token_reused", grant, revoke=True)
     response = _tokens(db, runtime, signer, client, grant, user, None)
     audit.record(
         db,
