@@ -43,12 +43,14 @@ _MAX_TOKEN = 128
 _SIGNERS: dict[str, signing_keys.Signer] = {}
 
 
-def current_signer(db: Session, runtime: Runtime) -> signing_keys.Signer:
-    """signing_keys.signer(), opened once per process and key."""
-    row = signing_keys.active_key(db, signing_keys.RS256, runtime.now())
+def current_signer(
+    db: Session, runtime: Runtime, alg: str = signing_keys.RS256
+) -> signing_keys.Signer:
+    """signing_keys.signer() for `alg` (the client's choice), opened once per process and key."""
+    row = signing_keys.active_key(db, alg, runtime.now())
     if row is not None and (known := _SIGNERS.get(row.kid)) is not None:
         return known
-    signer = signing_keys.signer(db, runtime)
+    signer = signing_keys.signer(db, runtime, alg)
     _SIGNERS[signer.kid] = signer
     return signer
 
@@ -206,8 +208,9 @@ def exchange_code(
     client_info: ClientInfo,
 ) -> dict[str, Any]:
     """grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6)."""
-    signer = current_signer(db, runtime)  # first: it may create the first keys
     client = authenticate_client(db, runtime, credentials, client_info)
+    # Before any write: it may create the first keys (and commit them).
+    signer = current_signer(db, runtime, client.id_token_signed_response_alg)
     now = runtime.now()
 
     def refuse(message: Msg, reason: str, grant: OidcGrant | None = None, **kw: Any) -> NoReturn:
@@ -291,8 +294,9 @@ def refresh(
 ) -> dict[str, Any]:
     """grant_type=refresh_token: the token is rotated; a used one revokes the grant; the
     account, the membership and the credentials are checked again each time."""
-    signer = current_signer(db, runtime)
     client = authenticate_client(db, runtime, credentials, client_info)
+    # Before any write: it may create the first keys (and commit them).
+    signer = current_signer(db, runtime, client.id_token_signed_response_alg)
     now = runtime.now()
 
     def refuse(reason: str, grant: OidcGrant | None = None, revoke: bool = False) -> NoReturn:
