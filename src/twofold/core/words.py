@@ -754,6 +754,10 @@ OIDC_LOGIN_REQUIRED = Msg("The person must sign in.")
 OIDC_INTERACTION_REQUIRED = Msg("The person must complete a step on a Twofold page.")
 OIDC_NOT_A_MEMBER = Msg("The person is not a member of the application's organization.")
 OIDC_TWO_FACTOR_DECLINED = Msg("The person did not set up two-factor authentication.")
+OIDC_TWO_FACTOR_UNAVAILABLE = Msg(
+    "A second factor is required, but two-factor authentication is not available in the "
+    "person's organization."
+)
 OIDC_CLIENT_AUTHENTICATION_FAILED = Msg("Client authentication failed.")
 OIDC_UNSUPPORTED_GRANT_TYPE = Msg("Only authorization_code and refresh_token are supported.")
 OIDC_INVALID_CODE = Msg("The authorization code is unknown, used, expired or not yours.")
