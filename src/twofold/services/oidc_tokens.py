@@ -28,6 +28,7 @@ from twofold.services.transactions import use_case
 from twofold.services.users import subject_of
 from twofold.store.db import rows_affected
 from twofold.store.models import (
+    Membership,
     OidcAuthorizationCode,
     OidcClient,
     OidcGrant,
@@ -359,20 +360,31 @@ def refresh(
 
 def userinfo(db: Session, runtime: Runtime, access_token: str) -> dict[str, Any]:
     """The claims an access token may read (OIDC Core §5.3); OidcRefused(invalid_token)
-    for an unknown, expired or revoked one, or one whose person may no longer sign in."""
+    for an unknown, expired or revoked one, or one whose person may no longer sign in or is
+    no longer a member of the client's organization."""
     now = runtime.now()
     found = None
     if access_token and len(access_token) <= _MAX_TOKEN:
+        still_member = (
+            select(Membership.id)
+            .where(
+                Membership.user_id == User.id,
+                Membership.organization_id == OidcClient.organization_id,
+            )
+            .exists()
+        )
         found = db.execute(
             select(OidcGrant, User)
             .join(OidcToken, OidcToken.grant_id == OidcGrant.id)
             .join(User, User.id == OidcGrant.user_id)
+            .join(OidcClient, OidcClient.id == OidcGrant.client_id)
             .where(
                 OidcToken.token_digest == token_digest(access_token),
                 OidcToken.kind == ACCESS,
                 OidcToken.expires_at > now,
                 OidcGrant.revoked_at.is_(None),
                 User.is_active.is_(True),
+                still_member,
             )
         ).first()
     if found is None:
