@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -37,6 +37,7 @@ from support import STRONG_PASSWORD
 
 LARGE_TAP = 44  # px: text fields and main buttons
 SMALL_TAP = 24  # px: any other control (WCAG 2.2, 2.5.8)
+APP_CALLBACK = "https://grafana.axe.test/login/generic_oauth"
 
 
 def visible(page: Page, selector: str) -> list[Locator]:
@@ -220,6 +221,30 @@ def test_every_page_passes_axe_at_desktop_and_phone_widths(
         check_accessible(page)
     page.goto("/account/password")
     page.get_by_role("button", name="Change password").click()  # every field's error
+    check_accessible(page)
+
+    # The security page with a connected application: a client registered by the operator,
+    # and Ada's sign-in to it (the authorization answers her session at once with a code).
+    registered = operator.run(
+        "client", "create", "axe", "--name", "Grafana", "--redirect-uri", APP_CALLBACK
+    )
+    client_id = re.search(r"^client_id: (\S+)$", registered, re.M)
+    assert client_id, registered
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": client_id.group(1),
+            "redirect_uri": APP_CALLBACK,
+            "scope": "openid profile",
+            "state": "axe",
+        }
+    )
+    answer = page.request.get(f"/oidc/authorize?{query}", max_redirects=0)
+    assert answer.status == 303, answer.text()
+    assert answer.headers["location"].startswith(f"{APP_CALLBACK}?code="), answer.headers
+    page.goto("/account/security")
+    applications = page.get_by_role("region", name="Connected applications")
+    expect(applications.get_by_role("button", name="Revoke Grafana")).to_be_visible()
     check_accessible(page)
 
     # The admin console.

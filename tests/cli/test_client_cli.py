@@ -122,8 +122,15 @@ def test_a_public_client_gets_no_secret_line(acme: Path) -> None:
     assert "client_secret" not in output
     listed = ok(acme, "client", "list", "acme").splitlines()
     assert listed[0].split()[:4] == ["CLIENT", "ID", "NAME", "TYPE"]
-    assert listed[1].split()[2:4] == ["public", "yes"]
+    assert listed[1].split()[2:5] == ["public", "yes", "RS256"]
     assert listed[1].endswith(APP)
+
+
+def test_a_client_may_choose_es256_id_tokens_and_the_list_says_so(acme: Path) -> None:
+    create(acme, "--redirect-uri", APP, "--id-token-alg", "ES256")
+    listed = ok(acme, "client", "list", "acme").splitlines()
+    assert "ID TOKEN" in listed[0]
+    assert listed[1].split()[2:5] == ["confidential", "no", "ES256"]
 
 
 @pytest.mark.parametrize(
@@ -135,6 +142,8 @@ def test_a_public_client_gets_no_secret_line(acme: Path) -> None:
             ["--redirect-uri", APP, "--post-logout-redirect-uri", "https://x.org/#f"],
             "is not a usable redirect URI",
         ),
+        (["--redirect-uri", APP, "--id-token-alg", "HS256"], "choose RS256 or ES256"),
+        (["--redirect-uri", APP, "--id-token-alg", "none"], "choose RS256 or ES256"),
     ],
 )
 def test_a_bad_uri_exits_1_with_a_clear_message_and_stores_nothing(

@@ -3,9 +3,14 @@ sign-in on Twofold's pages, the code exchange, the ID token and userinfo."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from fastapi.testclient import TestClient
+from joserfc import jws, jwt
+from joserfc.jwk import KeySet
+from sqlalchemy import func, select
 
 from oidc.conftest import (
     ISSUER,
@@ -14,13 +19,15 @@ from oidc.conftest import (
     exchange,
     id_claims,
     onward_target,
+    refresh,
     sign_in_for,
     sign_in_through,
 )
 from support import START, Person, text_of
+from twofold.core.errors import InvalidInput
 from twofold.otp.clock import FixedClock
 from twofold.services.runtime import Runtime
-from twofold.store.models import OidcToken, User
+from twofold.store.models import OidcClient, OidcToken, User
 
 
 def test_discovery_names_the_issuer_exactly_and_every_endpoint_under_it(
@@ -191,3 +198,38 @@ def test_a_confidential_client_may_skip_pkce(
     callback = callback_params(onward_target(sign_in_for(client, password_member)), rp)
     response = exchange(client, rp, callback["code"], code_verifier=None)  # type: ignore[arg-type]
     assert response.status_code == 200, response.text
+
+
+def test_a_client_registered_for_es256_gets_es256_id_tokens(
+    client: TestClient, register: Any, member: Person, clock: FixedClock
+) -> None:
+    rp = register(name="Gitea", id_token_alg="ES256")
+    callback = sign_in_through(client, rp, member, clock, scope="openid offline_access")
+    body = exchange(client, rp, callback["code"]).json()
+    key_set = KeySet.import_key_set(client.get("/oidc/jwks").json())
+    for id_token in (
+        body["id_token"],
+        refresh(client, rp, body["refresh_token"]).json()["id_token"],
+    ):
+        header = jws.extract_compact(id_token.encode()).headers()
+        assert header["alg"] == "ES256"
+        assert key_set.get_by_kid(header["kid"]).as_dict()["kty"] == "EC"
+        claims = jwt.decode(id_token, key_set, algorithms=["ES256"]).claims
+        assert claims["aud"] == rp.client_id
+
+
+def test_clients_sign_with_rs256_unless_they_chose_otherwise(
+    client: TestClient, rp: Rp, member: Person, clock: FixedClock
+) -> None:
+    callback = sign_in_through(client, rp, member, clock)
+    id_token = exchange(client, rp, callback["code"]).json()["id_token"]
+    assert jws.extract_compact(id_token.encode()).headers()["alg"] == "RS256"
+
+
+@pytest.mark.parametrize("alg", ["HS256", "none", "RS512", ""])
+def test_only_rs256_and_es256_may_be_chosen(runtime: Runtime, register: Any, alg: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        register(id_token_alg=alg)
+    assert refused.value.field == "id_token_alg"
+    with runtime.db() as db:
+        assert db.scalar(select(func.count()).select_from(OidcClient)) == 0

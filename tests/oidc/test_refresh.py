@@ -100,8 +100,10 @@ def test_someone_removed_from_the_organization_gets_no_new_tokens(
         user = db.get(User, password_member.id)
         assert user is not None
         organizations.remove_member(db, runtime, user, organizations.get_organization(db, ORG))
+    # The removal itself ended the grant, in its own transaction.
+    assert grant_of(runtime).revoked_reason == "removed_from_organization"
     assert refresh(client, rp, token).json()["error"] == "invalid_grant"
-    assert grant_of(runtime).revoked_reason == "not_a_member"
+    assert grant_of(runtime).revoked_reason == "removed_from_organization"
 
 
 def test_changed_credentials_end_refreshing(

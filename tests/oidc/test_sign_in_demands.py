@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pyotp
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from oidc.conftest import (
     Rp,
@@ -15,8 +18,12 @@ from oidc.conftest import (
     sign_in_for,
     sign_in_through,
 )
-from support import Person, post_form, text_of
+from support import Person, join, post_form, set_policy, text_of
+from twofold.core.audit_events import AuditEventType
+from twofold.core.policy import TwoFactorPolicy
 from twofold.otp.clock import FixedClock
+from twofold.services.runtime import Runtime
+from twofold.store.models import AuditEvent, OidcGrant
 
 MFA = "urn:twofold:acr:mfa"
 
@@ -126,3 +133,73 @@ def test_a_person_with_2fa_meets_the_mfa_demand_at_the_usual_prompt(
     callback = sign_in_through(client, strict, member, clock)
     claims = id_claims(client, exchange(client, strict, callback["code"]).json()["id_token"])
     assert claims["acr"] == MFA
+
+
+# --- a second factor the organization does not offer ---------------------------------------
+
+
+def refusals(runtime: Runtime) -> list[dict[str, object]]:
+    with runtime.db() as db:
+        rows = db.scalars(
+            select(AuditEvent).where(AuditEvent.event == AuditEventType.OIDC_SIGN_IN_REFUSED.value)
+        )
+        return [json.loads(row.detail) for row in rows]
+
+
+def grants(runtime: Runtime) -> int:
+    with runtime.db() as db:
+        return db.scalar(select(func.count()).select_from(OidcGrant)) or 0
+
+
+def assert_told_unavailable(url: str, rp: Rp, runtime: Runtime) -> None:
+    params = callback_params(url, rp)
+    assert params["error"] == "access_denied"
+    assert "two-factor authentication is not available" in params["error_description"]
+    assert params["state"] == rp.state
+    assert "code" not in params
+    assert [event["reason"] for event in refusals(runtime)] == ["two_factor_unavailable"]
+    assert grants(runtime) == 0
+
+
+def test_asking_for_mfa_where_2fa_is_off_tells_the_client_access_denied(
+    client: TestClient, rp: Rp, password_member: Person, runtime: Runtime
+) -> None:
+    set_policy(runtime, "acme", TwoFactorPolicy.OFF)
+    client.get(rp.authorize_url(acr_values=MFA))
+    assert_told_unavailable(onward_target(sign_in_for(client, password_member)), rp, runtime)
+
+
+def test_a_client_requiring_2fa_where_it_is_off_gets_access_denied_at_once(
+    client: TestClient, register: object, password_member: Person, runtime: Runtime
+) -> None:
+    set_policy(runtime, "acme", TwoFactorPolicy.OFF)
+    plain: Rp = register(name="Wiki")  # type: ignore[operator]
+    sign_in_through(client, plain, password_member)  # signed in, no second factor
+    strict: Rp = register(name="Payroll", require_two_factor=True)  # type: ignore[operator]
+    response = client.get(strict.authorize_url())
+    assert response.status_code == 303  # no page: straight back to the client
+    assert grants(runtime) == 1  # Wiki's only
+    params = callback_params(response.headers["location"], strict)
+    assert params["error"] == "access_denied"
+    assert [event["reason"] for event in refusals(runtime)] == ["two_factor_unavailable"]
+
+
+def test_mfa_is_still_set_up_where_another_organization_of_the_person_offers_it(
+    client: TestClient, rp: Rp, password_member: Person, runtime: Runtime
+) -> None:
+    set_policy(runtime, "acme", TwoFactorPolicy.OFF)
+    join(runtime, password_member, "default")  # optional there: setup is offered
+    client.get(rp.authorize_url(acr_values=MFA))
+    response = sign_in_for(client, password_member)
+    assert response.headers["location"] == "/account/security/setup"
+    assert refusals(runtime) == []
+
+
+def test_a_person_who_kept_2fa_where_it_is_off_meets_the_mfa_demand(
+    client: TestClient, rp: Rp, member: Person, clock: FixedClock, runtime: Runtime
+) -> None:
+    set_policy(runtime, "acme", TwoFactorPolicy.OFF)
+    callback = sign_in_through(client, rp, member, clock, acr_values=MFA)
+    assert (
+        id_claims(client, exchange(client, rp, callback["code"]).json()["id_token"])["acr"] == MFA
+    )

@@ -219,6 +219,30 @@ def test_wrong_input_is_marked_on_its_field_and_nothing_is_stored(
     assert snapshot(runtime, skip=("auth_sessions",)) == before
 
 
+def test_an_application_may_choose_es256_id_tokens(as_boss: TestClient, runtime: Runtime) -> None:
+    form = as_boss.get(NEW).text
+    assert re.search(r'<input type="radio" id="id_token_alg_rs256"[^>]* checked', form)
+    registered(register(as_boss, id_token_alg="ES256"))
+    [row] = stored(runtime)
+    assert row.id_token_signed_response_alg == "ES256"
+    assert "<dt>ID token signature</dt><dd>ES256</dd>" in as_boss.get(APPS).text
+
+
+def test_an_algorithm_not_offered_is_refused_on_its_field(
+    as_boss: TestClient, runtime: Runtime
+) -> None:
+    before = snapshot(runtime, skip=("auth_sessions",))
+    response = register(as_boss, id_token_alg="HS256")
+    assert response.status_code == 400
+    assert (
+        '<p class="field-error" id="id_token_alg-error" role="alert">'
+        "&#39;HS256&#39; is not an ID token signing algorithm Twofold offers: choose RS256 or "
+        "ES256.</p>"
+    ) in response.text
+    assert re.search(r'<input type="radio" id="id_token_alg_rs256"[^>]* autofocus', response.text)
+    assert snapshot(runtime, skip=("auth_sessions",)) == before
+
+
 # --- who may -------------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ import typer
 from twofold.cli.common import DataDirOption, fail, open_runtime
 from twofold.core import words
 from twofold.core.words import translate
-from twofold.services import oidc_clients
+from twofold.services import oidc_clients, signing_keys
 from twofold.services.admin_scope import OPERATOR
 from twofold.store.models import OidcClient
 
@@ -74,6 +74,14 @@ def client_create(
             "organization's policy.",
         ),
     ] = False,
+    id_token_alg: Annotated[
+        str,
+        typer.Option(
+            "--id-token-alg",
+            help="How its ID tokens are signed: RS256 (default, supported by every client) "
+            "or ES256.",
+        ),
+    ] = signing_keys.RS256,
     data_dir: DataDirOption = None,
 ) -> None:
     """Register an application and print its client ID (and, unless --public, its secret,
@@ -88,6 +96,7 @@ def client_create(
             post_logout_redirect_uris=post_logout_redirect_uri or [],
             public=public,
             require_two_factor=require_2fa,
+            id_token_alg=id_token_alg,
             actor=OPERATOR,
         )
         client = created.client
@@ -115,12 +124,14 @@ def client_list(
         name_width = max(4, *(len(c.name) for c in clients))
         typer.echo(
             f"{'CLIENT ID':<{id_width}}  {'NAME':<{name_width}}  {'TYPE':<12}  2FA REQUIRED  "
+            "ID TOKEN  "
             f"{'CREATED':<16}  {'REVOKED':<16}  REDIRECT URIS"
         )
         for client in clients:
             typer.echo(
                 f"{client.client_id:<{id_width}}  {client.name:<{name_width}}  "
                 f"{_kind(client):<12}  {'yes' if client.require_two_factor else 'no':<12}  "
+                f"{client.id_token_signed_response_alg:<8}  "
                 f"{_when(client.created_at):<16}  {_when(client.revoked_at):<16}  "
                 + " ".join(oidc_clients.redirect_uris_of(client))
             )

@@ -673,6 +673,9 @@ ACTION_SET_UP_TWO_FACTOR = Msg("Set up two-factor authentication")
 # --- OpenID Connect clients (services/oidc_clients.py) ----------------------------------------
 CLIENT_NAME_REQUIRED = Msg("Give the application a name (at most 200 characters).")
 CLIENT_REDIRECT_URI_REQUIRED = Msg("Give at least one redirect URI.")
+CLIENT_ID_TOKEN_ALG_INVALID = Msg(
+    "'{alg}' is not an ID token signing algorithm Twofold offers: choose RS256 or ES256."
+)
 CLIENT_REDIRECT_URI_INVALID = Msg(
     "'{uri}' is not a usable redirect URI: give an absolute https:// address (http:// only "
     "for localhost), without a fragment, wildcard, user name or password."
@@ -751,6 +754,10 @@ OIDC_LOGIN_REQUIRED = Msg("The person must sign in.")
 OIDC_INTERACTION_REQUIRED = Msg("The person must complete a step on a Twofold page.")
 OIDC_NOT_A_MEMBER = Msg("The person is not a member of the application's organization.")
 OIDC_TWO_FACTOR_DECLINED = Msg("The person did not set up two-factor authentication.")
+OIDC_TWO_FACTOR_UNAVAILABLE = Msg(
+    "A second factor is required, but two-factor authentication is not available in the "
+    "person's organization."
+)
 OIDC_CLIENT_AUTHENTICATION_FAILED = Msg("Client authentication failed.")
 OIDC_UNSUPPORTED_GRANT_TYPE = Msg("Only authorization_code and refresh_token are supported.")
 OIDC_INVALID_CODE = Msg("The authorization code is unknown, used, expired or not yours.")

@@ -231,6 +231,11 @@ def _proceed(
         assert session is not None
         url = oidc_flow.issue_code(db, runtime, client, auth_request, session)
         return _onward(request, client, url, after_form)
+    if step is Step.TWO_FACTOR_UNAVAILABLE:
+        url = oidc_flow.refuse_two_factor_unavailable(
+            db, runtime, client, auth_request, session, client_info
+        )
+        return _onward(request, client, url, after_form)
     if oidc.PROMPT_NONE in (auth_request.prompt or "").split():
         url = oidc_flow.refuse_without_interaction(
             db, runtime, client, auth_request, step, session, client_info

@@ -30,7 +30,7 @@ from twofold.core.words import Msg, Text, Words
 from twofold.crypto.tokens import constant_time_equals, token_digest
 from twofold.notify import messages
 from twofold.notify.messages import Message
-from twofold.services import audit, oidc_grants
+from twofold.services import audit, oidc_grants, signing_keys
 from twofold.services.admin_scope import OPERATOR, AdminScope, refuse
 from twofold.services.notifications import notify
 from twofold.services.organizations import get_organization
@@ -118,6 +118,7 @@ def create_client(
     post_logout_redirect_uris: list[str] | None = None,
     public: bool = False,
     require_two_factor: bool = False,
+    id_token_alg: str = signing_keys.RS256,
     created_by: User | None = None,
     actor: AdminScope = OPERATOR,
     client: ClientInfo | None = None,
@@ -140,6 +141,8 @@ def create_client(
         raise InvalidInput("name", words.CLIENT_NAME_REQUIRED)
     if not redirect_uris:
         raise InvalidInput("redirect_uri", words.CLIENT_REDIRECT_URI_REQUIRED)
+    if id_token_alg not in signing_keys.ALGORITHMS:
+        raise InvalidInput("id_token_alg", words.CLIENT_ID_TOKEN_ALG_INVALID(alg=id_token_alg[:20]))
     uris = _checked_uris(redirect_uris, "redirect_uri")
     logout_uris = _checked_uris(post_logout_redirect_uris or [], "post_logout_redirect_uri")
     secret = None if public else new_client_secret()
@@ -151,6 +154,7 @@ def create_client(
         name=name,
         secret_digest=None if secret is None else token_digest(secret),
         require_two_factor=require_two_factor,
+        id_token_signed_response_alg=id_token_alg,
         redirect_uris=json.dumps(uris),
         post_logout_redirect_uris=json.dumps(logout_uris),
         created_at=now,
@@ -169,6 +173,7 @@ def create_client(
         application=name,
         public=public,
         require_two_factor=require_two_factor,
+        id_token_alg=id_token_alg,
     )
     _tell_admins(
         db, runtime, organization, "client_created", messages.client_created, oidc_client, actor

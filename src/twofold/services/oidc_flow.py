@@ -22,14 +22,13 @@ from sqlalchemy.orm import Session
 from twofold.core import oidc, words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import OidcRefused
-from twofold.core.policy import Demand
+from twofold.core.policy import Demand, two_factor_offered
 from twofold.core.sessions import SessionState, amr_methods
 from twofold.core.words import translate
 from twofold.crypto.tokens import new_token, token_digest
 from twofold.services import audit, oidc_clients, organizations, sessions
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.transactions import use_case
-from twofold.services.users import has_two_factor
 from twofold.store.models import (
     AuthSession,
     Membership,
@@ -191,6 +190,9 @@ class Step(StrEnum):
     SECOND_FACTOR = "second_factor"  # the code prompt
     ENROLL = "enroll"  # set up 2FA (the client or the organization requires it)
     NOT_A_MEMBER = "not_a_member"  # a clear page; the client gets access_denied
+    # 2FA is required but cannot be set up (every organization of the person has it off):
+    # the client gets access_denied at once, rather than the person a dead end.
+    TWO_FACTOR_UNAVAILABLE = "two_factor_unavailable"
     ISSUE = "issue"  # nothing: issue the code
 
 
@@ -248,7 +250,8 @@ def next_step(
         return Step.SECOND_FACTOR
     if oidc.needs_fresh_sign_in(session_auth_time(session), request.freshness(), runtime.now()):
         return Step.SIGN_IN
-    demand = organizations.standing(db, runtime, user, session).access.demand
+    standing = organizations.standing(db, runtime, user, session)
+    demand = standing.access.demand
     if demand is Demand.VERIFY:
         return Step.SECOND_FACTOR
     if demand is Demand.ENROLL:
@@ -256,8 +259,15 @@ def next_step(
     if requires_two_factor(client, request) and not oidc.has_second_factor(
         amr_methods(session.amr)
     ):
-        # With 2FA on, a new sign-in asks for the code; without, it must be set up first.
-        return Step.SIGN_IN if has_two_factor(db, user.id) else Step.ENROLL
+        # With 2FA on, a new sign-in asks for the code; without, it must be set up first,
+        # if the setup page offers it (the same test as that page's).
+        if standing.has_two_factor:
+            return Step.SIGN_IN
+        if user.two_factor_reset_at is None and not two_factor_offered(
+            standing.memberships, user.is_superadmin, False
+        ):
+            return Step.TWO_FACTOR_UNAVAILABLE
+        return Step.ENROLL
     return Step.ISSUE
 
 
@@ -330,6 +340,29 @@ def decline_two_factor(
         error="access_denied",
         message=words.OIDC_TWO_FACTOR_DECLINED,
         reason="two_factor_declined",
+        user_id=session.user_id if session else None,
+        client_info=client_info,
+    )
+
+
+@use_case
+def refuse_two_factor_unavailable(
+    db: Session,
+    runtime: Runtime,
+    client: OidcClient,
+    request: AuthorizationRequest,
+    session: AuthSession | None,
+    client_info: ClientInfo,
+) -> str:
+    """A second factor is required and the person's organization does not offer one."""
+    return refuse_to_client(
+        db,
+        runtime,
+        client,
+        request,
+        error="access_denied",
+        message=words.OIDC_TWO_FACTOR_UNAVAILABLE,
+        reason="two_factor_unavailable",
         user_id=session.user_id if session else None,
         client_info=client_info,
     )

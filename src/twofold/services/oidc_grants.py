@@ -29,6 +29,7 @@ from twofold.store.models import OidcClient, OidcGrant, Organization, User
 REVOKED_BY_USER = "revoked_by_user"  # "Revoke" on the security page
 SIGNED_OUT = "signed_out"  # the Twofold session it came from was signed out
 CREDENTIALS_CHANGED = "credentials_changed"  # password, 2FA reset or off, sign out everywhere
+REMOVED_FROM_ORGANIZATION = "removed_from_organization"  # of the client's organization
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from twofold.services.transactions import use_case
 from twofold.services.users import subject_of
 from twofold.store.db import rows_affected
 from twofold.store.models import (
+    Membership,
     OidcAuthorizationCode,
     OidcClient,
     OidcGrant,
@@ -43,12 +44,14 @@ _MAX_TOKEN = 128
 _SIGNERS: dict[str, signing_keys.Signer] = {}
 
 
-def current_signer(db: Session, runtime: Runtime) -> signing_keys.Signer:
-    """signing_keys.signer(), opened once per process and key."""
-    row = signing_keys.active_key(db, signing_keys.RS256, runtime.now())
+def current_signer(
+    db: Session, runtime: Runtime, alg: str = signing_keys.RS256
+) -> signing_keys.Signer:
+    """signing_keys.signer() for `alg` (the client's choice), opened once per process and key."""
+    row = signing_keys.active_key(db, alg, runtime.now())
     if row is not None and (known := _SIGNERS.get(row.kid)) is not None:
         return known
-    signer = signing_keys.signer(db, runtime)
+    signer = signing_keys.signer(db, runtime, alg)
     _SIGNERS[signer.kid] = signer
     return signer
 
@@ -206,8 +209,9 @@ def exchange_code(
     client_info: ClientInfo,
 ) -> dict[str, Any]:
     """grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6)."""
-    signer = current_signer(db, runtime)  # first: it may create the first keys
     client = authenticate_client(db, runtime, credentials, client_info)
+    # Before any write: it may create the first keys (and commit them).
+    signer = current_signer(db, runtime, client.id_token_signed_response_alg)
     now = runtime.now()
 
     def refuse(message: Msg, reason: str, grant: OidcGrant | None = None, **kw: Any) -> NoReturn:
@@ -293,8 +297,9 @@ def refresh(
 ) -> dict[str, Any]:
     """grant_type=refresh_token: the token is rotated; a used one revokes the grant; the
     account, the membership and the credentials are checked again each time."""
-    signer = current_signer(db, runtime)
     client = authenticate_client(db, runtime, credentials, client_info)
+    # Before any write: it may create the first keys (and commit them).
+    signer = current_signer(db, runtime, client.id_token_signed_response_alg)
     now = runtime.now()
 
     def refuse(reason: str, grant: OidcGrant | None = None, revoke: bool = False) -> NoReturn:
@@ -358,20 +363,31 @@ def refresh(
 
 def userinfo(db: Session, runtime: Runtime, access_token: str) -> dict[str, Any]:
     """The claims an access token may read (OIDC Core §5.3); OidcRefused(invalid_token)
-    for an unknown, expired or revoked one, or one whose person may no longer sign in."""
+    for an unknown, expired or revoked one, or one whose person may no longer sign in or is
+    no longer a member of the client's organization."""
     now = runtime.now()
     found = None
     if access_token and len(access_token) <= _MAX_TOKEN:
+        still_member = (
+            select(Membership.id)
+            .where(
+                Membership.user_id == User.id,
+                Membership.organization_id == OidcClient.organization_id,
+            )
+            .exists()
+        )
         found = db.execute(
             select(OidcGrant, User)
             .join(OidcToken, OidcToken.grant_id == OidcGrant.id)
             .join(User, User.id == OidcGrant.user_id)
+            .join(OidcClient, OidcClient.id == OidcGrant.client_id)
             .where(
                 OidcToken.token_digest == token_digest(access_token),
                 OidcToken.kind == ACCESS,
                 OidcToken.expires_at > now,
                 OidcGrant.revoked_at.is_(None),
                 User.is_active.is_(True),
+                still_member,
             )
         ).first()
     if found is None:

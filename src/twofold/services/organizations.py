@@ -20,7 +20,7 @@ from twofold.core.policy import (
     access_for,
     grace_end,
 )
-from twofold.services import audit, sessions
+from twofold.services import audit, oidc_grants, sessions
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.transactions import use_case
 from twofold.services.users import (
@@ -29,7 +29,14 @@ from twofold.services.users import (
     users_with_two_factor,
 )
 from twofold.store.db import rows_affected
-from twofold.store.models import AuthSession, Membership, Organization, User
+from twofold.store.models import (
+    AuthSession,
+    Membership,
+    OidcClient,
+    OidcGrant,
+    Organization,
+    User,
+)
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 MAX_GRACE_DAYS = 365
@@ -298,6 +305,14 @@ def remove_member(
     if not removed:
         raise NotFound(words.NOT_A_MEMBER_OF(login=user.login, organization=organization.slug))
     db.expire(user, ["memberships"])
+    # Their sign-ins to the organization's applications end with the membership.
+    its_clients = select(OidcClient.id).where(OidcClient.organization_id == organization.id)
+    oidc_grants.revoke_grants_where(
+        db,
+        (OidcGrant.user_id == user.id) & OidcGrant.client_id.in_(its_clients),
+        oidc_grants.REMOVED_FROM_ORGANIZATION,
+        runtime.now(),
+    )
     audit.record(
         db,
         runtime.now(),

@@ -310,6 +310,10 @@ class OidcClient(Base):
     require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
     redirect_uris: Mapped[str] = mapped_column(Text)  # JSON list, matched exactly
     post_logout_redirect_uris: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    # How its ID tokens are signed (RS256 or ES256), as it registered (OIDC Registration §2).
+    id_token_signed_response_alg: Mapped[str] = mapped_column(
+        String(8), default="RS256", server_default="RS256"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from twofold.core import words
 from twofold.core.errors import Forbidden, NotFound
-from twofold.services import oidc_clients
+from twofold.services import oidc_clients, signing_keys
 from twofold.services.admin_scope import AdminScope
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import OidcClient, Organization
@@ -28,7 +28,7 @@ FORM_FIELDS = {
     "redirect_uri": "redirect_uris",
     "post_logout_redirect_uri": "post_logout_redirect_uris",
 }
-FORM_ORDER = ("name", "redirect_uris", "post_logout_redirect_uris")
+FORM_ORDER = ("name", "redirect_uris", "post_logout_redirect_uris", "id_token_alg")
 
 
 def lines(text: str) -> list[str]:
@@ -96,6 +96,7 @@ def _form(
         "post_logout_redirect_uris": "",
         "public": False,
         "require_2fa": False,
+        "id_token_alg": signing_keys.RS256,
     }
     return console_page(
         request,
@@ -130,6 +131,7 @@ def new_application_submit(
     post_logout_redirect_uris: Annotated[str, Form()] = "",
     client_type: Annotated[str, Form()] = "confidential",
     require_2fa: Annotated[str, Form()] = "",
+    id_token_alg: Annotated[str, Form()] = signing_keys.RS256,
 ) -> Response:
     public = client_type == "public"
     created = submit(
@@ -143,6 +145,7 @@ def new_application_submit(
             post_logout_redirect_uris=lines(post_logout_redirect_uris),
             public=public,
             require_two_factor=bool(require_2fa),
+            id_token_alg=id_token_alg,
             actor=scope,
             client=client,
         ),
@@ -161,6 +164,7 @@ def new_application_submit(
             post_logout_redirect_uris=post_logout_redirect_uris[:20_000],
             public=public,
             require_2fa=bool(require_2fa),
+            id_token_alg=id_token_alg[:8],
         )
     # Shown here, in the answer to this POST, and nowhere else ever again.
     return console_page(
