@@ -12,7 +12,16 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
-from attack.servers import Answer, Browser, describe, http_get, in_parallel, serve, serve_many
+from attack.servers import (
+    Answer,
+    Browser,
+    describe,
+    http_get,
+    in_parallel,
+    serve,
+    serve_many,
+    until_answered,
+)
 from support import TEST_KEYS, Person, make_person
 from twofold.core.audit_events import AuditEventType
 from twofold.core.lockout import FAILURES_PER_LOCK
@@ -81,13 +90,11 @@ def test_forty_parallel_wrong_codes_through_two_servers_evaluate_only_ten(
         browser = Browser()
         token = sign_in_with_password(browser, servers[0].base_url, alice)
         form = {"code": code, "csrf_token": token}
-        results = answers(
-            in_parallel(
-                [
-                    partial(browser.request, servers[i % 2].base_url, "POST", "/login/code", form)
-                    for i in range(40)
-                ]
-            )
+        results = until_answered(
+            [
+                partial(browser.request, servers[i % 2].base_url, "POST", "/login/code", form)
+                for i in range(40)
+            ]
         )
 
     statuses = sorted(answer.status for answer in results)
@@ -124,13 +131,11 @@ def _parallel_wrong_passwords(servers: list[str], person: Person, count: int) ->
     browser = Browser()
     token = browser.csrf(servers[0], "/login")
     form = {"login": person.login, "password": "not the password at all", "csrf_token": token}
-    return answers(
-        in_parallel(
-            [
-                partial(browser.request, servers[i % len(servers)], "POST", "/login", form)
-                for i in range(count)
-            ]
-        )
+    return until_answered(
+        [
+            partial(browser.request, servers[i % len(servers)], "POST", "/login", form)
+            for i in range(count)
+        ]
     )
 
 

@@ -14,8 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from sqlalchemy import select
 
-from attack.servers import Answer, Browser, describe, in_parallel, serve_many
-from attack.test_limits_under_concurrency import answers
+from attack.servers import Answer, Browser, describe, serve_many, until_answered
 from support import Person, make_member, make_org
 from twofold.core.audit_events import AuditEventType
 from twofold.services import oidc_clients
@@ -141,8 +140,8 @@ def test_a_code_sent_twenty_times_at_once_through_two_servers_gives_tokens_once_
     with serve_many(2, settings.data_dir, database_url) as servers:
         urls = [s.base_url for s in servers]
         code = code_for(urls[0], application, member, "openid profile")
-        results = answers(
-            in_parallel([partial(application.exchange, urls[i % 2], code) for i in range(BURST)])
+        results = until_answered(
+            [partial(application.exchange, urls[i % 2], code) for i in range(BURST)]
         )
         assert all(a.status < 500 for a in results), describe(results)
         issued = [a for a in results if a.status == 200]
@@ -177,13 +176,11 @@ def test_a_refresh_token_sent_twenty_times_at_once_rotates_at_most_once_and_ends
         assert first.status == 200, first.body
         tokens = json.loads(first.body)
         assert userinfo_status(urls[0], tokens["access_token"]) == 200
-        results = answers(
-            in_parallel(
-                [
-                    partial(application.refresh, urls[i % 2], tokens["refresh_token"])
-                    for i in range(BURST)
-                ]
-            )
+        results = until_answered(
+            [
+                partial(application.refresh, urls[i % 2], tokens["refresh_token"])
+                for i in range(BURST)
+            ]
         )
         assert all(a.status < 500 for a in results), describe(results)
         rotated = [json.loads(a.body) for a in results if a.status == 200]
