@@ -21,6 +21,7 @@ from attack.servers import (
     serve,
     serve_many,
     until_answered,
+    until_answered_counting_busy,
 )
 from support import TEST_KEYS, Person, make_person
 from twofold.core.audit_events import AuditEventType
@@ -90,7 +91,7 @@ def test_forty_parallel_wrong_codes_through_two_servers_evaluate_only_ten(
         browser = Browser()
         token = sign_in_with_password(browser, servers[0].base_url, alice)
         form = {"code": code, "csrf_token": token}
-        results = until_answered(
+        results, busy = until_answered_counting_busy(
             [
                 partial(browser.request, servers[i % 2].base_url, "POST", "/login/code", form)
                 for i in range(40)
@@ -106,7 +107,13 @@ def test_forty_parallel_wrong_codes_through_two_servers_evaluate_only_ten(
         AuditEventType.SECOND_FACTOR_CODE_REUSED,
     )
     assert evaluated == FAILURES_PER_LOCK
-    assert statuses.count(429) == 40 - FAILURES_PER_LOCK + 1  # the tenth answers "locked" too
+    # Nine answer "wrong code" and the rest "locked" (the tenth too). A wrong code is counted
+    # and committed before the lock is written, so an attempt that then found the database
+    # busy was counted but answered 503, and its retry answers "locked": with no busy
+    # answer this is exactly 9 and 31.
+    wrong = statuses.count(400)
+    assert FAILURES_PER_LOCK - 1 - busy <= wrong <= FAILURES_PER_LOCK - 1, describe(results)
+    assert wrong + statuses.count(429) == 40, describe(results)
     with live_runtime.db() as db:
         user = db.get(User, alice.id)
         assert user is not None
