@@ -89,13 +89,14 @@ def register(
     public: bool = False,
     actor: AdminScope = OPERATOR,
     db: Session | None = None,
+    name: str = "Grafana",
 ) -> CreatedClient:
     """Registered by `actor`, in `db` (the actor's session) or a session of its own."""
     if db is None:
         with runtime.db() as own:
-            return register(runtime, slug, uris=uris, public=public, actor=actor, db=own)
+            return register(runtime, slug, uris=uris, public=public, actor=actor, db=own, name=name)
     return oidc_clients.create_client(
-        db, runtime, slug, name="Grafana", redirect_uris=uris or [APP], public=public, actor=actor
+        db, runtime, slug, name=name, redirect_uris=uris or [APP], public=public, actor=actor
     )
 
 
@@ -306,7 +307,7 @@ def test_list_shows_only_the_organizations_clients_revoked_ones_too(
 ) -> None:
     first = register(runtime)
     clock.advance(60)
-    second = register(runtime, public=True)
+    second = register(runtime, public=True, name="Grafana mobile")
     register(runtime, "globex")
     with runtime.db() as db:
         oidc_clients.revoke_client(db, runtime, first.client.client_id, OPERATOR)
@@ -321,7 +322,7 @@ def test_list_shows_only_the_organizations_clients_revoked_ones_too(
 
 def test_revoking_ends_every_grant_of_the_client_and_no_other(runtime: Runtime, acme: int) -> None:
     created = register(runtime)
-    other = register(runtime)
+    other = register(runtime, name="Nextcloud")
     grant = add_grant(runtime, created.client, acme)
     untouched = add_grant(runtime, other.client, acme)
     with runtime.db() as db:
@@ -398,3 +399,21 @@ def test_a_revoked_client_gets_no_new_secret(runtime: Runtime, acme: int) -> Non
     with runtime.db() as db, pytest.raises(InvalidInput, match="is revoked: it cannot get"):
         oidc_clients.rotate_secret(db, runtime, created.client.client_id, OPERATOR)
     assert snapshot(runtime) == before
+
+
+def test_a_second_application_of_the_same_name_is_refused_until_the_first_is_revoked(
+    runtime: Runtime, acme: int
+) -> None:
+    """A reload of the console's "registered" page posts the form again: it must not
+    register the application twice."""
+    first = register(runtime)
+    before = snapshot(runtime)
+    with pytest.raises(InvalidInput) as refused:
+        register(runtime, name="grafana ")
+    assert refused.value.field == "name"
+    assert "already has an application named 'grafana'" in refused.value.detail
+    assert snapshot(runtime) == before
+    register(runtime, "globex")  # another organization may use the name
+    with runtime.db() as db:
+        oidc_clients.revoke_client(db, runtime, first.client.client_id, OPERATOR)
+    assert register(runtime).client.name == "Grafana"

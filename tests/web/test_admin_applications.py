@@ -157,6 +157,20 @@ def test_registering_shows_the_client_id_and_secret_once(
     assert client_id in as_boss.get(APPS).text
 
 
+def test_posting_the_registration_again_registers_nothing_twice(
+    as_boss: TestClient, runtime: Runtime
+) -> None:
+    """Reloading the "registered" page makes the browser post the form again."""
+    token = csrf_token(as_boss, NEW)
+    data = {"name": "Grafana", "redirect_uris": APP, "client_type": "confidential"}
+    first = as_boss.post(NEW, data={**data, "csrf_token": token})
+    client_id, _secret = registered(first)
+    again = as_boss.post(NEW, data={**data, "csrf_token": token})
+    assert again.status_code == 400
+    assert "This organization already has an application named 'Grafana'" in text_of(again)
+    assert [row.client_id for row in stored(runtime)] == [client_id]
+
+
 def test_a_public_client_is_shown_without_a_secret(as_boss: TestClient, runtime: Runtime) -> None:
     response = register(as_boss, client_type="public", require_2fa="1")
     _client_id, secret = registered(response)

@@ -672,6 +672,10 @@ ACTION_SET_UP_TWO_FACTOR = Msg("Set up two-factor authentication")
 
 # --- OpenID Connect clients (services/oidc_clients.py) ----------------------------------------
 CLIENT_NAME_REQUIRED = Msg("Give the application a name (at most 200 characters).")
+CLIENT_NAME_TAKEN = Msg(
+    "This organization already has an application named '{name}': choose another name, or "
+    "revoke the old one first."
+)
 CLIENT_REDIRECT_URI_REQUIRED = Msg("Give at least one redirect URI.")
 CLIENT_ID_TOKEN_ALG_INVALID = Msg(
     "'{alg}' is not an ID token signing algorithm Twofold offers: choose RS256 or ES256."

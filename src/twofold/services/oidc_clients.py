@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from twofold.core import words
@@ -139,6 +139,10 @@ def create_client(
     name = name.strip()
     if not name or len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
         raise InvalidInput("name", words.CLIENT_NAME_REQUIRED)
+    if _active_client_named(db, organization.id, name) is not None:
+        # Also what makes a reload of the console's "registered" page (the browser posts
+        # the form again) harmless instead of registering the application twice.
+        raise InvalidInput("name", words.CLIENT_NAME_TAKEN(name=name))
     if not redirect_uris:
         raise InvalidInput("redirect_uri", words.CLIENT_REDIRECT_URI_REQUIRED)
     if id_token_alg not in signing_keys.ALGORITHMS:
@@ -365,3 +369,15 @@ def client_secret_matches(client: OidcClient, secret: str) -> bool:
     if client.secret_digest is None or not secret:
         return False
     return constant_time_equals(token_digest(secret), client.secret_digest)
+
+
+def _active_client_named(db: Session, organization_id: int, name: str) -> int | None:
+    """The organization's unrevoked application of this name (any case), if there is one:
+    people see the name when they sign in, so two of one name would be confusing."""
+    return db.scalar(
+        select(OidcClient.id).where(
+            OidcClient.organization_id == organization_id,
+            OidcClient.revoked_at.is_(None),
+            func.lower(OidcClient.name) == name.lower(),
+        )
+    )
