@@ -197,7 +197,9 @@ def decline(
         response = _shown_refusal(request, exc)
         pending.clear(request, response)
         return response
-    url = oidc_flow.decline_two_factor(db, runtime, client, auth_request, session, client_info)
+    url = oidc_flow.refuse(
+        db, runtime, client, auth_request, oidc_flow.TWO_FACTOR_DECLINED, session, client_info
+    )
     response = redirect(url)
     pending.clear(request, response)
     return response
@@ -232,17 +234,16 @@ def _proceed(
         url = oidc_flow.issue_code(db, runtime, client, auth_request, session)
         return _onward(request, client, url, after_form)
     if step is Step.TWO_FACTOR_UNAVAILABLE:
-        url = oidc_flow.refuse_two_factor_unavailable(
-            db, runtime, client, auth_request, session, client_info
-        )
+        denial = oidc_flow.TWO_FACTOR_UNAVAILABLE
+        url = oidc_flow.refuse(db, runtime, client, auth_request, denial, session, client_info)
         return _onward(request, client, url, after_form)
     if oidc.PROMPT_NONE in (auth_request.prompt or "").split():
-        url = oidc_flow.refuse_without_interaction(
-            db, runtime, client, auth_request, step, session, client_info
-        )
+        denial = oidc_flow.without_interaction(step)
+        url = oidc_flow.refuse(db, runtime, client, auth_request, denial, session, client_info)
         return _onward(request, client, url, after_form)
     if step is Step.NOT_A_MEMBER:
-        url = oidc_flow.refuse_not_member(db, runtime, client, auth_request, session, client_info)
+        denial = oidc_flow.NOT_A_MEMBER
+        url = oidc_flow.refuse(db, runtime, client, auth_request, denial, session, client_info)
         user = db.get(User, session.user_id) if session else None
         response = render(
             request,

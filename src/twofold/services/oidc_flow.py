@@ -271,16 +271,37 @@ def next_step(
     return Step.ISSUE
 
 
-def refuse_to_client(
+@dataclass(frozen=True)
+class Denial:
+    """Why the client gets an error instead of a code: the protocol error, what it says,
+    and the reason the audit event records."""
+
+    error: str
+    message: words.Msg
+    reason: str
+
+
+NOT_A_MEMBER = Denial("access_denied", words.OIDC_NOT_A_MEMBER, "not_a_member")
+TWO_FACTOR_DECLINED = Denial(
+    "access_denied", words.OIDC_TWO_FACTOR_DECLINED, "two_factor_declined"
+)  # "Not now" at the 2FA setup the client required
+TWO_FACTOR_UNAVAILABLE = Denial(
+    "access_denied", words.OIDC_TWO_FACTOR_UNAVAILABLE, "two_factor_unavailable"
+)  # required, and the person's organization offers none
+LOGIN_REQUIRED = Denial("login_required", words.OIDC_LOGIN_REQUIRED, "login_required")
+INTERACTION_REQUIRED = Denial(
+    "interaction_required", words.OIDC_INTERACTION_REQUIRED, "interaction_required"
+)
+
+
+@use_case
+def refuse(
     db: Session,
     runtime: Runtime,
     client: OidcClient,
     request: AuthorizationRequest,
-    *,
-    error: str,
-    message: words.Msg,
-    reason: str,
-    user_id: int | None,
+    denial: Denial,
+    session: AuthSession | None,
     client_info: ClientInfo,
 ) -> str:
     """Record the refusal; the URL that tells the client (error, state)."""
@@ -288,115 +309,26 @@ def refuse_to_client(
         db,
         runtime.now(),
         AuditEventType.OIDC_SIGN_IN_REFUSED,
-        user_id=user_id,
+        user_id=session.user_id if session else None,
         organization_id=client.organization_id,
         client=client_info,
         client_id=client.client_id,
-        reason=reason,
+        reason=denial.reason,
     )
-    db.commit()
     return error_redirect(
-        OidcRefused(error, message, redirect_uri=request.redirect_uri, state=request.state)
+        OidcRefused(
+            denial.error, denial.message, redirect_uri=request.redirect_uri, state=request.state
+        )
     )
 
 
-@use_case
-def refuse_not_member(
-    db: Session,
-    runtime: Runtime,
-    client: OidcClient,
-    request: AuthorizationRequest,
-    session: AuthSession | None,
-    client_info: ClientInfo,
-) -> str:
-    return refuse_to_client(
-        db,
-        runtime,
-        client,
-        request,
-        error="access_denied",
-        message=words.OIDC_NOT_A_MEMBER,
-        reason="not_a_member",
-        user_id=session.user_id if session else None,
-        client_info=client_info,
-    )
-
-
-@use_case
-def decline_two_factor(
-    db: Session,
-    runtime: Runtime,
-    client: OidcClient,
-    request: AuthorizationRequest,
-    session: AuthSession | None,
-    client_info: ClientInfo,
-) -> str:
-    """The person chose "Not now" at the 2FA setup the client required: access_denied."""
-    return refuse_to_client(
-        db,
-        runtime,
-        client,
-        request,
-        error="access_denied",
-        message=words.OIDC_TWO_FACTOR_DECLINED,
-        reason="two_factor_declined",
-        user_id=session.user_id if session else None,
-        client_info=client_info,
-    )
-
-
-@use_case
-def refuse_two_factor_unavailable(
-    db: Session,
-    runtime: Runtime,
-    client: OidcClient,
-    request: AuthorizationRequest,
-    session: AuthSession | None,
-    client_info: ClientInfo,
-) -> str:
-    """A second factor is required and the person's organization does not offer one."""
-    return refuse_to_client(
-        db,
-        runtime,
-        client,
-        request,
-        error="access_denied",
-        message=words.OIDC_TWO_FACTOR_UNAVAILABLE,
-        reason="two_factor_unavailable",
-        user_id=session.user_id if session else None,
-        client_info=client_info,
-    )
-
-
-@use_case
-def refuse_without_interaction(
-    db: Session,
-    runtime: Runtime,
-    client: OidcClient,
-    request: AuthorizationRequest,
-    step: Step,
-    session: AuthSession | None,
-    client_info: ClientInfo,
-) -> str:
-    """prompt=none and a page would be needed: login_required or interaction_required."""
+def without_interaction(step: Step) -> Denial:
+    """prompt=none and a page would be needed: what the client is told instead."""
     if step is Step.NOT_A_MEMBER:
-        error, message, reason = "access_denied", words.OIDC_NOT_A_MEMBER, "not_a_member"
-    elif step is Step.SIGN_IN:
-        error, message, reason = "login_required", words.OIDC_LOGIN_REQUIRED, "login_required"
-    else:
-        error, message = "interaction_required", words.OIDC_INTERACTION_REQUIRED
-        reason = "interaction_required"
-    return refuse_to_client(
-        db,
-        runtime,
-        client,
-        request,
-        error=error,
-        message=message,
-        reason=reason,
-        user_id=session.user_id if session else None,
-        client_info=client_info,
-    )
+        return NOT_A_MEMBER
+    if step is Step.SIGN_IN:
+        return LOGIN_REQUIRED
+    return INTERACTION_REQUIRED
 
 
 @use_case
