@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 import httpx2 as httpx
 import pyotp
@@ -295,3 +296,17 @@ def revoked(runtime: Runtime, grant_id: int) -> str | None:
         assert grant is not None
         assert (grant.revoked_at is None) == (grant.revoked_reason is None)
         return grant.revoked_reason
+
+
+class CapturingMailer:
+    """A mailer that keeps what it is given: `mail.deliver_pending(runtime, mailer)` and read
+    `mailer.messages`."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> None:
+        self.messages.append(message)
+
+    def describe(self) -> str:
+        return "captured in memory"

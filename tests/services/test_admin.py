@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from support import STRONG_PASSWORD, Person, enroll_totp, join, snapshot
+from support import STRONG_PASSWORD, CapturingMailer, Person, enroll_totp, join, snapshot
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import (
     Forbidden,
@@ -61,19 +61,6 @@ LINK = re.compile(r"https?://\S+/reenroll/[A-Za-z0-9_-]+")
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-class CapturingMailer:
-    """A mailer that keeps what it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    def send(self, message: EmailMessage) -> None:
-        self.messages.append(message)
-
-    def describe(self) -> str:
-        return "captured in memory"
 
 
 def delivered(runtime: Runtime) -> list[EmailMessage]:

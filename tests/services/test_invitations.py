@@ -9,7 +9,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from support import OTHER_STRONG_PASSWORD, STRONG_PASSWORD, Person, snapshot
+from support import OTHER_STRONG_PASSWORD, STRONG_PASSWORD, CapturingMailer, Person, snapshot
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import AlreadyExists, InvalidInput, InvalidToken, WeakPassword
 from twofold.core.policy import Demand, TwoFactorPolicy
@@ -22,17 +22,6 @@ from twofold.store.models import Membership, User
 CLIENT = ClientInfo(ip="198.51.100.9", user_agent="Mozilla/5.0 (invitee)")
 INVITE_LINK = re.compile(r"https?://\S+/invite/([A-Za-z0-9_-]+)")
 NEW = "new.person@example.org"
-
-
-class CapturingMailer:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    def send(self, message: EmailMessage) -> None:
-        self.messages.append(message)
-
-    def describe(self) -> str:
-        return "captured in memory"
 
 
 def invitation_mails(runtime: Runtime) -> list[EmailMessage]:

@@ -9,13 +9,12 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from support import STRONG_PASSWORD, make_org, snapshot
+from support import STRONG_PASSWORD, CapturingMailer, make_org, snapshot
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import Forbidden, InvalidInput, NotFound
 from twofold.core.policy import Role
@@ -26,17 +25,6 @@ from twofold.services.runtime import Runtime
 from twofold.store.models import AuditEvent, OidcClient, OidcGrant, User
 
 APP = "https://grafana.example.org/login/generic_oauth"
-
-
-class CapturingMailer:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    def send(self, message: EmailMessage) -> None:
-        self.messages.append(message)
-
-    def describe(self) -> str:
-        return "captured in memory"
 
 
 def delivered(runtime: Runtime) -> dict[str, list[str]]:

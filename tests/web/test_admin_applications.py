@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from email.message import EmailMessage
 
 import httpx2 as httpx
 import pytest
@@ -17,6 +16,7 @@ from sqlalchemy import select
 
 from support import (
     STRONG_PASSWORD,
+    CapturingMailer,
     Person,
     csrf_token,
     enroll_totp,
@@ -38,17 +38,6 @@ NEW = "/admin/applications/new?org=acme"
 APP = "https://grafana.example.org/login/generic_oauth"
 CLIENT_ID = re.compile(r'<code id="client-id">([A-Za-z0-9]{24})</code>')
 SECRET = re.compile(r'<code id="client-secret">([A-Za-z0-9_-]{43})</code>')
-
-
-class CapturingMailer:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    def send(self, message: EmailMessage) -> None:
-        self.messages.append(message)
-
-    def describe(self) -> str:
-        return "captured in memory"
 
 
 def mail_to(runtime: Runtime, address: str) -> list[str]:

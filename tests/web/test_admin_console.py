@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from email.message import EmailMessage
 
 import httpx2 as httpx
 import pytest
@@ -19,6 +18,7 @@ from sqlalchemy import func, select, update
 
 from support import (
     STRONG_PASSWORD,
+    CapturingMailer,
     Person,
     csrf_token,
     enroll_totp,
@@ -163,17 +163,6 @@ def session_count(runtime: Runtime, person: Person) -> int:
             db.scalar(select(func.count(AuthSession.id)).where(AuthSession.user_id == person.id))
             or 0
         )
-
-
-class CapturingMailer:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    def send(self, message: EmailMessage) -> None:
-        self.messages.append(message)
-
-    def describe(self) -> str:
-        return "captured in memory"
 
 
 def mail_to(runtime: Runtime, address: str) -> list[str]:

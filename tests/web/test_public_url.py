@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from email.message import EmailMessage
 
 import pytest
 from fastapi.testclient import TestClient
 
 from support import (
     STRONG_PASSWORD,
+    CapturingMailer,
     Person,
     enroll_totp,
     make_org,
@@ -31,17 +31,6 @@ ATTACKER = "attacker.example"
 CONFIGURED = "https://id.example.org"
 SERVE_DEFAULT = "http://localhost:8000"  # what `twofold serve` prints with the default settings
 LINK = re.compile(r"https?://[^\s\"'<>]+")
-
-
-class CapturingMailer:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    def send(self, message: EmailMessage) -> None:
-        self.messages.append(message)
-
-    def describe(self) -> str:
-        return "captured in memory"
 
 
 def delivered_text(runtime: Runtime) -> str:

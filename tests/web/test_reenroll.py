@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from email.message import EmailMessage
 
 import httpx2 as httpx
 import pyotp
@@ -15,7 +14,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from support import STRONG_PASSWORD, Person, csrf_token, post_form, sign_in, text_of
+from support import (
+    STRONG_PASSWORD,
+    CapturingMailer,
+    Person,
+    csrf_token,
+    post_form,
+    sign_in,
+    text_of,
+)
 from twofold.core.audit_events import AuditEventType
 from twofold.core.policy import Role, TwoFactorPolicy
 from twofold.otp.clock import FixedClock, unix_time
@@ -131,17 +138,6 @@ def two_factor_state(runtime: Runtime, person: Person) -> tuple[bool, bool]:
 def events(runtime: Runtime, event: AuditEventType) -> list[AuditEvent]:
     with runtime.db() as db:
         return list(db.scalars(select(AuditEvent).where(AuditEvent.event == event.value)))
-
-
-class CapturingMailer:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    def send(self, message: EmailMessage) -> None:
-        self.messages.append(message)
-
-    def describe(self) -> str:
-        return "captured in memory"
 
 
 @pytest.fixture
