@@ -39,21 +39,6 @@ from twofold.store.models import (
 ACCESS = "access"
 REFRESH = "refresh"
 _MAX_TOKEN = 128
-# Opened signing keys by kid: unsealing and importing an RSA key costs ~40 ms, signing
-# 0.3 ms. A kid names one key for good (resealing changes the wrapping, not the key).
-_SIGNERS: dict[str, signing_keys.Signer] = {}
-
-
-def current_signer(
-    db: Session, runtime: Runtime, alg: str = signing_keys.RS256
-) -> signing_keys.Signer:
-    """signing_keys.signer() for `alg` (the client's choice), opened once per process and key."""
-    row = signing_keys.active_key(db, alg, runtime.now())
-    if row is not None and (known := _SIGNERS.get(row.kid)) is not None:
-        return known
-    signer = signing_keys.signer(db, runtime, alg)
-    _SIGNERS[signer.kid] = signer
-    return signer
 
 
 @dataclass(frozen=True)
@@ -211,7 +196,7 @@ def exchange_code(
     """grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6)."""
     client = authenticate_client(db, runtime, credentials, client_info)
     # Before any write: it may create the first keys (and commit them).
-    signer = current_signer(db, runtime, client.id_token_signed_response_alg)
+    signer = signing_keys.signer(db, runtime, client.id_token_signed_response_alg)
     now = runtime.now()
 
     def refuse(message: Msg, reason: str, grant: OidcGrant | None = None, **kw: Any) -> NoReturn:
@@ -299,7 +284,7 @@ def refresh(
     account, the membership and the credentials are checked again each time."""
     client = authenticate_client(db, runtime, credentials, client_info)
     # Before any write: it may create the first keys (and commit them).
-    signer = current_signer(db, runtime, client.id_token_signed_response_alg)
+    signer = signing_keys.signer(db, runtime, client.id_token_signed_response_alg)
     now = runtime.now()
 
     def refuse(reason: str, grant: OidcGrant | None = None, revoke: bool = False) -> NoReturn:

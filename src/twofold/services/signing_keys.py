@@ -141,6 +141,12 @@ class Signer:
         return jwt.encode({"alg": self.alg, "kid": self.kid, "typ": "JWT"}, claims, self.key)
 
 
+# Opened keys, by (kid, key-ring key id it is sealed under): unsealing and importing an RSA
+# key took ~40 ms, most of a code exchange (docs/benchmarks.md). A kid is the key's own
+# thumbprint, so an entry never goes stale; a re-seal gives a new entry.
+_OPENED: dict[tuple[str, str], Signer] = {}
+
+
 def signer(db: Session, runtime: Runtime, alg: str = RS256) -> Signer:
     """What signs a token with `alg` now; generates the first keys if there are none."""
     row = active_key(db, alg, runtime.now())
@@ -148,11 +154,15 @@ def signer(db: Session, runtime: Runtime, alg: str = RS256) -> Signer:
         ensure_signing_keys(db, runtime)
         row = active_key(db, alg, runtime.now())
         assert row is not None
+    opened = _OPENED.get((row.kid, row.private_kid))
+    if opened is not None:
+        return opened
     pem = runtime.keys.open(
         row.private_kid, row.private_sealed, context=private_key_context(row.kid)
     )
     key: SigningKey = RSAKey.import_key(pem) if row.alg == RS256 else ECKey.import_key(pem)
-    return Signer(kid=row.kid, alg=row.alg, key=key)
+    opened = _OPENED[(row.kid, row.private_kid)] = Signer(kid=row.kid, alg=row.alg, key=key)
+    return opened
 
 
 def public_key_set(db: Session, now: datetime) -> KeySet:
