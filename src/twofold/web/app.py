@@ -28,6 +28,7 @@ from twofold.services.runtime import Runtime, build_runtime
 from twofold.services.signing_keys import ensure_signing_keys
 from twofold.settings import Settings
 from twofold.store.db import DatabaseBusy, is_contention
+from twofold.web.api import build_api
 from twofold.web.deps import CsrfRejected, Redirect, require_csrf
 from twofold.web.errors import message_for, status_for
 from twofold.web.hosts import AllowedHosts
@@ -173,6 +174,7 @@ def create_app(
     )
     app.state.runtime = runtime
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.mount("/api", build_api(app.state))
     app.include_router(auth.router)
     app.include_router(account.router)
     app.include_router(setup.router)

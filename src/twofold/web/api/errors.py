@@ -1,0 +1,100 @@
+"""The JSON API's one error shape, `{"error": code, "message": words}`, for every failure
+under /api: domain errors (their stable `code`, status from twofold.web.errors), bad
+requests, unknown routes, a busy database and bugs. Pages keep their HTML error pages."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from twofold.core import words
+from twofold.core.errors import TwofoldError
+from twofold.core.words import Words, translate
+from twofold.store.db import DatabaseBusy, is_contention
+from twofold.web.errors import message_for, status_for
+from twofold.web.rendering import runtime_of
+
+log = logging.getLogger("twofold.api")
+
+BUSY_RETRY_AFTER_SECONDS = 2
+
+
+class ErrorBody(BaseModel):
+    """Every API error: a stable machine-readable `error` code and words for a person."""
+
+    error: str
+    message: str
+
+
+class ApiError(Exception):
+    """A failure that belongs to the API itself (a missing key, a malformed body), not to
+    the domain: raised in an API route and answered in the one error shape."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: Words,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int, code: str, message: Words, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = ErrorBody(error=code, message=translate(message))
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def install_api_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(ApiError)
+    async def on_api_error(_request: Request, exc: ApiError) -> Response:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @api.exception_handler(TwofoldError)
+    async def on_domain_error(request: Request, exc: TwofoldError) -> Response:
+        body = ErrorBody(error=exc.code, message=message_for(exc, runtime_of(request).now()))
+        return JSONResponse(body.model_dump(), status_code=status_for(exc))
+
+    @api.exception_handler(RequestValidationError)
+    async def on_validation(_request: Request, _exc: RequestValidationError) -> Response:
+        return error_response(422, "invalid_request", words.FORM_INCOMPLETE)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def on_http(_request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return error_response(404, "not_found", words.NO_PAGE_HERE)
+        if exc.status_code == 405:
+            return error_response(405, "method_not_allowed", words.METHOD_NOT_ACCEPTED)
+        return error_response(exc.status_code, "error", words.SOMETHING_WENT_WRONG)
+
+    @api.exception_handler(DatabaseBusy)
+    @api.exception_handler(PoolTimeout)
+    @api.exception_handler(DBAPIError)
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        if is_contention(exc):
+            log.warning("busy, answered 503: %s", type(exc).__name__)
+            return error_response(
+                503,
+                "busy",
+                words.SOMETHING_WENT_WRONG,
+                {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+            )
+        return await on_unexpected(request, exc)
+
+    @api.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(500, "internal_error", words.UNEXPECTED_ERROR)
