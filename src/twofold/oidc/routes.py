@@ -21,8 +21,9 @@ from twofold.core.errors import OidcRefused
 from twofold.core.words import translate
 from twofold.oidc import pending
 from twofold.services import oidc_flow, oidc_logout, oidc_tokens, signing_keys
-from twofold.services.oidc_flow import AuthorizationRequest, Step
+from twofold.services.oidc_flow import AuthorizationRequest
 from twofold.services.oidc_tokens import ClientCredentials
+from twofold.services.sign_in_steps import Step
 from twofold.store.models import OidcClient, User
 from twofold.web.deps import (
     CODE_PAGE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,11 @@ from twofold.web.labels import audit_details
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "twofold_session"
+# With TWOFOLD_COOKIE_DOMAIN: the session token, sealed, for sibling subdomains' proxies;
+# only /auth/forward accepts it (an application behind the proxy sees it, and cannot turn it
+# into a console session).
+DOMAIN_COOKIE = "twofold_forward"
+_DOMAIN_COOKIE_CONTEXT = b"forward-auth-domain-cookie"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["days_left"] = days_left
@@ -108,6 +114,40 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
         secure=is_https(request),
         path="/",
     )
+    runtime = runtime_of(request)
+    domain = runtime.settings.cookie_domain
+    if domain:
+        kid, sealed = runtime.keys.seal(token.encode(), context=_DOMAIN_COOKIE_CONTEXT)
+        response.set_cookie(
+            domain_cookie_name(request),
+            f"{kid}.{base64.urlsafe_b64encode(sealed).decode('ascii')}",
+            domain=domain,
+            httponly=True,
+            samesite="lax",
+            secure=is_https(request),
+            path="/",
+        )
+
+
+def domain_cookie_name(request: Request) -> str:
+    """`__Secure-` under https: the browser insists on Secure (`__Host-` forbids Domain)."""
+    return f"__Secure-{DOMAIN_COOKIE}" if is_https(request) else DOMAIN_COOKIE
+
+
+def domain_cookie_token(request: Request) -> str | None:
+    """The session token the domain cookie carries, if it is one this server sealed."""
+    runtime = runtime_of(request)
+    value = request.cookies.get(domain_cookie_name(request))
+    if not runtime.settings.cookie_domain or not value or len(value) > 400 or "." not in value:
+        return None
+    kid, _, encoded = value.partition(".")
+    try:
+        plain = runtime.keys.open(
+            kid, base64.urlsafe_b64decode(encoded), context=_DOMAIN_COOKIE_CONTEXT
+        )
+        return plain.decode("ascii")
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def clear_session_cookie(request: Request, response: Response) -> None:
@@ -118,3 +158,13 @@ def clear_session_cookie(request: Request, response: Response) -> None:
         httponly=True,
         samesite="lax",
     )
+    domain = runtime_of(request).settings.cookie_domain
+    if domain:
+        response.delete_cookie(
+            domain_cookie_name(request),
+            path="/",
+            domain=domain,
+            secure=is_https(request),
+            httponly=True,
+            samesite="lax",
+        )

@@ -25,6 +25,7 @@ from twofold.services.account import PendingEnrollment
 from twofold.services.organizations import Standing
 from twofold.services.users import has_two_factor, recovery_codes_left
 from twofold.store.models import User
+from twofold.web import forward_pending
 from twofold.web.deps import (
     AuthenticatedSession,
     ClientDep,
@@ -172,7 +173,13 @@ def recovery_codes_page(request: Request, codes: list[str], *, first_time: bool)
         codes=codes,
         codes_text=recovery_codes_text(request, codes),
         first_time=first_time,
-        for_application=oidc_pending.is_pending(request),
+        continue_url=(
+            "/oidc/continue"
+            if oidc_pending.is_pending(request)
+            else forward_pending.CONTINUE
+            if forward_pending.is_pending(request)
+            else None
+        ),
     )
 
 
