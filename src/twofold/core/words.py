@@ -783,7 +783,7 @@ EVENT_OIDC_TOKEN_REFRESHED = Msg("Application session renewed")
 EVENT_OIDC_SIGN_IN_REFUSED = Msg("Application sign-in refused")
 EVENT_OIDC_SIGNED_OUT = Msg("Signed out from an application")
 EVENT_FORWARD_AUTH_REFUSED = Msg("Sign-in to a proxied application refused")
-TITLE_NOT_ALLOWED_HERE = Msg("Not available to you")
+TITLE_FORWARD_REFUSED = Msg("Not available to you")
 FORWARD_NOT_A_MEMBER = Msg(
     "Your account is not a member of the organization this address belongs to, so Twofold "
     "cannot let you in. If you should have access, ask an administrator of that organization "

@@ -96,7 +96,7 @@ def _refusal_page(request: Request, step: Step) -> Response:
         request,
         "error.html",
         status_code=403,
-        title=words.TITLE_NOT_ALLOWED_HERE,
+        title=words.TITLE_FORWARD_REFUSED,
         message=message,
     )
 
