@@ -303,3 +303,26 @@ def test_no_domain_cookie_without_the_setting(
 def test_no_bad_query_parameter_is_a_500(client: TestClient, query: str) -> None:
     assert client.get("/auth/forward" + query, headers=FORWARDED).status_code in (302, 401)
     assert client.get("/login" + query.replace("org", "rd")).status_code == 200
+
+
+def test_not_now_at_2fa_setup_ends_the_forward_sign_in_on_the_account_page(
+    client: TestClient, runtime: Runtime, people: None
+) -> None:
+    # beta's policy is optional: only the proxy's `require=mfa` asks for a second factor.
+    person = make_member(runtime, "kit", "beta")
+    client.get("/login", params={"rd": APP, "org": "beta", "require": "mfa"})
+    post_form(client, "/login?forward=1", {"login": "kit", "password": person.password}, "/login")
+    assert client.get("/auth/continue").headers["location"] == "/account/security/setup"
+    setup = client.get("/account/security/setup")
+    assert 'href="/auth/decline"' in setup.text
+    declined = client.get("/auth/decline")
+    assert declined.headers["location"] == "/account/security?notice=forward_declined"
+    assert 'twofold_forward_rd=""' in declined.headers["set-cookie"]
+    account = client.get(declined.headers["location"])
+    assert account.status_code == 200
+    assert "stays closed to you" in text_of(account)
+    # The sign-in for the application has ended: nothing carries the person back to it.
+    assert client.get("/auth/continue").headers["location"] == "/"
+    assert client.get("/auth/forward?org=beta&require=mfa").status_code == 401
+    # Without an application's sign-in under way, "Not now" stays on the account.
+    assert 'href="/account/security"' in client.get("/account/security/setup").text

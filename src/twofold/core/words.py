@@ -793,3 +793,8 @@ FORWARD_TWO_FACTOR_UNAVAILABLE = Msg(
     "This address requires two-factor authentication, and none of your organizations offers "
     "it. Ask an administrator of your organization."
 )
+NOTICE_FORWARD_SIGN_IN_DECLINED = Msg(
+    "You chose not to set up two-factor authentication now, so the application you were "
+    "signing in to stays closed to you. Turn it on here whenever you are ready, then open the "
+    "application again."
+)

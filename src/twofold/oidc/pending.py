@@ -13,6 +13,8 @@ from twofold.web.rendering import read_cookie, runtime_of
 
 COOKIE = "twofold_oidc"
 _CONTEXT = b"oidc-pending-request"
+# "Not now" at a 2FA setup the application required: the client is told access_denied.
+DECLINE = "/oidc/decline"
 
 
 def store(request: Request, response: Response, pending: AuthorizationRequest) -> None:

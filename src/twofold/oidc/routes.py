@@ -45,7 +45,6 @@ USERINFO = "/oidc/userinfo"
 JWKS = "/oidc/jwks"
 END_SESSION = "/oidc/logout"
 CONTINUE = "/oidc/continue"
-DECLINE = "/oidc/decline"
 # The sign-in page, shown even to a signed-in person: the client wants a new sign-in.
 SIGN_IN_AGAIN = "/login?oidc=1"
 
@@ -179,7 +178,7 @@ def resume(
     return _proceed(request, db, runtime, client_info, client, auth_request, session, True)
 
 
-@router.get(DECLINE)
+@router.get(pending.DECLINE)
 @writes_on_get
 def decline(
     request: Request,

@@ -15,6 +15,7 @@ from twofold.web.rendering import read_cookie, runtime_of
 COOKIE = "twofold_forward_rd"
 _CONTEXT = b"forward-auth-pending"
 CONTINUE = "/auth/continue"
+DECLINE = "/auth/decline"
 
 
 def store(request: Request, response: Response, pending: PendingSignIn) -> None:

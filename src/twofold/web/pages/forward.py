@@ -42,6 +42,7 @@ router = APIRouter()
 
 FORWARD = "/auth/forward"
 SIGN_IN_AGAIN = "/login?forward=1"
+DECLINED = "/account/security?notice=forward_declined"
 HEADERS = ("X-Twofold-User", "X-Twofold-Email", "X-Twofold-Organization", "X-Twofold-Amr")
 _MAX_FORWARDED = 2000
 
@@ -161,6 +162,16 @@ def resume(
             Step.ENROLL: SETUP_PAGE,
         }[answer.step]
         return redirect(target)
+    forward_pending.clear(request, response)
+    return response
+
+
+@router.get(forward_pending.DECLINE)
+def decline(request: Request) -> Response:
+    """ "Not now" at a 2FA setup the application asked for: the sign-in for it ends (the
+    application would only ask again), and the person lands on their account, told why the
+    application stays closed and where to turn 2FA on later (decision 0016)."""
+    response = redirect(DECLINED)
     forward_pending.clear(request, response)
     return response
 
