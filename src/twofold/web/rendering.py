@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from twofold.core.policy import days_left
 from twofold.core.words import Msg, Text, translate
+from twofold.crypto.sealed_text import open_text, seal_text
 from twofold.otp.clock import unix_time
 from twofold.services.runtime import Runtime
 from twofold.web import csrf
@@ -117,10 +117,9 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
     runtime = runtime_of(request)
     domain = runtime.settings.cookie_domain
     if domain:
-        kid, sealed = runtime.keys.seal(token.encode(), context=_DOMAIN_COOKIE_CONTEXT)
         response.set_cookie(
             domain_cookie_name(request),
-            f"{kid}.{base64.urlsafe_b64encode(sealed).decode('ascii')}",
+            seal_text(runtime.keys, token, context=_DOMAIN_COOKIE_CONTEXT),
             domain=domain,
             httponly=True,
             samesite="lax",
@@ -137,27 +136,26 @@ def domain_cookie_name(request: Request) -> str:
 def domain_cookie_token(request: Request) -> str | None:
     """The session token the domain cookie carries, if it is one this server sealed."""
     runtime = runtime_of(request)
+    if not runtime.settings.cookie_domain:
+        return None
     value = request.cookies.get(domain_cookie_name(request))
-    if not runtime.settings.cookie_domain or not value or len(value) > 400 or "." not in value:
-        return None
-    kid, _, encoded = value.partition(".")
-    try:
-        plain = runtime.keys.open(
-            kid, base64.urlsafe_b64decode(encoded), context=_DOMAIN_COOKIE_CONTEXT
-        )
-        return plain.decode("ascii")
-    except (ValueError, TypeError, KeyError):
-        return None
+    token = open_text(runtime.keys, value, context=_DOMAIN_COOKIE_CONTEXT, max_length=400)
+    return token if token is not None and token.isascii() else None
 
 
-def clear_session_cookie(request: Request, response: Response) -> None:
+def delete_cookie(request: Request, response: Response, name: str) -> None:
+    """Clear one of our host-only cookies (set with these attributes)."""
     response.delete_cookie(
-        cookie_name(request, SESSION_COOKIE),
+        cookie_name(request, name),
         path="/",
         secure=is_https(request),
         httponly=True,
         samesite="lax",
     )
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    delete_cookie(request, response, SESSION_COOKIE)
     domain = runtime_of(request).settings.cookie_domain
     if domain:
         response.delete_cookie(
