@@ -220,12 +220,16 @@ def runtime(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
 # paid. Pages find the runtime through `app.state.runtime`, set to each test's own here.
 # No background workers: tests deliver mail themselves, and the purge's first pass would
 # come an hour after start (tests/services/test_housekeeping.py starts its own).
-_APPS: dict[tuple[frozenset[str] | None, bool], FastAPI] = {}
+_APPS: dict[tuple[object, ...], FastAPI] = {}
 
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    shape = (runtime.settings.allowed_host_names, runtime.settings.uses_https)
+    shape = (
+        runtime.settings.allowed_host_names,
+        runtime.settings.uses_https,
+        runtime.settings.redirect_hosts,  # the CSP's form-action names them
+    )
     app = _APPS.get(shape)
     if app is None:
         app = create_app(runtime=runtime, mail_worker=False, purge_worker=False)

@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from twofold.core.redirects import AllowedHost, parse_allowed_hosts
 
 
 class Settings(BaseSettings):
@@ -42,6 +44,16 @@ class Settings(BaseSettings):
     password_session_minutes: int = Field(default=10, ge=1, le=60)
     trust_proxy_headers: bool = Field(
         default=False, description="Read the client IP from X-Forwarded-For (behind a proxy)."
+    )
+    allowed_redirect_hosts: str | None = Field(
+        default=None,
+        description="Comma-separated host[:port] a sign-in may return to (`rd`, forward-auth): "
+        "https only, or http for an entry written as http://host[:port]; no wildcards.",
+    )
+    cookie_domain: str | None = Field(
+        default=None,
+        description="Domain for a second cookie that carries the sign-in to sibling "
+        "subdomains, accepted only by /auth/forward; the console's cookie stays host-only.",
     )
     smtp_host: str | None = None
     smtp_port: int | None = Field(default=None, ge=1, le=65535)
@@ -84,6 +96,26 @@ class Settings(BaseSettings):
         if self.env == "production":
             return frozenset({host_name(urlsplit(self.public_url).netloc)})
         return None
+
+    @field_validator("allowed_redirect_hosts")
+    @classmethod
+    def _check_redirect_hosts(cls, value: str | None) -> str | None:
+        parse_allowed_hosts(value)  # a mistyped entry stops the start, not a later sign-in
+        return value
+
+    @field_validator("cookie_domain")
+    @classmethod
+    def _check_cookie_domain(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        domain = value.strip().lower().lstrip(".")
+        if "." not in domain or not all(c.isalnum() or c in "-." for c in domain):
+            raise ValueError("TWOFOLD_COOKIE_DOMAIN must be a domain such as example.com")
+        return domain
+
+    @property
+    def redirect_hosts(self) -> tuple[AllowedHost, ...]:
+        return parse_allowed_hosts(self.allowed_redirect_hosts)
 
     @property
     def resolved_database_url(self) -> str:

@@ -50,10 +50,14 @@ def _env(data_dir: Path, database_url: str, extra: dict[str, str]) -> dict[str, 
 
 @contextmanager
 def serve(
-    data_dir: Path, database_url: str, extra_env: dict[str, str] | None = None
+    data_dir: Path,
+    database_url: str,
+    extra_env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[Served]:
-    """One server process on `database_url`; stopped (by its PID) when the block ends."""
-    port = _free_port()
+    """One server process on `database_url` (on `port`, else a free one); stopped (by its
+    PID) when the block ends."""
+    port = port or _free_port()
     process = subprocess.Popen(
         [str(TWOFOLD), "serve", "--port", str(port)],
         stdout=subprocess.PIPE,

@@ -107,8 +107,9 @@ def _wait_until_healthy(process: subprocess.Popen[str], base_url: str, deadline:
 
 
 @contextmanager
-def running_server(data_dir: Path) -> Iterator[Server]:
-    """Start `twofold serve`, wait until /healthz answers 200, and always stop it afterwards."""
+def running_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    """Start `twofold serve` (with `extra_env` settings), wait until /healthz answers 200, and
+    always stop it afterwards."""
     port = _free_port()
     process = subprocess.Popen(
         [str(TWOFOLD), "serve", "--data-dir", str(data_dir), "--port", str(port)],
@@ -116,7 +117,7 @@ def running_server(data_dir: Path) -> Iterator[Server]:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
-        env=server_env(data_dir),
+        env={**server_env(data_dir), **(extra_env or {})},
     )
     assert process.stdout is not None
     stdout = process.stdout

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
@@ -41,7 +41,7 @@ from browser.flows import (
     sign_out,
 )
 from browser.operator_cli import Operator
-from browser.server import Server, server_env
+from browser.server import Server, running_server, server_env
 from support import STRONG_PASSWORD
 
 # Registers an application the way `twofold client create` will, against the server's data.
@@ -168,6 +168,15 @@ def _handler(rp: RelyingParty) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(body.encode())
                 return
+            if self.path == PROTECTED:  # behind a forward-auth proxy, in a real deployment
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(
+                    b'<!doctype html><link rel="icon" href="data:,"><title>Protected</title>'
+                    b"<h1>Protected</h1>"
+                )
+                return
             self.send_response(404)
             self.end_headers()
 
@@ -177,11 +186,36 @@ def _handler(rp: RelyingParty) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+PROTECTED = "/protected?a=1&b=2"
+
+
 @pytest.fixture(scope="module")
-def relying_party(server: Server, operator: Operator) -> Iterator[RelyingParty]:
+def app_socket() -> Iterator[ThreadingHTTPServer]:
+    """The example application's loopback port, bound before Twofold starts so that Twofold
+    may send a forward-auth sign-in back to it (TWOFOLD_ALLOWED_REDIRECT_HOSTS)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    yield httpd
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, app_socket: ThreadingHTTPServer
+) -> Iterator[Server]:
+    allowed = f"http://127.0.0.1:{app_socket.server_address[1]}"
+    with running_server(
+        tmp_path_factory.mktemp("twofold-data"), {"TWOFOLD_ALLOWED_REDIRECT_HOSTS": allowed}
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def relying_party(
+    server: Server, operator: Operator, app_socket: ThreadingHTTPServer
+) -> Iterator[RelyingParty]:
     """The example application of organization "acme", serving on a loopback port."""
     operator.create_org("acme", "Acme")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    httpd = app_socket
     base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
     client_id, secret = register_application(server, "acme", "Example app", base_url + "/callback")
     rp = RelyingParty(
@@ -261,3 +295,23 @@ def enter_password_here(page: Page, login: str) -> None:
     page.get_by_label("Login name or email").fill(login)
     page.get_by_label("Password", exact=True).fill(STRONG_PASSWORD)
     page.get_by_role("button", name="Continue").click()
+
+
+def test_a_forward_auth_sign_in_ends_at_the_rd_address_after_the_code_form(
+    page: Page, server: Server, operator: Operator, relying_party: RelyingParty
+) -> None:
+    """/login?rd=URL (an allowed host on another origin): after the password and the code
+    forms, the browser is at URL — the CSP's form-action let the redirects through."""
+    operator.create_user("fay", org="acme")
+    enter_password(page, "fay")
+    page.get_by_role("link", name="Set up two-factor authentication").click()
+    phone: PhoneApp = finish_setup(page)
+    sign_out(page)
+
+    target = relying_party.base_url + PROTECTED
+    page.goto(f"{server.base_url}/login?rd={quote(target, safe='')}")
+    enter_password_here(page, "fay")
+    expect(page).to_have_url(at_path("/login/code"))
+    enter_code(page, phone.next_code())
+    expect(page).to_have_url(target)
+    expect(page.get_by_role("heading", name="Protected")).to_be_visible()

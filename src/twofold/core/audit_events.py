@@ -54,3 +54,5 @@ class AuditEventType(StrEnum):
     OIDC_TOKEN_REFRESHED = "oidc.token_refreshed"
     OIDC_SIGN_IN_REFUSED = "oidc.sign_in_refused"
     OIDC_SIGNED_OUT = "oidc.signed_out"
+    # Forward-auth (issue #11): a sign-in for a proxied application shown a refusal.
+    FORWARD_AUTH_REFUSED = "forward_auth.refused"

@@ -782,3 +782,19 @@ EVENT_OIDC_TOKEN_REFUSED = Msg("Application token refused")
 EVENT_OIDC_TOKEN_REFRESHED = Msg("Application session renewed")
 EVENT_OIDC_SIGN_IN_REFUSED = Msg("Application sign-in refused")
 EVENT_OIDC_SIGNED_OUT = Msg("Signed out from an application")
+EVENT_FORWARD_AUTH_REFUSED = Msg("Sign-in to a proxied application refused")
+TITLE_FORWARD_REFUSED = Msg("Not available to you")
+FORWARD_NOT_A_MEMBER = Msg(
+    "Your account is not a member of the organization this address belongs to, so Twofold "
+    "cannot let you in. If you should have access, ask an administrator of that organization "
+    "to invite you."
+)
+FORWARD_TWO_FACTOR_UNAVAILABLE = Msg(
+    "This address requires two-factor authentication, and none of your organizations offers "
+    "it. Ask an administrator of your organization."
+)
+NOTICE_FORWARD_SIGN_IN_DECLINED = Msg(
+    "You chose not to set up two-factor authentication now, so the application you were "
+    "signing in to stays closed to you. Turn it on here whenever you are ready, then open the "
+    "application again."
+)

@@ -21,8 +21,9 @@ from twofold.core.errors import OidcRefused
 from twofold.core.words import translate
 from twofold.oidc import pending
 from twofold.services import oidc_flow, oidc_logout, oidc_tokens, signing_keys
-from twofold.services.oidc_flow import AuthorizationRequest, Step
+from twofold.services.oidc_flow import AuthorizationRequest
 from twofold.services.oidc_tokens import ClientCredentials
+from twofold.services.sign_in_steps import Step
 from twofold.store.models import OidcClient, User
 from twofold.web.deps import (
     CODE_PAGE,
@@ -44,7 +45,6 @@ USERINFO = "/oidc/userinfo"
 JWKS = "/oidc/jwks"
 END_SESSION = "/oidc/logout"
 CONTINUE = "/oidc/continue"
-DECLINE = "/oidc/decline"
 # The sign-in page, shown even to a signed-in person: the client wants a new sign-in.
 SIGN_IN_AGAIN = "/login?oidc=1"
 
@@ -178,7 +178,7 @@ def resume(
     return _proceed(request, db, runtime, client_info, client, auth_request, session, True)
 
 
-@router.get(DECLINE)
+@router.get(pending.DECLINE)
 @writes_on_get
 def decline(
     request: Request,

@@ -13,29 +13,25 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from twofold.core import oidc, words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import OidcRefused
-from twofold.core.policy import Demand, two_factor_offered
 from twofold.core.sessions import SessionState, amr_methods
 from twofold.core.words import translate
 from twofold.crypto.tokens import new_token, token_digest
-from twofold.services import audit, oidc_clients, organizations, sessions
+from twofold.services import audit, oidc_clients, sign_in_steps
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.sign_in_steps import Step
 from twofold.services.transactions import use_case
 from twofold.store.models import (
     AuthSession,
-    Membership,
     OidcAuthorizationCode,
     OidcClient,
     OidcGrant,
-    User,
 )
 
 _CHALLENGE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
@@ -183,19 +179,6 @@ def client_of(db: Session, request: AuthorizationRequest) -> OidcClient:
     return client
 
 
-class Step(StrEnum):
-    """What the person must still do before the client gets a code."""
-
-    SIGN_IN = "sign_in"  # no session, or not fresh enough: the sign-in page
-    SECOND_FACTOR = "second_factor"  # the code prompt
-    ENROLL = "enroll"  # set up 2FA (the client or the organization requires it)
-    NOT_A_MEMBER = "not_a_member"  # a clear page; the client gets access_denied
-    # 2FA is required but cannot be set up (every organization of the person has it off):
-    # the client gets access_denied at once, rather than the person a dead end.
-    TWO_FACTOR_UNAVAILABLE = "two_factor_unavailable"
-    ISSUE = "issue"  # nothing: issue the code
-
-
 def session_auth_time(session: AuthSession) -> datetime:
     """When the person really authenticated: the second factor, else the password step."""
     if session.second_factor_at is not None and oidc.has_second_factor(amr_methods(session.amr)):
@@ -205,17 +188,6 @@ def session_auth_time(session: AuthSession) -> datetime:
 
 def requires_two_factor(client: OidcClient, request: AuthorizationRequest) -> bool:
     return client.require_two_factor or request.wants_two_factor
-
-
-def is_member(db: Session, user_id: int, organization_id: int) -> bool:
-    return (
-        db.scalar(
-            select(Membership.id).where(
-                Membership.user_id == user_id, Membership.organization_id == organization_id
-            )
-        )
-        is not None
-    )
 
 
 def needs_fresh_sign_in(
@@ -234,41 +206,19 @@ def next_step(
     request: AuthorizationRequest,
     session: AuthSession | None,
 ) -> Step:
-    """What the person in `session` must still do for this request. Makes the client's
-    organization the session's current one, so that its policy (verification, enrollment)
-    is what the sign-in pages enforce."""
-    if session is None:
-        return Step.SIGN_IN
-    user = db.get(User, session.user_id)
-    if user is None or not user.is_active:
-        return Step.SIGN_IN
-    if not is_member(db, user.id, client.organization_id):
-        return Step.NOT_A_MEMBER
-    if session.organization_id != client.organization_id:
-        sessions.update_session_row(db, session, organization_id=client.organization_id)
-    if session.state != SessionState.AUTHENTICATED:
-        return Step.SECOND_FACTOR
-    if oidc.needs_fresh_sign_in(session_auth_time(session), request.freshness(), runtime.now()):
-        return Step.SIGN_IN
-    standing = organizations.standing(db, runtime, user, session)
-    demand = standing.access.demand
-    if demand is Demand.VERIFY:
-        return Step.SECOND_FACTOR
-    if demand is Demand.ENROLL:
-        return Step.ENROLL
-    if requires_two_factor(client, request) and not oidc.has_second_factor(
-        amr_methods(session.amr)
-    ):
-        # With 2FA on, a new sign-in asks for the code; without, it must be set up first,
-        # if the setup page offers it (the same test as that page's).
-        if standing.has_two_factor:
-            return Step.SIGN_IN
-        if user.two_factor_reset_at is None and not two_factor_offered(
-            standing.memberships, user.is_superadmin, False
-        ):
-            return Step.TWO_FACTOR_UNAVAILABLE
-        return Step.ENROLL
-    return Step.ISSUE
+    """What the person in `session` must still do for this request; the client's
+    organization becomes the session's current one (see `sign_in_steps.step_for`)."""
+    return sign_in_steps.step_for(
+        db,
+        runtime,
+        session,
+        organization_id=client.organization_id,
+        two_factor_required=requires_two_factor(client, request),
+        make_current=True,
+        needs_fresh_sign_in=lambda s: oidc.needs_fresh_sign_in(
+            session_auth_time(s), request.freshness(), runtime.now()
+        ),
+    )
 
 
 @dataclass(frozen=True)

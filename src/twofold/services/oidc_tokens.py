@@ -22,8 +22,8 @@ from twofold.core.errors import OidcRefused
 from twofold.core.words import Msg
 from twofold.crypto.tokens import constant_time_equals, new_token, token_digest
 from twofold.services import audit, oidc_clients, oidc_grants, signing_keys
-from twofold.services.oidc_flow import is_member
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.sign_in_steps import is_member
 from twofold.services.transactions import use_case
 from twofold.services.users import subject_of
 from twofold.store.db import rows_affected

@@ -355,10 +355,20 @@ class Standing:
     has_two_factor: bool
 
 
-def standing(db: Session, runtime: Runtime, user: User, session: AuthSession) -> Standing:
+def standing(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    session: AuthSession,
+    *,
+    organization_id: int | None = None,
+) -> Standing:
+    """What the session owes in its current organization, or in `organization_id` (one of
+    the person's) without making it current."""
     views = membership_views(db, user)
-    current = next((m for m in views if m.organization_id == session.organization_id), None)
-    if current is None and views:
+    wanted = organization_id if organization_id is not None else session.organization_id
+    current = next((m for m in views if m.organization_id == wanted), None)
+    if current is None and views and organization_id is None:
         # The current organization is gone (removed from it): fall back to the first one.
         current = views[0]
         sessions.update_session_row(db, session, organization_id=current.organization_id)

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from twofold import __version__
 from twofold.core import words
 from twofold.core.errors import ReenrollmentLinkRequired, TwofoldError
+from twofold.core.redirects import AllowedHost, origin_of
 from twofold.core.words import translate
 from twofold.oidc import routes as oidc_routes
 from twofold.services import health, member_actions
@@ -36,6 +37,7 @@ from twofold.web.pages import (
     account,
     admin,
     auth,
+    forward,
     invite,
     recovery_links,
     reenroll,
@@ -54,13 +56,26 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def content_security_policy(redirect_hosts: tuple[AllowedHost, ...]) -> str:
+    """The policy, whose `form-action` also names the allowed sign-in return hosts:
+    Chromium checks the redirects that follow a form post against it, and a sign-in at
+    /login?rd=… ends with one to the application (decision 0016)."""
+    if not redirect_hosts:
+        return CONTENT_SECURITY_POLICY
+    origins = " ".join(origin_of(entry) for entry in redirect_hosts)
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {origins}")
+
+
 class SecurityHeaders:
     """CSP that allows only 'self', no framing, no caching of pages that may show secrets;
     HSTS when the configured public URL is https."""
 
-    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+    def __init__(
+        self, app: ASGIApp, *, hsts: bool = False, policy: str = CONTENT_SECURITY_POLICY
+    ) -> None:
         self.app = app
         self.hsts = hsts
+        self.policy = policy.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,7 +87,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers += [
-                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                    (b"content-security-policy", self.policy),
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"no-referrer"),
@@ -184,6 +199,7 @@ def create_app(
     app.include_router(invite.router)
     app.include_router(admin.router)
     app.include_router(oidc_routes.router)
+    app.include_router(forward.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
@@ -205,7 +221,11 @@ def create_app(
 
     _install_error_handlers(app)
     app.add_middleware(AllowedHosts, allowed=runtime.settings.allowed_host_names)
-    app.add_middleware(SecurityHeaders, hsts=runtime.settings.uses_https)
+    app.add_middleware(
+        SecurityHeaders,
+        hsts=runtime.settings.uses_https,
+        policy=content_security_policy(runtime.settings.redirect_hosts),
+    )
     app.add_middleware(BodySizeLimit)
     return app
 

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from twofold.core.policy import days_left
 from twofold.core.words import Msg, Text, translate
+from twofold.crypto.sealed_text import open_text, seal_text
 from twofold.otp.clock import unix_time
 from twofold.services.runtime import Runtime
 from twofold.web import csrf
@@ -20,6 +21,11 @@ from twofold.web.labels import audit_details
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "twofold_session"
+# With TWOFOLD_COOKIE_DOMAIN: the session token, sealed, for sibling subdomains' proxies;
+# only /auth/forward accepts it (an application behind the proxy sees it, and cannot turn it
+# into a console session).
+DOMAIN_COOKIE = "twofold_forward"
+_DOMAIN_COOKIE_CONTEXT = b"forward-auth-domain-cookie"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["days_left"] = days_left
@@ -108,13 +114,55 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
         secure=is_https(request),
         path="/",
     )
+    runtime = runtime_of(request)
+    domain = runtime.settings.cookie_domain
+    if domain:
+        response.set_cookie(
+            domain_cookie_name(request),
+            seal_text(runtime.keys, token, context=_DOMAIN_COOKIE_CONTEXT),
+            domain=domain,
+            httponly=True,
+            samesite="lax",
+            secure=is_https(request),
+            path="/",
+        )
 
 
-def clear_session_cookie(request: Request, response: Response) -> None:
+def domain_cookie_name(request: Request) -> str:
+    """`__Secure-` under https: the browser insists on Secure (`__Host-` forbids Domain)."""
+    return f"__Secure-{DOMAIN_COOKIE}" if is_https(request) else DOMAIN_COOKIE
+
+
+def domain_cookie_token(request: Request) -> str | None:
+    """The session token the domain cookie carries, if it is one this server sealed."""
+    runtime = runtime_of(request)
+    if not runtime.settings.cookie_domain:
+        return None
+    value = request.cookies.get(domain_cookie_name(request))
+    token = open_text(runtime.keys, value, context=_DOMAIN_COOKIE_CONTEXT, max_length=400)
+    return token if token is not None and token.isascii() else None
+
+
+def delete_cookie(request: Request, response: Response, name: str) -> None:
+    """Clear one of our host-only cookies (set with these attributes)."""
     response.delete_cookie(
-        cookie_name(request, SESSION_COOKIE),
+        cookie_name(request, name),
         path="/",
         secure=is_https(request),
         httponly=True,
         samesite="lax",
     )
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    delete_cookie(request, response, SESSION_COOKIE)
+    domain = runtime_of(request).settings.cookie_domain
+    if domain:
+        response.delete_cookie(
+            domain_cookie_name(request),
+            path="/",
+            domain=domain,
+            secure=is_https(request),
+            httponly=True,
+            samesite="lax",
+        )

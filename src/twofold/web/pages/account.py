@@ -25,6 +25,7 @@ from twofold.services.account import PendingEnrollment
 from twofold.services.organizations import Standing
 from twofold.services.users import has_two_factor, recovery_codes_left
 from twofold.store.models import User
+from twofold.web import forward_pending
 from twofold.web.deps import (
     AuthenticatedSession,
     ClientDep,
@@ -50,6 +51,7 @@ SECURITY_NOTICES = {
     "session_ended": words.NOTICE_THAT_SESSION_ENDED,
     "others_ended": words.NOTICE_OTHER_SESSIONS_ENDED,
     "application_revoked": words.NOTICE_APPLICATION_REVOKED,
+    "forward_declined": words.NOTICE_FORWARD_SIGN_IN_DECLINED,
 }
 
 MISSING_SETUP_CODE = words.ENTER_SETUP_CODE
@@ -76,8 +78,18 @@ def _setup_page(
         secret_grouped=pending.secret_grouped,
         secret_plain=pending.secret_b32,
         params=pending.params,
-        for_application=oidc_pending.is_pending(request),
+        not_now=_not_now(request),
     )
+
+
+def _not_now(request: Request) -> str:
+    """Where "Not now" goes: the application's sign-in under way is declined (OpenID
+    Connect: the client is told; forward-auth: it ends), else back to the account."""
+    if oidc_pending.is_pending(request):
+        return oidc_pending.DECLINE
+    if forward_pending.is_pending(request):
+        return forward_pending.DECLINE
+    return "/account/security"
 
 
 @router.get("/security")
@@ -172,7 +184,13 @@ def recovery_codes_page(request: Request, codes: list[str], *, first_time: bool)
         codes=codes,
         codes_text=recovery_codes_text(request, codes),
         first_time=first_time,
-        for_application=oidc_pending.is_pending(request),
+        continue_url=(
+            "/oidc/continue"
+            if oidc_pending.is_pending(request)
+            else forward_pending.CONTINUE
+            if forward_pending.is_pending(request)
+            else None
+        ),
     )
 
 

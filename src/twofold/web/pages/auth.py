@@ -19,6 +19,7 @@ from twofold.oidc import pending as oidc_pending
 from twofold.services import oidc_clients, organizations, second_factor, signin, signup
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import AuthSession, User
+from twofold.web import forward_pending
 from twofold.web.deps import (
     CODE_PAGE,
     SETUP_PAGE,
@@ -30,6 +31,7 @@ from twofold.web.deps import (
 )
 from twofold.web.errors import message_for
 from twofold.web.forms import Refused, submit
+from twofold.web.pages import forward as forward_pages
 from twofold.web.rendering import (
     SESSION_COOKIE,
     clear_session_cookie,
@@ -72,10 +74,11 @@ CONTINUE_TO_APPLICATION = "/oidc/continue"
 
 
 def application_name(request: Request, db: DbDep) -> str | None:
-    """The application an OpenID Connect sign-in under way is for (the page names it)."""
+    """The application a sign-in under way is for (the page names it): an OpenID Connect
+    client, or the host a forward-auth sign-in returns to."""
     pending = oidc_pending.load(request)
     if pending is None:
-        return None
+        return forward_pending.target_host(request)
     client = oidc_clients.find_active_client(db, pending.client_id)
     return client.name if client else None
 
@@ -87,6 +90,8 @@ def after_sign_in_step(
     under way (it decides what is still needed), else as landing_page says."""
     if oidc_pending.is_pending(request):
         return CONTINUE_TO_APPLICATION
+    if forward_pending.is_pending(request):
+        return forward_pending.CONTINUE
     return landing_page(db, runtime, session)
 
 
@@ -99,14 +104,26 @@ def login_page(
     notice: str = "",
     next: str = "",
     oidc: str = "",
+    rd: str = "",
+    org: str = "",
+    require: str = "",
+    forward: str = "",
 ) -> Response:
-    # Sent here by an application's request (`oidc=1`): a signed-in person sees the form too,
-    # since the application wants a new sign-in. Any other visit ends a request left behind.
-    for_application = bool(oidc) and oidc_pending.is_pending(request)
+    # A sign-in for an application behind a proxy (`rd`, when allowed; else ignored).
+    started = forward_pages.start(request, runtime, rd, org, require) if rd else None
+    if started is not None:
+        if oidc_pending.is_pending(request):
+            oidc_pending.clear(request, started)
+        return started
+    # Sent here by an application's request (`oidc=1`, `forward=1`): a signed-in person sees
+    # the form too, since the application wants a new sign-in. Any other visit ends a
+    # request left behind.
+    for_application = (bool(oidc) and oidc_pending.is_pending(request)) or (
+        bool(forward) and forward_pending.is_pending(request)
+    )
     if session is not None and not for_application:
         moved = redirect(landing_page(db, runtime, session))
-        if oidc_pending.is_pending(request):
-            oidc_pending.clear(request, moved)
+        _end_pending(request, moved)
         return moved
     # A session cookie the server no longer knows: the session was ended elsewhere or timed out.
     ended = bool(read_cookie(request, SESSION_COOKIE)) and not notice and session is None
@@ -122,9 +139,17 @@ def login_page(
     )
     if ended:
         clear_session_cookie(request, response)  # said once
-    if not for_application and oidc_pending.is_pending(request):
-        oidc_pending.clear(request, response)
+    if not for_application:
+        _end_pending(request, response)
     return response
+
+
+def _end_pending(request: Request, response: Response) -> None:
+    """A sign-in for an application left behind ends with any other visit to /login."""
+    if oidc_pending.is_pending(request):
+        oidc_pending.clear(request, response)
+    if forward_pending.is_pending(request):
+        forward_pending.clear(request, response)
 
 
 NEXT_NOTICE = words.NOTICE_SIGN_IN_FIRST
