@@ -54,3 +54,9 @@ class AuditEventType(StrEnum):
     OIDC_TOKEN_REFRESHED = "oidc.token_refreshed"
     OIDC_SIGN_IN_REFUSED = "oidc.sign_in_refused"
     OIDC_SIGNED_OUT = "oidc.signed_out"
+    # Organization API keys and the verify endpoint (issue #11, decision 0017).
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_REVOKED = "api_key.revoked"
+    API_KEY_VERIFIED = "api_key.verified"
+    API_KEY_CODE_FAILED = "api_key.code_failed"
+    API_KEY_LOCKED = "api_key.locked_for_person"
