@@ -3,6 +3,7 @@ is set (CI sets it), on PostgreSQL too. Time is a FixedClock: no test sleeps for
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -27,6 +28,7 @@ from support import (
 )
 from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import FixedClock
+from twofold.services import passwords
 from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings
 from twofold.store.db import make_engine, migrate
@@ -37,6 +39,26 @@ from twofold.web.app import create_app
 # otherwise. Every web test copies an SQLite file and commits to it; on disk each commit and
 # close waits for fsync, which made a third of a web test's time (docs/development.md).
 _MEMORY = Path("/dev/shm")
+
+
+_ZXCVBN = passwords.zxcvbn
+
+
+@functools.lru_cache(maxsize=4096)
+def _strength(password: str, user_inputs: tuple[str, ...]) -> dict[str, Any]:
+    result: dict[str, Any] = _ZXCVBN(password, user_inputs=list(user_inputs))
+    return result
+
+
+def _remembered_strength(password: str, user_inputs: list[str] | None = None) -> dict[str, Any]:
+    return _strength(password, tuple(user_inputs or ()))
+
+
+# The strength estimate is a pure function of the password and the person's names, and the
+# fixtures create the same people with the same password in hundreds of tests: each estimate
+# is made once per worker instead of ~5 ms of CPU every time (docs/development.md, fifth pass).
+# Servers started by the tests run the real check every time.
+passwords.zxcvbn = _remembered_strength
 
 
 def pytest_configure(config: pytest.Config) -> None:
