@@ -4,6 +4,8 @@ shape with nothing changed."""
 
 from __future__ import annotations
 
+from itertools import count
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -16,12 +18,17 @@ from twofold.services.runtime import Runtime
 from twofold.store.models import AuditEvent, User
 
 VERIFY = "/api/v1/verify"
+KEY_NUMBERS = count(1)
 
 
 def new_key(runtime: Runtime, slug: str = "default", per_minute: int = 60) -> str:
     with runtime.db() as db:
         created = api_keys.create_key(
-            db, runtime, slug, name=f"app {slug}", requests_per_minute=per_minute
+            db,
+            runtime,
+            slug,
+            name=f"app {slug} {next(KEY_NUMBERS)}",
+            requests_per_minute=per_minute,
         )
         return created.secret
 

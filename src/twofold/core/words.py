@@ -822,3 +822,7 @@ API_KEY_SHOWN_ONCE = Msg(
     "Copy this key now: it is shown only once. Twofold keeps only a hash of it."
 )
 NOTICE_API_KEY_REVOKED = Msg("The API key was revoked: it stopped working at once.")
+API_KEY_NAME_TAKEN = Msg(
+    "This organization already has an active API key named '{name}': choose another name, "
+    "or revoke that key first."
+)

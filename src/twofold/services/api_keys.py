@@ -69,6 +69,10 @@ def create_key(
     name = name.strip()
     if not name or len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
         raise InvalidInput("name", words.API_KEY_NAME_REQUIRED)
+    if _active_key_named(db, organization.id, name) is not None:
+        # Also what makes a reload of the console's "created" page (the browser posts the
+        # form again) harmless instead of making a second key.
+        raise InvalidInput("name", words.API_KEY_NAME_TAKEN(name=name))
     if not 1 <= requests_per_minute <= MAX_REQUESTS_PER_MINUTE:
         raise InvalidInput(
             "requests_per_minute", words.API_KEY_RATE_INVALID(max=MAX_REQUESTS_PER_MINUTE)
@@ -119,6 +123,30 @@ def get_key(db: Session, key_id: int) -> ApiKey:
     return key
 
 
+def administered_key(
+    db: Session,
+    runtime: Runtime,
+    actor: AdminScope,
+    key_id: int,
+    action: str,
+    client: ClientInfo | None = None,
+) -> ApiKey:
+    """The key, if `actor` administers its organization; else refused and recorded."""
+    key = get_key(db, key_id)
+    ensure_administers(db, runtime, actor, key.organization_id, action, client)
+    return key
+
+
+def _active_key_named(db: Session, organization_id: int, name: str) -> ApiKey | None:
+    return db.scalar(
+        select(ApiKey).where(
+            ApiKey.organization_id == organization_id,
+            ApiKey.name == name,
+            ApiKey.revoked_at.is_(None),
+        )
+    )
+
+
 @use_case
 def revoke_key(
     db: Session,
@@ -130,8 +158,7 @@ def revoke_key(
 ) -> ApiKey:
     """Revoke the key: it stops working at once. Revoking twice is refused, nothing
     changed. Refused (and recorded) unless `actor` administers the key's organization."""
-    key = get_key(db, key_id)
-    ensure_administers(db, runtime, actor, key.organization_id, "revoke_api_key", client)
+    key = administered_key(db, runtime, actor, key_id, "revoke_api_key", client)
     now = runtime.now()
     revoked = rows_affected(
         db,
