@@ -3,7 +3,8 @@ application (a refused redirect URI first, marked and focused), sees its secret 
 never again — not on the list, not through the operator's `twofold client list`. The pages
 fit a phone and pass axe. The API keys tab next to it: a key is created, seen once, and
 revoked after a confirmation. With TWOFOLD_SCREENSHOTS=1 the secret page goes to
-docs/images/admin-applications.png, the key's to admin-api-keys.png."""
+docs/images/admin-applications.png, the key's to admin-api-keys.png and
+the list to admin-api-keys-list.png."""
 
 from __future__ import annotations
 
