@@ -129,3 +129,11 @@ def test_unknown_or_bad_input_is_a_clear_error_with_nothing_stored(
     assert code == 1, output
     assert says.lower() in output.lower()
     assert stored(acme)[0] == []
+
+
+def test_a_second_active_key_of_the_same_name_is_refused(acme: Path) -> None:
+    ok(acme, "apikey", "create", "acme", "--name", "VPN")
+    code, output = twofold(acme, "apikey", "create", "acme", "--name", "VPN")
+    assert code == 1, output
+    assert "already has an active API key named 'VPN'" in output
+    assert len(stored(acme)[0]) == 1
