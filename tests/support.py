@@ -21,7 +21,7 @@ from twofold.core.policy import Role, TwoFactorPolicy
 from twofold.crypto.keyring import KeyRing
 from twofold.otp.clock import FixedClock, unix_time
 from twofold.otp.secret import encode_secret
-from twofold.services import account, oidc_clients, organizations, signing_keys, users
+from twofold.services import account, mail, oidc_clients, organizations, signing_keys, users
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import OidcGrant, User
 
@@ -171,6 +171,7 @@ def make_member(
     role: Role = Role.MEMBER,
     superadmin: bool = False,
     with_totp: bool = False,
+    email: str | None = None,
 ) -> Person:
     """A person whose first (so, at sign-in, current) organization is `slug`."""
     with runtime.db() as db:
@@ -179,6 +180,8 @@ def make_member(
             runtime,
             login=login,
             password=STRONG_PASSWORD,
+            email=email,
+            email_verified=email is not None,
             organization_slug=slug,
             role=role.value,
             superadmin=superadmin,
@@ -310,3 +313,16 @@ class CapturingMailer:
 
     def describe(self) -> str:
         return "captured in memory"
+
+
+def mail_sent_to(runtime: Runtime, address: str) -> list[str]:
+    """Deliver the queue; the subjects and plain-text bodies sent to `address`."""
+    mailer = CapturingMailer()
+    mail.deliver_pending(runtime, mailer)
+    bodies = []
+    for message in mailer.messages:
+        if message["To"] == address:
+            part = message.get_body(("plain",))
+            assert part is not None
+            bodies.append(f"{message['Subject']}\n{part.get_content()}")  # type: ignore[attr-defined]
+    return bodies

@@ -1,8 +1,10 @@
 """The admin console's Applications tab in a real browser: an organization admin registers an
 application (a refused redirect URI first, marked and focused), sees its secret once, and
 never again — not on the list, not through the operator's `twofold client list`. The pages
-fit a phone and pass axe. With TWOFOLD_SCREENSHOTS=1 the secret page goes to
-docs/images/admin-applications.png."""
+fit a phone and pass axe. The API keys tab next to it: a key is created, seen once, and
+revoked after a confirmation. With TWOFOLD_SCREENSHOTS=1 the secret page goes to
+docs/images/admin-applications.png, the key's to admin-api-keys.png and
+the list to admin-api-keys-list.png."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from browser.axe import check_accessible
-from browser.flows import PHONE, at_path, shoot
+from browser.flows import DESKTOP, PHONE, at_path, shoot
 from browser.operator_cli import Operator
 from browser.test_accessibility import check_every_field_is_labelled, check_fits_a_phone
 from browser.test_admin import admin_tab, open_console, sign_in_new_admin
@@ -72,3 +74,30 @@ def test_an_admin_registers_an_application_and_sees_its_secret_once(
     page.set_viewport_size(PHONE)
     check_fits_a_phone(page)
     check_accessible(page)
+
+    # The API keys tab, next to Applications: a key seen once, then revoked after asking.
+    page.set_viewport_size(DESKTOP)
+    admin_tab(page, "API keys")
+    expect(page).to_have_url(at_path("/admin/api-keys"))
+    page.get_by_role("link", name="Create an API key").click()
+    check_every_field_is_labelled(page)
+    expect(page.get_by_label("Name")).to_be_focused()
+    page.get_by_label("Name").fill("VPN gateway")
+    page.get_by_label("Requests per minute").fill("120")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("status")).to_contain_text("it is shown only once")
+    key = page.locator("#api-key").inner_text()
+    assert re.fullmatch(r"tfk_[A-Za-z0-9_-]{43}", key)
+    check_accessible(page)
+    shoot(page, shots / "admin-api-keys.png")
+    page.get_by_role("link", name="Back to API keys").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^VPN gateway"))).to_be_visible()
+    assert key not in page.content()
+    shoot(page, shots / "admin-api-keys-list.png")
+    page.get_by_role("link", name="Revoke VPN gateway…").click()
+    page.get_by_role("button", name="Revoke VPN gateway").click()
+    expect(page.get_by_role("status")).to_contain_text("The API key was revoked")
+    expect(page.locator(".tag.revoked")).to_have_text("Revoked")
+    listed = operator.run("apikey", "list", "acme")
+    assert "VPN gateway" in listed
+    assert key not in listed

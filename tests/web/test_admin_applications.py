@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from support import (
     STRONG_PASSWORD,
-    CapturingMailer,
     Person,
     csrf_token,
     enroll_totp,
+    mail_sent_to,
     make_org,
     post_form,
     sign_in,
@@ -29,7 +29,7 @@ from support import (
 from twofold.core.audit_events import AuditEventType
 from twofold.core.policy import Role
 from twofold.otp.clock import FixedClock
-from twofold.services import mail, users
+from twofold.services import users
 from twofold.services.runtime import Runtime
 from twofold.store.models import AuditEvent, OidcClient
 
@@ -38,19 +38,6 @@ NEW = "/admin/applications/new?org=acme"
 APP = "https://grafana.example.org/login/generic_oauth"
 CLIENT_ID = re.compile(r'<code id="client-id">([A-Za-z0-9]{24})</code>')
 SECRET = re.compile(r'<code id="client-secret">([A-Za-z0-9_-]{43})</code>')
-
-
-def mail_to(runtime: Runtime, address: str) -> list[str]:
-    """Deliver the queue; the subjects and plain-text bodies sent to `address`."""
-    mailer = CapturingMailer()
-    mail.deliver_pending(runtime, mailer)
-    bodies = []
-    for message in mailer.messages:
-        if message["To"] == address:
-            part = message.get_body(("plain",))
-            assert part is not None
-            bodies.append(f"{message['Subject']}\n{part.get_content()}")  # type: ignore[attr-defined]
-    return bodies
 
 
 def admin(
@@ -299,7 +286,7 @@ def test_revoking_asks_first_then_revokes_and_tells_the_admins(
     as_boss: TestClient, runtime: Runtime
 ) -> None:
     client_id, secret = registered(register(as_boss))
-    mail_to(runtime, "boss@example.org")  # the registration's message
+    mail_sent_to(runtime, "boss@example.org")  # the registration's message
     confirm = as_boss.get(f"/admin/applications/{client_id}/revoke?org=acme")
     assert "every token it holds stops working at once" in text_of(confirm)
     assert stored(runtime)[0].revoked_at is None
@@ -310,7 +297,7 @@ def test_revoking_asks_first_then_revokes_and_tells_the_admins(
     assert "The application was revoked" in listing
     assert "Revoked" in listing
     assert stored(runtime)[0].revoked_at is not None
-    [message] = mail_to(runtime, "boss@example.org")
+    [message] = mail_sent_to(runtime, "boss@example.org")
     assert "The administrator boss revoked the application 'Grafana'" in message
     assert secret is not None
     assert secret not in message

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from twofold.cli.apikeys import apikey_app
 from twofold.cli.clients import client_app
 from twofold.cli.common import DataDirOption, fail, make_settings
 from twofold.cli.keys import keys_app
@@ -36,6 +37,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(org_app, name="org")
 app.add_typer(keys_app, name="keys")
 app.add_typer(client_app, name="client")
+app.add_typer(apikey_app, name="apikey")
 app.command("purge")(purge_command)
 
 

@@ -56,3 +56,9 @@ class AuditEventType(StrEnum):
     OIDC_SIGNED_OUT = "oidc.signed_out"
     # Forward-auth (issue #11): a sign-in for a proxied application shown a refusal.
     FORWARD_AUTH_REFUSED = "forward_auth.refused"
+    # Organization API keys and the verify endpoint (issue #11, decision 0017).
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_REVOKED = "api_key.revoked"
+    API_KEY_VERIFIED = "api_key.verified"
+    API_KEY_CODE_FAILED = "api_key.code_failed"
+    API_KEY_LOCKED = "api_key.locked_for_person"

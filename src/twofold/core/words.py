@@ -798,3 +798,47 @@ NOTICE_FORWARD_SIGN_IN_DECLINED = Msg(
     "signing in to stays closed to you. Turn it on here whenever you are ready, then open the "
     "application again."
 )
+
+# --- Organization API keys and the verify endpoint (issue #11) -------------------------------
+API_KEY_NAME_REQUIRED = Msg("Give the key a name (at most 200 characters).")
+API_KEY_RATE_INVALID = Msg("Requests per minute must be a whole number from 1 to {max}.")
+NO_SUCH_API_KEY = Msg("There is no API key with ID {key_id}.")
+API_KEY_ALREADY_REVOKED = Msg("The API key '{name}' (ID {key_id}) is already revoked.")
+API_KEY_MISSING = Msg(
+    "Send the organization's API key in the Authorization header: 'Bearer <key>'."
+)
+API_KEY_INVALID = Msg("The API key is unknown or revoked.")
+API_KEY_RATE_LIMITED = Msg("This API key sent too many requests; try again in {seconds} seconds.")
+API_BODY_INVALID = Msg(
+    "Send a JSON object with exactly two strings, 'user' and 'code', and nothing else."
+)
+EVENT_API_KEY_CREATED = Msg("API key created")
+EVENT_API_KEY_REVOKED = Msg("API key revoked")
+EVENT_API_KEY_VERIFIED = Msg("Second factor checked through an API key")
+EVENT_API_KEY_CODE_FAILED = Msg("Wrong code through an API key")
+EVENT_API_KEY_LOCKED = Msg("API key stopped answering for this person")
+DETAIL_API_KEY_ID = Msg("API key ID")
+SUBJECT_API_KEY_CREATED = Msg("API key '{name}' created for {organization}")
+API_KEY_CREATED = Msg(
+    "{actor} created the API key '{name}' (ID {key_id}) for {organization}. Whoever holds "
+    "it can check the second factor of {organization}'s members."
+)
+SUBJECT_API_KEY_REVOKED = Msg("API key '{name}' revoked for {organization}")
+API_KEY_REVOKED = Msg(
+    "{actor} revoked the API key '{name}' (ID {key_id}) for {organization}. It stopped "
+    "working at once."
+)
+IF_NOT_EXPECTED_CHECK_API_KEYS = Msg(
+    "You get this because you administer {organization}. If you didn't expect it, check "
+    "the organization's API keys in the admin console."
+)
+ACTION_OPEN_API_KEYS = Msg("Open the API keys")
+TITLE_API_KEYS = Msg("API keys")
+API_KEY_SHOWN_ONCE = Msg(
+    "Copy this key now: it is shown only once. Twofold keeps only a hash of it."
+)
+NOTICE_API_KEY_REVOKED = Msg("The API key was revoked: it stopped working at once.")
+API_KEY_NAME_TAKEN = Msg(
+    "This organization already has an active API key named '{name}': choose another name, "
+    "or revoke that key first."
+)

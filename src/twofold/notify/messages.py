@@ -193,3 +193,26 @@ def client_revoked(actor: Words, name: str, client_id: str, organization: str, u
         ),
         action=(words.ACTION_OPEN_APPLICATIONS, url),
     )
+
+
+def api_key_created(actor: Words, name: str, key_id: int, organization: str, url: str) -> Message:
+    """To each admin of the organization; never with the key."""
+    return Message(
+        words.SUBJECT_API_KEY_CREATED(name=name, organization=organization),
+        (
+            words.API_KEY_CREATED(actor=actor, name=name, key_id=key_id, organization=organization),
+            words.IF_NOT_EXPECTED_CHECK_API_KEYS(organization=organization),
+        ),
+        action=(words.ACTION_OPEN_API_KEYS, url),
+    )
+
+
+def api_key_revoked(actor: Words, name: str, key_id: int, organization: str, url: str) -> Message:
+    return Message(
+        words.SUBJECT_API_KEY_REVOKED(name=name, organization=organization),
+        (
+            words.API_KEY_REVOKED(actor=actor, name=name, key_id=key_id, organization=organization),
+            words.IF_NOT_EXPECTED_CHECK_API_KEYS(organization=organization),
+        ),
+        action=(words.ACTION_OPEN_API_KEYS, url),
+    )

@@ -42,6 +42,13 @@ class AdminScope:
 OPERATOR = AdminScope(admin=None, superadmin=True, organization_ids=frozenset())
 
 
+def acted_by(actor: AdminScope) -> Words:
+    """Who did it, in the admins' email: a console admin or the operator's CLI."""
+    if actor.admin is None:
+        return words.BY_OPERATOR
+    return words.BY_ADMINISTRATOR(login=actor.admin.login)
+
+
 def scope_of(db: Session, user: User) -> AdminScope | None:
     ids = frozenset(
         db.scalars(
@@ -60,6 +67,27 @@ def administered_organizations(db: Session, scope: AdminScope) -> list[Organizat
     if not scope.superadmin:
         query = query.where(Organization.id.in_(scope.organization_ids))
     return list(db.scalars(query))
+
+
+def ensure_administers(
+    db: Session,
+    runtime: Runtime,
+    actor: AdminScope,
+    organization_id: int,
+    action: str,
+    client: ClientInfo | None,
+) -> None:
+    """Refuse (recorded, committed, Forbidden) unless `actor` administers the organization."""
+    if not actor.administers(organization_id):
+        refuse(
+            db,
+            runtime,
+            actor,
+            action,
+            target_id=None,
+            client=client,
+            message=words.NOT_YOUR_ADMINISTERED_ORGANIZATION,
+        )
 
 
 def refuse(

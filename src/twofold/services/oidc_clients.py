@@ -25,19 +25,18 @@ from sqlalchemy.orm import Session
 from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import InvalidInput, NotFound
-from twofold.core.policy import Role
 from twofold.core.words import Msg, Text, Words
 from twofold.crypto.tokens import constant_time_equals, token_digest
 from twofold.notify import messages
 from twofold.notify.messages import Message
 from twofold.services import audit, oidc_grants, signing_keys
-from twofold.services.admin_scope import OPERATOR, AdminScope, refuse
-from twofold.services.notifications import notify
+from twofold.services.admin_scope import OPERATOR, AdminScope, acted_by, ensure_administers
+from twofold.services.notifications import notify_admins
 from twofold.services.organizations import get_organization
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.transactions import use_case
 from twofold.store.db import rows_affected
-from twofold.store.models import Membership, OidcClient, OidcGrant, Organization, User
+from twofold.store.models import OidcClient, OidcGrant, Organization, User
 
 _LOOPBACK_NAMES = {"localhost"}
 MAX_URIS = 20  # of each kind, per client
@@ -126,16 +125,7 @@ def create_client(
     """Register an application for the organization; the secret is returned only here.
     Refused (and recorded) unless `actor` administers the organization."""
     organization = get_organization(db, organization_slug)
-    if not actor.administers(organization.id):
-        refuse(
-            db,
-            runtime,
-            actor,
-            "create_client",
-            target_id=None,
-            client=client,
-            message=words.NOT_YOUR_ADMINISTERED_ORGANIZATION,
-        )
+    ensure_administers(db, runtime, actor, organization.id, "create_client", client)
     name = name.strip()
     if not name or len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
         raise InvalidInput("name", words.CLIENT_NAME_REQUIRED)
@@ -207,16 +197,7 @@ def administered_client(
 ) -> OidcClient:
     """The client, if `actor` administers its organization; else refused and recorded."""
     oidc_client = get_client(db, client_id)
-    if not actor.administers(oidc_client.organization_id):
-        refuse(
-            db,
-            runtime,
-            actor,
-            action,
-            target_id=None,
-            client=client,
-            message=words.NOT_YOUR_ADMINISTERED_ORGANIZATION,
-        )
+    ensure_administers(db, runtime, actor, oidc_client.organization_id, action, client)
     return oidc_client
 
 
@@ -326,25 +307,11 @@ def _tell_admins(
     actor: AdminScope,
 ) -> None:
     """Queue the news to every active admin of the organization with a verified address."""
-    who: Words = (
-        words.BY_OPERATOR
-        if actor.admin is None
-        else words.BY_ADMINISTRATOR(login=actor.admin.login)
-    )
     url = f"{runtime.public_url()}/admin/applications?org={organization.slug}"
-    message = compose(who, oidc_client.name, oidc_client.client_id, organization.name, url)
-    admins = db.scalars(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(
-            Membership.organization_id == organization.id,
-            Membership.role == Role.ADMIN.value,
-            User.is_active.is_(True),
-        )
-        .order_by(User.id)
+    message = compose(
+        acted_by(actor), oidc_client.name, oidc_client.client_id, organization.name, url
     )
-    for admin in admins:
-        notify(db, runtime, admin, kind, message)
+    notify_admins(db, runtime, organization.id, kind, message)
 
 
 def find_active_client(db: Session, client_id: str) -> OidcClient | None:

@@ -6,6 +6,8 @@ consumed the step or the code, so it holds under concurrency and across processe
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
@@ -22,7 +24,7 @@ from twofold.core.errors import (
     SecondFactorLocked,
     TwoFactorNotEnabled,
 )
-from twofold.core.lockout import lock_after_failure
+from twofold.core.lockout import key_failure_outcome, lock_after_failure
 from twofold.core.sessions import Method, SessionState
 from twofold.core.validation import MAX_CODE_INPUT
 from twofold.notify import messages
@@ -43,9 +45,18 @@ from twofold.services.users import (
     recovery_codes_left,
 )
 from twofold.store.db import rows_affected
-from twofold.store.models import Authenticator, AuthSession, RecoveryCode, User
+from twofold.store.models import (
+    ApiKey,
+    ApiKeyCodeFailures,
+    Authenticator,
+    AuthSession,
+    Membership,
+    RecoveryCode,
+    User,
+)
 
 TOTP_WINDOW = 1
+LOGIN_MAX = 64  # users.login's length
 CHALLENGE_STATES = {SessionState.PASSWORD_VERIFIED.value, SessionState.AUTHENTICATED.value}
 
 
@@ -83,40 +94,109 @@ def ensure_not_locked(user: User, now: datetime) -> None:
         raise SecondFactorLocked(until)
 
 
+# Counts one wrong code of `user` (audited as the event given) and commits it.
+CountFailure = Callable[[Session, Runtime, User, ClientInfo, AuditEventType], None]
+
+
 def _count_failure(
     db: Session, runtime: Runtime, user: User, client: ClientInfo, event: AuditEventType
 ) -> None:
     """Count a wrong code, lock at each tenth, and commit before the caller raises."""
     now = runtime.now()
-    count = db.execute(
+    count, key_failures = db.execute(
         update(User)
         .where(User.id == user.id)
         .values(failed_code_count=User.failed_code_count + 1)
-        .returning(User.failed_code_count)
-    ).scalar_one()
+        .returning(User.failed_code_count, User.key_failed_code_count)
+    ).one()
     audit.record(db, now, event, user_id=user.id, client=client, consecutive_failures=count)
-    locks, until = lock_after_failure(count, now)
+    locks, until = lock_after_failure(count, now, key_failures)
     if locks:
         db.execute(update(User).where(User.id == user.id).values(code_locked_until=until))
-        audit.record(
-            db,
-            now,
-            AuditEventType.SECOND_FACTOR_LOCKED,
-            user_id=user.id,
-            client=client,
-            consecutive_failures=count,
-            locked_until=until.isoformat() if until else "until unlocked by an operator",
-        )
-        notify(
-            db,
-            runtime,
-            user,
-            "second_factor_locked",
-            messages.second_factor_locked(user.login, until),
-        )
+        _record_lock(db, runtime, user, client, count + key_failures, until)
     db.commit()
     if locks:
         raise SecondFactorLocked(until)
+
+
+def _record_lock(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    client: ClientInfo,
+    failures: int,
+    until: datetime | None,
+) -> None:
+    audit.record(
+        db,
+        runtime.now(),
+        AuditEventType.SECOND_FACTOR_LOCKED,
+        user_id=user.id,
+        client=client,
+        consecutive_failures=failures,
+        locked_until=until.isoformat() if until else "until unlocked by an operator",
+    )
+    notify(
+        db,
+        runtime,
+        user,
+        "second_factor_locked",
+        messages.second_factor_locked(user.login, until),
+    )
+
+
+def _count_key_failure(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    client: ClientInfo,
+    event: AuditEventType,
+    *,
+    key: ApiKey,
+) -> None:
+    """Count a wrong code sent through `key`: toward the (key, person) budget, which stops
+    the key answering for this person at its limit, and toward the person's hard stop, never
+    toward the pages' timed lock. The person's row is locked (lock_user_row), so reading the
+    budget and counting it are one step. Commits before the caller raises."""
+    now = runtime.now()
+    budget = db.get(ApiKeyCodeFailures, (key.id, user.id), populate_existing=True)
+    if budget is None:
+        budget = ApiKeyCodeFailures(api_key_id=key.id, user_id=user.id, failed_count=0)
+        db.add(budget)
+    budget.failed_count += 1
+    failed_count, key_failures = db.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(key_failed_code_count=User.key_failed_code_count + 1)
+        .returning(User.failed_code_count, User.key_failed_code_count)
+    ).one()
+    audit.record(
+        db,
+        now,
+        AuditEventType.API_KEY_CODE_FAILED,
+        user_id=user.id,
+        organization_id=key.organization_id,
+        client=client,
+        api_key_id=key.id,
+        reused=event is AuditEventType.SECOND_FACTOR_CODE_REUSED,
+        consecutive_failures=budget.failed_count,
+    )
+    key_stops, hard_stop = key_failure_outcome(budget.failed_count, failed_count, key_failures)
+    if key_stops:
+        budget.locked_at = now
+        audit.record(
+            db,
+            now,
+            AuditEventType.API_KEY_LOCKED,
+            user_id=user.id,
+            organization_id=key.organization_id,
+            client=client,
+            api_key_id=key.id,
+            consecutive_failures=budget.failed_count,
+        )
+    if hard_stop:
+        _record_lock(db, runtime, user, client, failed_count + key_failures, None)
+    db.commit()
 
 
 def _succeed(
@@ -185,7 +265,14 @@ def consume_totp_step(
     return step
 
 
-def _check_totp(db: Session, runtime: Runtime, user: User, code: str, client: ClientInfo) -> None:
+def _check_totp(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    code: str,
+    client: ClientInfo,
+    count: CountFailure = _count_failure,
+) -> None:
     """The person's authenticator-app code, consumed; a wrong or replayed code is counted
     toward the lock (and committed) before the error is raised."""
     authenticator = confirmed_authenticator(db, user.id)
@@ -194,10 +281,10 @@ def _check_totp(db: Session, runtime: Runtime, user: User, code: str, client: Cl
     try:
         consume_totp_step(db, runtime, authenticator, user, code)
     except CodeReused:
-        _count_failure(db, runtime, user, client, AuditEventType.SECOND_FACTOR_CODE_REUSED)
+        count(db, runtime, user, client, AuditEventType.SECOND_FACTOR_CODE_REUSED)
         raise
     except InvalidCode:
-        _count_failure(db, runtime, user, client, AuditEventType.SECOND_FACTOR_FAILED)
+        count(db, runtime, user, client, AuditEventType.SECOND_FACTOR_FAILED)
         raise
 
 
@@ -217,6 +304,20 @@ def verify_recovery_code(
 ) -> str:
     """Second step with a recovery code, used up by this sign-in; returns the new token."""
     user = _pending_user(db, runtime, session)
+    _use_recovery_code(db, runtime, user, code, client)
+    return _succeed(db, runtime, session, user, Method.RECOVERY_CODE, client)
+
+
+def _use_recovery_code(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    code: str,
+    client: ClientInfo,
+    count: CountFailure = _count_failure,
+) -> None:
+    """One of the person's recovery codes, used up (audited, the owner told); a wrong or
+    used one is counted (and committed) before InvalidRecoveryCode is raised."""
     normalized = normalize_recovery_code(code[: MAX_CODE_INPUT + 1])
     if len(code) > MAX_CODE_INPUT or not is_well_formed_recovery_code(normalized):
         raise MalformedRecoveryCode()
@@ -244,7 +345,7 @@ def verify_recovery_code(
             if was_used
             else AuditEventType.SECOND_FACTOR_FAILED
         )
-        _count_failure(db, runtime, user, client, event)
+        count(db, runtime, user, client, event)
         raise InvalidRecoveryCode()
     codes_left = recovery_codes_left(db, user.id)
     audit.record(
@@ -258,7 +359,6 @@ def verify_recovery_code(
     notify(
         db, runtime, user, "recovery_code_used", messages.recovery_code_used(user.login, codes_left)
     )
-    return _succeed(db, runtime, session, user, Method.RECOVERY_CODE, client)
 
 
 def confirm_code_for_change(
@@ -272,3 +372,60 @@ def confirm_code_for_change(
     ensure_not_locked(current, runtime.now())
     _check_totp(db, runtime, user, code, client)
     clear_code_failures(user)
+
+
+def looks_like_recovery_code(code: str) -> bool:
+    """A recovery code's shape (16 symbols) rather than an authenticator app's digits."""
+    return is_well_formed_recovery_code(normalize_recovery_code(code[: MAX_CODE_INPUT + 1]))
+
+
+@use_case
+def verify_for_api_key(
+    db: Session, runtime: Runtime, key: ApiKey, login: str, code: str, client: ClientInfo
+) -> Method | None:
+    """The verify endpoint: the method by which `code` proved to be `login`'s second factor,
+    or None. The same replay, single-use, lock and audit rules as the sign-in pages; only
+    members of the key's organization are ever checked (anyone else is None, like an unknown
+    login); wrong codes count toward the (key, person) budget and the hard stop."""
+    needle = login.strip().lower()
+    if not needle or len(needle) > LOGIN_MAX:
+        return None
+    user_id = db.scalar(
+        select(User.id)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            User.login == needle,
+            User.is_active.is_(True),
+            Membership.organization_id == key.organization_id,
+        )
+    )
+    if user_id is None:
+        return None
+    user = lock_user_row(db, user_id)
+    if user is None or is_code_locked(user, runtime.now()):
+        return None
+    budget = db.get(ApiKeyCodeFailures, (key.id, user.id), populate_existing=True)
+    if budget is not None and budget.locked_at is not None:
+        return None
+    count = functools.partial(_count_key_failure, key=key)
+    try:
+        if looks_like_recovery_code(code):
+            _use_recovery_code(db, runtime, user, code, client, count)
+            method = Method.RECOVERY_CODE
+        else:
+            _check_totp(db, runtime, user, code, client, count)
+            method = Method.TOTP
+    except (TwoFactorNotEnabled, MalformedCode, InvalidCode, CodeReused, InvalidRecoveryCode):
+        return None
+    clear_code_failures(user)
+    audit.record(
+        db,
+        runtime.now(),
+        AuditEventType.API_KEY_VERIFIED,
+        user_id=user.id,
+        organization_id=key.organization_id,
+        client=client,
+        api_key_id=key.id,
+        method=method.value,
+    )
+    return method

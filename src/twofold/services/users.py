@@ -6,8 +6,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from twofold.core import words
@@ -20,6 +20,7 @@ from twofold.services.passwords import check_new_password, hash_new_password
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.transactions import use_case
 from twofold.store.models import (
+    ApiKeyCodeFailures,
     Authenticator,
     Membership,
     OidcGrant,
@@ -69,6 +70,7 @@ def create_user(
         is_active=True,
         created_at=now,
         failed_code_count=0,
+        key_failed_code_count=0,
     )
     db.add(user)
     db.flush()
@@ -184,14 +186,16 @@ def list_users(db: Session) -> list[User]:
 
 def is_code_locked(user: User, now: datetime) -> bool:
     """Whether `user`'s second factor is locked now (core.lockout.is_locked on the row)."""
-    return is_locked(user.failed_code_count, user.code_locked_until, now)
+    return is_locked(
+        user.failed_code_count, user.code_locked_until, now, user.key_failed_code_count
+    )
 
 
 def code_locked_sql(now: datetime) -> ColumnElement[bool]:
     """core.lockout.is_locked as a SQL condition on the users table, from the same constants,
     for filtering and counting in the database."""
     return or_(
-        User.failed_code_count >= PERMANENT_LOCK_AT,
+        User.failed_code_count + User.key_failed_code_count >= PERMANENT_LOCK_AT,
         and_(User.code_locked_until.is_not(None), User.code_locked_until > now),
     )
 
@@ -222,9 +226,14 @@ def mark_credentials_changed_of(db: Session, user_ids: Select[int], now: datetim
 
 def clear_code_failures(user: User) -> None:
     """Start the count of wrong codes again and lift any lock: after a right second factor,
-    an unlock, or when the second factor itself is taken away (disabled or reset)."""
+    an unlock, or when the second factor itself is taken away (disabled or reset). Every
+    API key's budget for the person starts again too (decision 0017)."""
     user.failed_code_count = 0
+    user.key_failed_code_count = 0
     user.code_locked_until = None
+    db = object_session(user)
+    if db is not None:
+        db.execute(delete(ApiKeyCodeFailures).where(ApiKeyCodeFailures.user_id == user.id))
 
 
 def unlock(db: Session, runtime: Runtime, user: User, *, actor_id: int | None = None) -> None:

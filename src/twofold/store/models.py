@@ -84,6 +84,9 @@ class User(Base):
     # Consecutive wrong second-factor codes; only a successful second factor resets it.
     failed_code_count: Mapped[int] = mapped_column(Integer, default=0)
     code_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Consecutive wrong codes sent through organization API keys: they count toward the hard
+    # stop (with failed_code_count) but never toward the pages' timed locks (decision 0017).
+    key_failed_code_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Set when an admin resets 2FA: from then on only the emailed link may enroll a new
     # authenticator (a stolen password alone must not), until that is done.
     two_factor_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -383,3 +386,40 @@ class OidcToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ApiKey(Base):
+    """An organization's key for the verify endpoint, kept only as its SHA-256, with the
+    fixed window that limits its requests (counted by one conditional UPDATE)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    key_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    requests_per_minute: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    window_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ApiKeyCodeFailures(Base):
+    """Wrong codes sent through one key for one person, in a row; at the limit the key
+    answers no more for that person until they next pass their second factor."""
+
+    __tablename__ = "api_key_code_failures"
+
+    api_key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    failed_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.datastructures import State
 
 from twofold import __version__
+from twofold.web.api import verify
 from twofold.web.api.errors import install_api_error_handlers
 
 
@@ -24,4 +25,5 @@ def build_api(state: State) -> FastAPI:
     )
     api.state = state
     install_api_error_handlers(api)
+    api.include_router(verify.router)
     return api

@@ -31,6 +31,7 @@ NOTICES = {
     "policy": words.NOTICE_POLICY_APPLIED,
     "invited": words.NOTICE_INVITATION_SENT,
     "client_revoked": words.NOTICE_CLIENT_REVOKED,
+    "api_key_revoked": words.NOTICE_API_KEY_REVOKED,
 }
 
 
