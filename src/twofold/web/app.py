@@ -29,6 +29,7 @@ from twofold.services.signing_keys import ensure_signing_keys
 from twofold.settings import Settings
 from twofold.store.db import DatabaseBusy, is_contention
 from twofold.web.api import build_api
+from twofold.web.api.errors import error_response
 from twofold.web.deps import CsrfRejected, Redirect, require_csrf
 from twofold.web.errors import message_for, status_for
 from twofold.web.hosts import AllowedHosts
@@ -98,11 +99,16 @@ class BodySizeLimit:
         if scope["type"] == "http":
             length = dict(scope.get("headers", [])).get(b"content-length")
             too_big = length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES)
+            for_api = _is_api(scope)
             if too_big:
-                response = HTMLResponse(
-                    "<!doctype html><title>Too large</title><p>That form was too large to "
-                    "accept. Go back and shorten what you entered.</p>",
-                    status_code=413,
+                response = (
+                    _api_too_large()
+                    if for_api
+                    else HTMLResponse(
+                        "<!doctype html><title>Too large</title><p>That form was too large to "
+                        "accept. Go back and shorten what you entered.</p>",
+                        status_code=413,
+                    )
                 )
                 await response(scope, receive, send)
                 return
@@ -119,15 +125,28 @@ class BodySizeLimit:
             try:
                 await self.app(scope, counting_receive, send)
             except _BodyTooLarge:
-                await HTMLResponse(escape(translate(words.REQUEST_TOO_LARGE)), status_code=413)(
-                    scope, receive, send
+                late = (
+                    _api_too_large()
+                    if for_api
+                    else HTMLResponse(escape(translate(words.REQUEST_TOO_LARGE)), status_code=413)
                 )
+                await late(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+def _is_api(scope: Scope) -> bool:
+    path = str(scope.get("path", ""))
+    return path == "/api" or path.startswith("/api/")
+
+
+def _api_too_large() -> Response:
+    """Under /api, the API's one error shape."""
+    return error_response(413, "request_too_large", words.API_REQUEST_TOO_LARGE)
 
 
 def create_app(
