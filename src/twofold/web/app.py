@@ -294,6 +294,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and _is_api(request.scope):
+            # An /api address the mount does not match (a newline in the path, say): the
+            # API's own shape all the same.
+            return error_response(404, "not_found", words.NO_PAGE_HERE)
         titles = {404: words.TITLE_PAGE_NOT_FOUND, 405: words.TITLE_NOT_ALLOWED_HERE}
         return render(
             request,

@@ -31,7 +31,8 @@ from twofold.web.deps import ClientDep, DbDep, RuntimeDep
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
-AS_ADMIN = (401, 403)  # no or bad token; not an admin, or not of this organization / member
+AS_ADMIN = (401, 403, 404)  # no or bad token; not an admin, or not of this organization / member;
+# an address no route matches (a slug with a slash)
 PageNumber = Annotated[int, Query(ge=1, le=10_000)]
 PerPage = Annotated[int, Query(ge=1, le=100)]
 Search = Annotated[str, Query(max_length=100)]
