@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
+from support import make_member, make_org
 from twofold.core.policy import Role
 from twofold.core.sessions import Method, SessionKind, SessionState
 from twofold.otp.clock import FixedClock
 from twofold.services import sessions
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import User
-from tests.support import make_member, make_org
 
 EXAMPLES = int(os.environ.get("TWOFOLD_FUZZ_EXAMPLES", "4"))
 # A schema-valid request may still be refused by a rule: 400 with the rule's code (a wrong

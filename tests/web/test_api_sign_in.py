@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.support import Person, api_sign_in, bearer, sign_in
 
+from support import Person, api_sign_in, bearer, sign_in
 from twofold.core.audit_events import AuditEventType
 from twofold.crypto.tokens import token_digest
 from twofold.otp.clock import FixedClock

@@ -113,24 +113,40 @@ class BodySizeLimit:
                 await response(scope, receive, send)
                 return
             received = 0
+            too_large = False
 
             async def counting_receive() -> Message:
-                nonlocal received
+                nonlocal received, too_large
                 message = await receive()
                 received += len(message.get("body", b""))
                 if received > MAX_BODY_BYTES:
+                    too_large = True
                     raise _BodyTooLarge()
                 return message
 
+            def late_answer() -> Response:
+                if for_api:
+                    return _api_too_large()
+                return HTMLResponse(escape(translate(words.REQUEST_TOO_LARGE)), status_code=413)
+
+            replaced = False
+
+            async def send_or_replace(message: Message) -> None:
+                # A body parser that caught _BodyTooLarge answers on its own (FastAPI: 400
+                # "error parsing the body"); the answer is 413 all the same.
+                nonlocal replaced
+                if too_large:
+                    if not replaced:
+                        replaced = True
+                        await late_answer()(scope, receive, send)
+                    return
+                await send(message)
+
             try:
-                await self.app(scope, counting_receive, send)
+                await self.app(scope, counting_receive, send_or_replace)
             except _BodyTooLarge:
-                late = (
-                    _api_too_large()
-                    if for_api
-                    else HTMLResponse(escape(translate(words.REQUEST_TOO_LARGE)), status_code=413)
-                )
-                await late(scope, receive, send)
+                if not replaced:
+                    await late_answer()(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
