@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyotp
 from fastapi.testclient import TestClient
 
-from support import Person, api_sign_in, bearer, make_member, make_org, sign_in
+from support import Person, api_sign_in, bearer, make_member, make_org, post_form, sign_in
 from twofold.core.policy import Role, TwoFactorPolicy
 from twofold.otp.clock import FixedClock
 from twofold.services.runtime import Runtime
@@ -138,3 +138,23 @@ def test_someone_elses_session_is_not_found(client: TestClient, runtime: Runtime
     answer = client.delete(f"/api/v1/me/sessions/{carol_session[0]['id']}", headers=bearer(bobs))
     assert answer.status_code == 404
     assert client.get("/api/v1/me/sessions", headers=bearer(carols)).status_code == 200
+
+
+def test_the_security_page_lists_an_api_token_and_signs_it_out(
+    client: TestClient, alice: Person
+) -> None:
+    token = api_sign_in(client, alice)
+    sign_in(client, alice)
+    page = client.get("/account/security")
+    assert "API token" in page.text
+    assert client.get("/api/v1/me/sessions", headers=bearer(token)).status_code == 200
+    with_token = next(
+        s
+        for s in client.get("/api/v1/me/sessions", headers=bearer(token)).json()["sessions"]
+        if s["current"]
+    )
+    ended = post_form(
+        client, "/account/security", {}, action=f"/account/sessions/{with_token['id']}/end"
+    )
+    assert ended.status_code == 303
+    assert client.get("/api/v1/me/sessions", headers=bearer(token)).status_code == 401
