@@ -95,7 +95,6 @@ API_STATUS = {
     "two_factor_not_enabled": 409,
     "enrollment_not_started": 409,
     "two_factor_required": 403,
-    "not_password_verified": 401,
 }
 
 

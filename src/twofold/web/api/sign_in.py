@@ -4,7 +4,7 @@ same services as the sign-in pages: the same throttle, lockout, replay rule and 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
 from twofold.core import words
@@ -110,8 +110,6 @@ def sign_in_recovery_code(
     response_class=Response,
     responses=documented(401),
 )
-def sign_out(
-    request: Request, db: DbDep, runtime: RuntimeDep, client: ClientDep, session: TokenSession
-) -> Response:
+def sign_out(db: DbDep, runtime: RuntimeDep, client: ClientDep, session: TokenSession) -> Response:
     signin.sign_out(db, runtime, session, client)
     return Response(status_code=204)
