@@ -9,7 +9,7 @@ LOCK := requirements-dev.lock
 # docs/development.md. PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
 
-.PHONY: run test lock lint typecheck pytest bench bench-admin bench-burst bench-oidc messages clean
+.PHONY: run test fuzz lock lint typecheck pytest bench bench-admin bench-burst bench-oidc messages clean
 
 # Every package is pinned in $(LOCK) (made by `make lock` from pyproject.toml). uv installs
 # it in seconds into a venv made without pip; if uv cannot be had, pip installs the same pins.
@@ -61,6 +61,13 @@ test: lint
 	wait $$typecheck; typed=$$?; \
 	echo "$(BIN)/mypy"; cat $(VENV)/mypy.log; \
 	[ $$tests -eq 0 ] && [ $$typed -eq 0 ]
+
+# The JSON API fuzzed from its own schema for longer than `make test` does (schemathesis,
+# every check, SQLite and PostgreSQL as the environment gives): FUZZ_EXAMPLES per operation.
+FUZZ_EXAMPLES ?= 200
+fuzz: $(STAMP)
+	TWOFOLD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 0 \
+		-p no:cacheprovider tests/web/test_api_schema.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/verify_totp.py

@@ -326,3 +326,30 @@ def mail_sent_to(runtime: Runtime, address: str) -> list[str]:
             assert part is not None
             bodies.append(f"{message['Subject']}\n{part.get_content()}")  # type: ignore[attr-defined]
     return bodies
+
+
+# --- the JSON API --------------------------------------------------------------------------
+
+
+def api_sign_in(client: TestClient, person: Person, clock: FixedClock | None = None) -> str:
+    """Sign in through /api/v1 (password, then the code when 2FA is on): the bearer token."""
+    answer = client.post(
+        "/api/v1/sign-in", json={"login": person.login, "password": person.password}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    if body["status"] == "mfa_required":
+        assert clock is not None
+        answer = client.post(
+            "/api/v1/sign-in/code",
+            json={"challenge": body["challenge"], "code": person.totp(clock)},
+        )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+    assert body["status"] == "signed_in"
+    token: str = body["token"]
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

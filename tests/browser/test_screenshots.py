@@ -90,3 +90,15 @@ def test_policy_screenshots(page: Page, operator: Operator, shots: Path) -> None
     expect_security_page(page, two_factor_on=False)
     expect(page.locator(".grace-banner")).to_contain_text("14 days left")
     shoot(page, shots / "grace-banner-desktop.png")
+
+
+@pytest.mark.browser
+def test_api_docs_render_within_the_content_security_policy(page: Page, shots: Path) -> None:
+    """/api/docs: Swagger UI from Twofold's own files, every operation listed; a script or
+    style the CSP blocked would be a console error, which fails the test (conftest.page)."""
+    page.goto("/api/docs")
+    expect(page.locator(".opblock-summary-path", has_text="/v1/sign-in").first).to_be_visible()
+    assert page.locator(".opblock").count() >= 16
+    expect(page.get_by_role("button", name="Authorize")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    shoot(page, shots / "api-docs.png")

@@ -20,11 +20,16 @@ from support import Person, csrf_token, sign_in, text_of
 from twofold.services.runtime import Runtime
 from twofold.settings import Settings
 from twofold.web.app import create_app
-from twofold.web.deps import SAFE_METHODS, csrf_exempt, csrf_exemption, require_csrf
+from twofold.web.deps import (
+    SAFE_METHODS,
+    csrf_exempt,
+    csrf_exemption,
+    get_optional_session,
+    require_csrf,
+)
 from twofold.web.rendering import SESSION_COOKIE
 
 EXPIRED = "This form has expired"
-API_MOUNT = "/api"
 
 
 def flat_routes(app: FastAPI) -> Iterator[Any]:
@@ -50,16 +55,37 @@ def is_guarded(route: Any) -> bool:
     return any(sub.call is require_csrf for sub in route.dependant.dependencies)
 
 
+def reads_cookie(dependant: Any) -> bool:
+    """Whether a route's dependencies (at any depth) read the browser session's cookie."""
+    return any(
+        sub.call is get_optional_session or reads_cookie(sub) for sub in dependant.dependencies
+    )
+
+
+def cookie_reading_routes(app: FastAPI) -> list[str]:
+    """The state-changing routes of a mounted app (the API has no CSRF guard: it is
+    authenticated by a header) that would be authenticated by the cookie all the same."""
+    return [
+        route.path
+        for route in flat_routes(app)
+        if isinstance(original(route), APIRoute)
+        and unsafe_methods(route)
+        and reads_cookie(route.dependant)
+    ]
+
+
 def unprotected_routes(app: FastAPI) -> list[str]:
     """Every way in that changes state and is neither checked by the app-wide guard nor
     marked exempt: plain Starlette routes bypass FastAPI dependencies, so they count too."""
     problems = []
     for route in flat_routes(app):
         if isinstance(original(route), Mount):
-            # Static files answer GET/HEAD only; the JSON API takes bearer credentials, never
-            # the session cookie (tests/web/test_api_mount.py checks that a cookie gets in
-            # nowhere there).
-            if not isinstance(route.app, StaticFiles) and route.path != API_MOUNT:
+            if isinstance(route.app, FastAPI):  # the JSON API: bearer tokens, never a cookie
+                problems += [
+                    f"{route.path}{path}: reads the session cookie without a CSRF check"
+                    for path in cookie_reading_routes(route.app)
+                ]
+            elif not isinstance(route.app, StaticFiles):  # static files answer GET/HEAD only
                 problems.append(f"mount {route.path}: its routes are not checked")
             continue
         methods = unsafe_methods(route)

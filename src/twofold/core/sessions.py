@@ -11,6 +11,14 @@ class SessionState(StrEnum):
     AUTHENTICATED = "authenticated"
 
 
+class SessionKind(StrEnum):
+    """Who holds the token: a browser (the session cookie) or an API client (a bearer
+    token). One kind's token is never accepted as the other's."""
+
+    BROWSER = "browser"
+    API = "api"
+
+
 class Method(StrEnum):
     """Authentication methods, named as in RFC 8176 (amr values)."""
 

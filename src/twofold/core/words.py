@@ -842,3 +842,25 @@ API_KEY_NAME_TAKEN = Msg(
     "This organization already has an active API key named '{name}': choose another name, "
     "or revoke that key first."
 )
+# The JSON API (/api/v1): its own refusals, in the {"error", "message"} shape.
+API_REQUEST_INVALID = Msg(
+    "The request was missing something, had an unknown field, or a value of the wrong type "
+    "or size. See /api/openapi.json for what this address accepts."
+)
+API_TOKEN_MISSING = Msg(
+    "Sign in first: send the header 'Authorization: Bearer <token>' with a token from "
+    "POST /api/v1/sign-in."
+)
+API_TOKEN_INVALID = Msg("That API token is unknown, expired or revoked. Sign in again.")
+API_CHALLENGE_INVALID = Msg(
+    "That sign-in challenge is unknown, already used or expired. Sign in again with your password."
+)
+API_TWO_FACTOR_SETUP_REQUIRED = Msg(
+    "Your organization requires two-factor authentication: set it up first "
+    "(POST /api/v1/me/two-factor/totp, then /api/v1/me/two-factor/totp/confirm)."
+)
+API_SECOND_FACTOR_REQUIRED = Msg(
+    "Your organization requires your second factor in this sign-in. Sign in again with "
+    "your password and a code."
+)
+API_REQUEST_TOO_LARGE = Msg("The request body is larger than this API accepts.")

@@ -20,7 +20,7 @@ from twofold.core.errors import (
     TwoFactorRequired,
     WrongPassword,
 )
-from twofold.core.policy import blockers_to_disabling
+from twofold.core.policy import MembershipView, blockers_to_disabling, two_factor_offered
 from twofold.core.sessions import Method
 from twofold.core.validation import PASSWORD_MAX
 from twofold.notify import messages
@@ -63,6 +63,14 @@ class PendingEnrollment:
     secret_grouped: str
     uri: str
     params: TotpParams
+
+
+def setup_offered(user: User, memberships: list[MembershipView]) -> bool:
+    """Whether 2FA setup is open to the person: an organization offers it, or an admin's
+    reset is waiting for them (then it takes the emailed link). The pages and the API ask."""
+    return user.two_factor_reset_at is not None or two_factor_offered(
+        memberships, user.is_superadmin, False
+    )
 
 
 def confirm_current_password(

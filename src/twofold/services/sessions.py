@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from twofold.core.sessions import Method, SessionState, amr_methods, amr_string
+from twofold.core.sessions import Method, SessionKind, SessionState, amr_methods, amr_string
 from twofold.crypto.tokens import new_token, token_digest
 from twofold.services import oidc_grants
 from twofold.services.runtime import ClientInfo, Runtime
@@ -35,6 +35,7 @@ def start_session(
     client: ClientInfo,
     *,
     organization_id: int | None = None,
+    kind: SessionKind = SessionKind.BROWSER,
 ) -> tuple[AuthSession, str]:
     now = runtime.now()
     token = new_token()
@@ -42,6 +43,7 @@ def start_session(
         token_digest=token_digest(token),
         user_id=user.id,
         state=state.value,
+        kind=kind.value,
         amr=amr_string(methods),
         organization_id=organization_id or _default_organization_id(user),
         created_at=now,
@@ -84,13 +86,19 @@ def step_up(
     return token
 
 
-def find_session(db: Session, runtime: Runtime, token: str | None) -> AuthSession | None:
-    """The live session for a cookie value, or None (unknown, forged, expired, deactivated)."""
+def find_session(
+    db: Session,
+    runtime: Runtime,
+    token: str | None,
+    kind: SessionKind = SessionKind.BROWSER,
+) -> AuthSession | None:
+    """The live session of `kind` for a cookie value or bearer token, or None (unknown,
+    forged, expired, deactivated, or a token of the other kind)."""
     if not token or len(token) > 128:
         return None
     now = runtime.now()
     session = db.scalar(select(AuthSession).where(AuthSession.token_digest == token_digest(token)))
-    if session is None:
+    if session is None or session.kind != kind.value:
         return None
     if session.expires_at <= now:
         end_reading(db)

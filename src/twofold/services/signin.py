@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import InvalidCredentials
-from twofold.core.sessions import Method, SessionState
+from twofold.core.sessions import Method, SessionKind, SessionState
 from twofold.core.validation import PASSWORD_MAX
 from twofold.services import audit, sessions
 from twofold.services.passwords import (
@@ -42,9 +42,12 @@ def sign_in_with_password(
     password: str,
     client: ClientInfo,
     previous_session_id: int | None = None,
+    kind: SessionKind = SessionKind.BROWSER,
 ) -> SignInStarted:
     """A person with 2FA on always gets a password-only session that reaches only the code
-    prompt; an unknown login costs a dummy hash so timing does not tell who exists."""
+    prompt; an unknown login costs a dummy hash so timing does not tell who exists. The page
+    sign-in makes a browser session (a cookie), the API sign-in an API one (a bearer token;
+    its password-only session is the API's short-lived `mfa_required` challenge)."""
     user = find_by_login_or_email(db, login)
     # One counter per account, whether the login name or the email address was typed.
     throttle_name = user.login if user is not None else login
@@ -68,7 +71,9 @@ def sign_in_with_password(
     password_attempt_succeeded(db, throttle_name, client)
     two_factor = has_two_factor(db, user.id)
     state = SessionState.PASSWORD_VERIFIED if two_factor else SessionState.AUTHENTICATED
-    session, token = sessions.start_session(db, runtime, user, state, [Method.PASSWORD], client)
+    session, token = sessions.start_session(
+        db, runtime, user, state, [Method.PASSWORD], client, kind=kind
+    )
     if previous_session_id is not None:
         sessions.replace_session(db, previous_session_id, session)
     if two_factor:

@@ -160,6 +160,8 @@ class AuthSession(Base):
     token_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     state: Mapped[str] = mapped_column(String(24))  # password_verified | authenticated
+    # browser (cookie) | api (bearer token from the API sign-in); see core.sessions.SessionKind
+    kind: Mapped[str] = mapped_column(String(16), default="browser", server_default="browser")
     amr: Mapped[str] = mapped_column(String(64), default="pwd")  # space-separated methods
     organization_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="SET NULL")

@@ -30,6 +30,7 @@ from twofold.services.signing_keys import ensure_signing_keys
 from twofold.settings import Settings
 from twofold.store.db import DatabaseBusy, is_contention
 from twofold.web.api import build_api
+from twofold.web.api.errors import error_response
 from twofold.web.deps import CsrfRejected, Redirect, require_csrf
 from twofold.web.errors import message_for, status_for
 from twofold.web.hosts import AllowedHosts
@@ -113,36 +114,70 @@ class BodySizeLimit:
         if scope["type"] == "http":
             length = dict(scope.get("headers", [])).get(b"content-length")
             too_big = length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES)
+            for_api = _is_api(scope)
             if too_big:
-                response = HTMLResponse(
-                    "<!doctype html><title>Too large</title><p>That form was too large to "
-                    "accept. Go back and shorten what you entered.</p>",
-                    status_code=413,
+                response = (
+                    _api_too_large()
+                    if for_api
+                    else HTMLResponse(
+                        "<!doctype html><title>Too large</title><p>That form was too large to "
+                        "accept. Go back and shorten what you entered.</p>",
+                        status_code=413,
+                    )
                 )
                 await response(scope, receive, send)
                 return
             received = 0
+            too_large = False
 
             async def counting_receive() -> Message:
-                nonlocal received
+                nonlocal received, too_large
                 message = await receive()
                 received += len(message.get("body", b""))
                 if received > MAX_BODY_BYTES:
+                    too_large = True
                     raise _BodyTooLarge()
                 return message
 
+            def late_answer() -> Response:
+                if for_api:
+                    return _api_too_large()
+                return HTMLResponse(escape(translate(words.REQUEST_TOO_LARGE)), status_code=413)
+
+            replaced = False
+
+            async def send_or_replace(message: Message) -> None:
+                # A body parser that caught _BodyTooLarge answers on its own (FastAPI: 400
+                # "error parsing the body"); the answer is 413 all the same.
+                nonlocal replaced
+                if too_large:
+                    if not replaced:
+                        replaced = True
+                        await late_answer()(scope, receive, send)
+                    return
+                await send(message)
+
             try:
-                await self.app(scope, counting_receive, send)
+                await self.app(scope, counting_receive, send_or_replace)
             except _BodyTooLarge:
-                await HTMLResponse(escape(translate(words.REQUEST_TOO_LARGE)), status_code=413)(
-                    scope, receive, send
-                )
+                if not replaced:
+                    await late_answer()(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+def _is_api(scope: Scope) -> bool:
+    path = str(scope.get("path", ""))
+    return path == "/api" or path.startswith("/api/")
+
+
+def _api_too_large() -> Response:
+    """Under /api, the API's one error shape."""
+    return error_response(413, "request_too_large", words.API_REQUEST_TOO_LARGE)
 
 
 def create_app(
@@ -295,6 +330,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and _is_api(request.scope):
+            # An /api address the mount does not match (a newline in the path, say): the
+            # API's own shape all the same.
+            return error_response(404, "not_found", words.NO_PAGE_HERE)
         titles = {404: words.TITLE_PAGE_NOT_FOUND, 405: words.TITLE_NOT_ALLOWED_HERE}
         return render(
             request,

@@ -5,6 +5,7 @@ requests, unknown routes, a busy database and bugs. Pages keep their HTML error 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from twofold.core import words
-from twofold.core.errors import TwofoldError
+from twofold.core.errors import PasswordAttemptsThrottled, SecondFactorLocked, TwofoldError
 from twofold.core.words import Words, translate
 from twofold.store.db import DatabaseBusy, is_contention
 from twofold.web.errors import message_for, status_for
@@ -31,6 +32,35 @@ class ErrorBody(BaseModel):
 
     error: str
     message: str
+
+
+STATUS_MEANINGS = {
+    400: "Refused by a rule: the `error` code says which (e.g. invalid_credentials, "
+    "invalid_code, malformed_code, code_reused, wrong_password, invalid_input).",
+    401: "No bearer token, or one that is unknown, expired or revoked (or an unknown, used "
+    "or expired sign-in challenge).",
+    403: "Not allowed: outside the admin's scope, a second factor or 2FA setup required "
+    "first, or a policy keeps 2FA on.",
+    404: "No such thing (or not yours).",
+    409: "The account is not in a state for this (e.g. 2FA already on, or not on).",
+    413: "The request body is too large.",
+    422: "The body or a parameter is malformed, has an unknown field or a wrong type.",
+    429: "Too many attempts: password throttled or second factor locked; see Retry-After "
+    "when given.",
+    503: "Busy for a moment; nothing was changed. Retry after the Retry-After seconds.",
+}
+
+# What every route can answer whatever it does (a bad body or parameter, a body too large,
+# a busy database).
+ALWAYS = (413, 422, 503)
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """The `responses=` of a route: each status it can give, in the one error shape."""
+    return {
+        status: {"model": ErrorBody, "description": STATUS_MEANINGS[status]}
+        for status in sorted({*statuses, *ALWAYS})
+    }
 
 
 class ApiError(Exception):
@@ -58,6 +88,29 @@ def error_response(
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
+# The API answers these domain errors with a more precise status than a page's form does
+# (a page re-shows its form with 400 whatever the state; an API client branches on status).
+API_STATUS = {
+    "two_factor_already_enabled": 409,
+    "two_factor_not_enabled": 409,
+    "enrollment_not_started": 409,
+    "two_factor_required": 403,
+}
+
+
+def api_status_for(exc: TwofoldError) -> int:
+    return API_STATUS.get(exc.code, status_for(exc))
+
+
+def retry_after(exc: TwofoldError, now: datetime) -> dict[str, str] | None:
+    """How long a throttled client waits, when the error knows it."""
+    if isinstance(exc, PasswordAttemptsThrottled):
+        return {"Retry-After": str(max(1, exc.retry_after_seconds))}
+    if isinstance(exc, SecondFactorLocked) and exc.until is not None:
+        return {"Retry-After": str(max(1, int((exc.until - now).total_seconds())))}
+    return None
+
+
 def install_api_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(ApiError)
     async def on_api_error(_request: Request, exc: ApiError) -> Response:
@@ -65,12 +118,15 @@ def install_api_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(TwofoldError)
     async def on_domain_error(request: Request, exc: TwofoldError) -> Response:
-        body = ErrorBody(error=exc.code, message=message_for(exc, runtime_of(request).now()))
-        return JSONResponse(body.model_dump(), status_code=status_for(exc))
+        now = runtime_of(request).now()
+        body = ErrorBody(error=exc.code, message=message_for(exc, now))
+        return JSONResponse(
+            body.model_dump(), status_code=api_status_for(exc), headers=retry_after(exc, now)
+        )
 
     @api.exception_handler(RequestValidationError)
     async def on_validation(_request: Request, _exc: RequestValidationError) -> Response:
-        return error_response(422, "invalid_request", words.FORM_INCOMPLETE)
+        return error_response(422, "invalid_request", words.API_REQUEST_INVALID)
 
     @api.exception_handler(StarletteHTTPException)
     async def on_http(_request: Request, exc: StarletteHTTPException) -> Response:

@@ -134,9 +134,7 @@ def setup_page(
 ) -> Response:
     if standing.has_two_factor:
         return redirect("/account/security")
-    if user.two_factor_reset_at is None and not two_factor_offered(
-        standing.memberships, user.is_superadmin, False
-    ):
+    if not account.setup_offered(user, standing.memberships):
         return redirect("/account/security?notice=not_offered")
     return _setup_page(request, account.begin_totp_enrollment(db, runtime, user))
 
@@ -154,9 +152,7 @@ def setup_confirm(
 ) -> Response:
     if standing.has_two_factor:
         return redirect("/account/security")
-    if user.two_factor_reset_at is None and not two_factor_offered(
-        standing.memberships, user.is_superadmin, False
-    ):
+    if not account.setup_offered(user, standing.memberships):
         return redirect("/account/security?notice=not_offered")
     if not code.strip():
         pending = account.begin_totp_enrollment(db, runtime, user)
