@@ -8,8 +8,9 @@ from fastapi.testclient import TestClient
 from support import Person, sign_in
 from twofold.web.deps import SAFE_METHODS
 
-# API routes that take no credential by design (the API sign-in's first step takes a password).
-WITHOUT_CREDENTIALS: set[str] = set()
+# API routes that take no bearer credential by design: the API sign-in's steps take a
+# password, then the single-use challenge, in the body (a cookie is refused there as well).
+WITHOUT_CREDENTIALS = {"/v1/sign-in", "/v1/sign-in/code", "/v1/sign-in/recovery-code"}
 
 
 def test_the_api_schema_is_served_at_api_openapi_json(client: TestClient) -> None:
@@ -45,3 +46,17 @@ def test_a_browser_session_gets_in_nowhere_in_the_api(client: TestClient, alice:
                 continue
             response = client.request(method, "/api" + path.replace("{", "").replace("}", ""))
             assert response.status_code == 401, (method, path, response.text)
+
+
+def test_a_body_that_is_not_even_text_is_a_422_in_the_error_shape(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/verify",
+        content=b"\xff\xfe",
+        headers={"Content-Type": "application/json", "Authorization": "Bearer tfk_x"},
+    )
+    assert response.status_code in {401, 422}
+    response = client.post(
+        "/api/v1/sign-in", content=b"\xff\xfe", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request"

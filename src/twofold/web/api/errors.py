@@ -134,6 +134,8 @@ def install_api_error_handlers(api: FastAPI) -> None:
             return error_response(404, "not_found", words.NO_PAGE_HERE)
         if exc.status_code == 405:
             return error_response(405, "method_not_allowed", words.METHOD_NOT_ACCEPTED)
+        if exc.status_code == 400:  # FastAPI could not even decode the body (not UTF-8 JSON)
+            return error_response(422, "invalid_request", words.API_REQUEST_INVALID)
         return error_response(exc.status_code, "error", words.SOMETHING_WENT_WRONG)
 
     @api.exception_handler(DatabaseBusy)
