@@ -18,7 +18,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from browser.server import CHEAP_ARGON2, TWOFOLD, _free_port, _healthy
+from browser.server import CHEAP_ARGON2, _free_port, _healthy
+from launcher import launch
 from support import TEST_KEYS
 
 STARTUP_TIMEOUT = 30.0
@@ -58,13 +59,8 @@ def serve(
     """One server process on `database_url` (on `port`, else a free one); stopped (by its
     PID) when the block ends."""
     port = port or _free_port()
-    process = subprocess.Popen(
-        [str(TWOFOLD), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=_env(data_dir, database_url, extra_env or {}),
+    process = launch(
+        ["serve", "--port", str(port)], env=_env(data_dir, database_url, extra_env or {})
     )
     assert process.stdout is not None
     stdout = process.stdout

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from launcher import Launched, launch
+
 TWOFOLD = Path(sys.executable).parent / "twofold"
 CHEAP_ARGON2 = {
     "TWOFOLD_ARGON2_TIME_COST": "1",
@@ -97,7 +99,7 @@ def _read_startup(lines: queue.Queue[str | None], deadline: float) -> tuple[str,
     raise TimeoutError(f"twofold serve did not say 'Serving on' within {STARTUP_TIMEOUT:.0f} s")
 
 
-def _wait_until_healthy(process: subprocess.Popen[str], base_url: str, deadline: float) -> None:
+def _wait_until_healthy(process: Launched, base_url: str, deadline: float) -> None:
     while not _healthy(base_url):
         if process.poll() is not None:
             raise RuntimeError(f"twofold serve exited with status {process.returncode}")
@@ -111,12 +113,8 @@ def running_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> I
     """Start `twofold serve` (with `extra_env` settings), wait until /healthz answers 200, and
     always stop it afterwards."""
     port = _free_port()
-    process = subprocess.Popen(
-        [str(TWOFOLD), "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
+    process = launch(
+        ["serve", "--data-dir", str(data_dir), "--port", str(port)],
         env={**server_env(data_dir), **(extra_env or {})},
     )
     assert process.stdout is not None

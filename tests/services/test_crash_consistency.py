@@ -24,7 +24,8 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
-from browser.server import TWOFOLD, server_env
+from browser.server import server_env
+from launcher import Launched, launch
 from support import STRONG_PASSWORD, TEST_KEYS, Person, make_person
 from twofold.core.audit_events import AuditEventType
 from twofold.core.sessions import Method, SessionState
@@ -113,7 +114,7 @@ def _free_port() -> int:
 
 @dataclass
 class Crashing:
-    process: subprocess.Popen[bytes]
+    process: Launched
     base_url: str
     log: Path
 
@@ -142,19 +143,10 @@ def crashing_servers(
             port = _free_port()
             log = tmp_path / f"serve-{point}.log"
             with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [
-                        str(TWOFOLD),
-                        "serve",
-                        "--data-dir",
-                        str(settings.data_dir),
-                        "--port",
-                        str(port),
-                    ],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
+                process = launch(
+                    ["serve", "--data-dir", str(settings.data_dir), "--port", str(port)],
                     env=crash_env(settings, point),
+                    stdout=out,
                 )
             servers[point] = Crashing(process, f"http://127.0.0.1:{port}", log)
         deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -438,9 +430,8 @@ def test_an_admin_reset_is_all_or_nothing(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # The operator's command, one per point, all at once (start-up is most of the cost).
     runs = {
-        point: subprocess.Popen(
+        point: launch(
             [
-                str(TWOFOLD),
                 "user",
                 "reset-2fa",
                 person.login,
@@ -452,10 +443,6 @@ def test_an_admin_reset_is_all_or_nothing(
                 str(settings.data_dir),
             ],
             env=crash_env(settings, point),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
         )
         for point, person in persons.items()
     }

@@ -5,7 +5,6 @@ live sessions, links, queued mail and the audit log are kept. The same purge run
 from __future__ import annotations
 
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
-from browser.server import TWOFOLD, server_env
+from browser.server import server_env
+from launcher import launch
 from support import TEST_KEYS, Person, make_person
 from twofold.cli.main import app as cli_app
 from twofold.core.audit_events import AuditEventType
@@ -354,12 +354,10 @@ def test_twofold_serve_purges_in_the_background(
     }
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
-        server = subprocess.Popen(
-            [str(TWOFOLD), "serve", "--port", str(port), "--data-dir", str(settings.data_dir)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+        server = launch(
+            ["serve", "--port", str(port), "--data-dir", str(settings.data_dir)],
             env=env,
+            stdout=out,
         )
     try:
         wait_until(lambda: healthy(port) or server.poll() is not None, "start-up", 90)

@@ -14,7 +14,17 @@ import signal
 from sqlalchemy.orm import Session
 
 CRASH_AT_ENV = "TWOFOLD_TEST_CRASH_AT"
-_ARMED = os.environ.get(CRASH_AT_ENV) or None
+_ARMED: str | None = None
+
+
+def arm_from_environment() -> None:
+    """Read TWOFOLD_TEST_CRASH_AT (at import; again by a test's process launcher that forks
+    an already-imported interpreter and then sets the environment)."""
+    global _ARMED
+    _ARMED = os.environ.get(CRASH_AT_ENV) or None
+
+
+arm_from_environment()
 
 
 def crash_point(name: str, db: Session | None = None) -> None:
