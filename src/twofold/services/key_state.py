@@ -48,8 +48,15 @@ class RecordedState:
 
 
 def read_recorded_state(engine: Engine) -> RecordedState:
-    """The primary and retired key ids as the database records them right now."""
-    connection = engine.raw_connection()
+    """The primary and retired key ids as the database records them right now.
+
+    Read on a connection of its own, outside the engine's pool: the state is re-read in the
+    middle of a request that may already hold a pooled connection and a row lock (a code
+    check holds the person's row). Under a burst that has used up the pool, waiting for a
+    second pooled connection would hold that lock for the whole pool timeout, and every
+    request queued on the lock would wait with it."""
+    cargs, cparams = engine.dialect.create_connect_args(engine.url)
+    connection = engine.dialect.connect(*cargs, **cparams)
     try:
         cursor = connection.cursor()
         try:
