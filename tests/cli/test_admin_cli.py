@@ -9,8 +9,8 @@ from pathlib import Path
 import pyotp
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
+from cli.commands import ok, runner, twofold
 from support import STRONG_PASSWORD
 from twofold.cli.main import app
 from twofold.core.errors import InvalidCredentials
@@ -22,28 +22,9 @@ from twofold.services.runtime import ClientInfo, Runtime, build_runtime
 from twofold.settings import Settings
 from twofold.store.models import AuditEvent, AuthSession, OutgoingEmail, RecoveryCode, User
 
-runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("cli_environment")
+
 LINK = re.compile(r"https?://\S+/reenroll/([A-Za-z0-9_-]+)")
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABASE_URL", "SECRET_KEYS", "DATA_DIR", "BASE_URL"):
-        monkeypatch.delenv(f"TWOFOLD_{name}", raising=False)
-    monkeypatch.setenv("TWOFOLD_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("TWOFOLD_ARGON2_MEMORY_KIB", "8")
-    monkeypatch.setenv("TWOFOLD_ARGON2_PARALLELISM", "1")
-
-
-def twofold(data_dir: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = runner.invoke(app, [*args, "--data-dir", str(data_dir)], input=stdin)
-    return result.exit_code, result.output
-
-
-def ok(data_dir: Path, *args: str, stdin: str | None = None) -> str:
-    code, output = twofold(data_dir, *args, stdin=stdin)
-    assert code == 0, output
-    return output
 
 
 def error_line(output: str) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
+from cli.commands import ok, runner, twofold
 from support import STRONG_PASSWORD
 from twofold.cli.main import app
 from twofold.crypto.passwords import PasswordHashingParams
@@ -17,28 +17,9 @@ from twofold.services.runtime import build_runtime
 from twofold.settings import Settings
 from twofold.store.models import ApiKey, OutgoingEmail
 
-runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("cli_environment")
+
 API_KEY = re.compile(r"^api_key: (tfk_[A-Za-z0-9_-]{43})$", re.M)
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABASE_URL", "SECRET_KEYS", "DATA_DIR"):
-        monkeypatch.delenv(f"TWOFOLD_{name}", raising=False)
-    monkeypatch.setenv("TWOFOLD_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("TWOFOLD_ARGON2_MEMORY_KIB", "8")
-    monkeypatch.setenv("TWOFOLD_ARGON2_PARALLELISM", "1")
-
-
-def twofold(data_dir: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = runner.invoke(app, [*args, "--data-dir", str(data_dir)], input=stdin)
-    return result.exit_code, result.output
-
-
-def ok(data_dir: Path, *args: str, stdin: str | None = None) -> str:
-    code, output = twofold(data_dir, *args, stdin=stdin)
-    assert code == 0, output
-    return output
 
 
 def stored(data_dir: Path) -> tuple[list[tuple[object, ...]], list[str]]:

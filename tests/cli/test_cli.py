@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from typer.testing import CliRunner
 
+from cli.commands import runner, twofold
 from support import STRONG_PASSWORD
 from twofold.cli.main import app
 from twofold.crypto.passwords import PasswordHashingParams
@@ -16,21 +16,7 @@ from twofold.services import account, users
 from twofold.services.runtime import ClientInfo, Runtime, build_runtime
 from twofold.settings import Settings
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABASE_URL", "SECRET_KEYS", "DATA_DIR"):
-        monkeypatch.delenv(f"TWOFOLD_{name}", raising=False)
-    monkeypatch.setenv("TWOFOLD_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("TWOFOLD_ARGON2_MEMORY_KIB", "8")
-    monkeypatch.setenv("TWOFOLD_ARGON2_PARALLELISM", "1")
-
-
-def twofold(data_dir: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = runner.invoke(app, [*args, "--data-dir", str(data_dir)], input=stdin)
-    return result.exit_code, result.output
+pytestmark = pytest.mark.usefixtures("cli_environment")
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
+from cli.commands import ok, runner, twofold
 from support import STRONG_PASSWORD
 from twofold.cli.main import app
 from twofold.crypto.passwords import PasswordHashingParams
@@ -17,27 +17,7 @@ from twofold.services.runtime import ClientInfo, Runtime, build_runtime
 from twofold.settings import Settings
 from twofold.store.models import AuthSession, Membership, User
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABASE_URL", "SECRET_KEYS", "DATA_DIR"):
-        monkeypatch.delenv(f"TWOFOLD_{name}", raising=False)
-    monkeypatch.setenv("TWOFOLD_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("TWOFOLD_ARGON2_MEMORY_KIB", "8")
-    monkeypatch.setenv("TWOFOLD_ARGON2_PARALLELISM", "1")
-
-
-def twofold(data_dir: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = runner.invoke(app, [*args, "--data-dir", str(data_dir)], input=stdin)
-    return result.exit_code, result.output
-
-
-def ok(data_dir: Path, *args: str, stdin: str | None = None) -> str:
-    code, output = twofold(data_dir, *args, stdin=stdin)
-    assert code == 0, output
-    return output
+pytestmark = pytest.mark.usefixtures("cli_environment")
 
 
 def create_user(data_dir: Path, login: str, *options: str) -> str:
