@@ -90,6 +90,31 @@ def ensure_administers(
         )
 
 
+def administered_organization(
+    db: Session,
+    runtime: Runtime,
+    scope: AdminScope,
+    slug: str,
+    administered: list[Organization],
+    client: ClientInfo | None,
+) -> Organization:
+    """The organization `slug` among those `scope` administers (`administered`, as
+    administered_organizations gave them); any other is refused and the refusal recorded,
+    whether it exists or not (the console's ?org= and the API's path alike)."""
+    chosen = next((o for o in administered if o.slug == slug[:64]), None)
+    if chosen is None:
+        refuse(
+            db,
+            runtime,
+            scope,
+            "open_organization",
+            target_id=None,
+            client=client,
+            message=words.NOT_YOUR_ADMINISTERED_ORGANIZATION,
+        )
+    return chosen
+
+
 def refuse(
     db: Session,
     runtime: Runtime,

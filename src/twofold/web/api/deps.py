@@ -123,21 +123,10 @@ def get_administered_organization(
 ) -> Organization:
     """The organization named in the path, which the admin must administer (refused and
     recorded otherwise, as the console's ?org=)."""
-    chosen = next(
-        (o for o in admin_scope.administered_organizations(db, scope) if o.slug == slug[:64]),
-        None,
+    administered = admin_scope.administered_organizations(db, scope)
+    return admin_scope.administered_organization(
+        db, runtime, scope, slug, administered, get_client(request)
     )
-    if chosen is None:
-        admin_scope.refuse(
-            db,
-            runtime,
-            scope,
-            "open_organization",
-            target_id=None,
-            client=get_client(request),
-            message=words.NOT_YOUR_ADMINISTERED_ORGANIZATION,
-        )
-    return chosen
 
 
 AdministeredOrganization = Annotated[Organization, Depends(get_administered_organization)]

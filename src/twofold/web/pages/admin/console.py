@@ -64,18 +64,9 @@ def get_organization(
         current = getattr(request.state, "standing", None)
         slug = current.current.slug if current and current.current else ""
         return next((o for o in administered if o.slug == slug), administered[0])
-    chosen_or_none = next((o for o in administered if o.slug == org[:64]), None)
-    if chosen_or_none is None:
-        admin_scope.refuse(
-            db,
-            runtime,
-            scope,
-            "open_organization",
-            target_id=None,
-            client=get_client(request),
-            message=words.NOT_YOUR_ADMINISTERED_ORGANIZATION,
-        )
-    return chosen_or_none
+    return admin_scope.administered_organization(
+        db, runtime, scope, org, administered, get_client(request)
+    )
 
 
 OrgDep = Annotated[Organization, Depends(get_organization)]
