@@ -8,7 +8,12 @@ from datetime import timedelta
 import pytest
 
 from support import START
-from twofold.core.lockout import is_locked, lock_after_failure
+from twofold.core.lockout import (
+    PERMANENT_LOCK_AT,
+    is_locked,
+    lock_after_failure,
+    next_failure_locks,
+)
 
 
 @pytest.mark.parametrize("failures", [0, 1, 5, 9, 11, 19, 21, 99])
@@ -53,3 +58,12 @@ def test_a_hundred_failures_stay_locked_after_any_lock_time_has_passed(failures:
     expired = START - timedelta(days=365)
     assert is_locked(failures, None, START)
     assert is_locked(failures, expired, START)
+
+
+def test_the_last_try_warning_counts_wrong_codes_sent_through_api_keys() -> None:
+    """Near the hard stop, wrong codes that came through API keys make the page's next wrong
+    code the last one: the code prompt must warn then, not only when its own count is there."""
+    key_failures = 5
+    page_failures = PERMANENT_LOCK_AT - key_failures - 1  # the next one is not a tenth
+    assert next_failure_locks(page_failures, START) == (False, None)
+    assert next_failure_locks(page_failures, START, key_failures) == (True, None)  # operator

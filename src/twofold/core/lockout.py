@@ -28,9 +28,12 @@ def lock_after_failure(
     return False, None
 
 
-def next_failure_locks(failed_count: int, now: datetime) -> tuple[bool, datetime | None]:
-    """Whether one more wrong code would lock, and until when (None: until an operator)."""
-    return lock_after_failure(failed_count + 1, now)
+def next_failure_locks(
+    failed_count: int, now: datetime, key_failures: int = 0
+) -> tuple[bool, datetime | None]:
+    """Whether one more wrong code would lock, and until when (None: until an operator);
+    `key_failures` (wrong codes through API keys) bring the hard stop nearer."""
+    return lock_after_failure(failed_count + 1, now, key_failures)
 
 
 def is_locked(

@@ -222,7 +222,7 @@ def _prompt_context(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> dic
         return {}
     now = runtime.now()
     current = organizations.standing(db, runtime, user, session).current
-    locks, until = next_failure_locks(user.failed_code_count, now)
+    locks, until = next_failure_locks(user.failed_code_count, now, user.key_failed_code_count)
     return {
         "account": user.login,
         "organization": current.name if current else None,
