@@ -80,8 +80,42 @@ def test_upgrade_after_a_downgrade_rebuilds_the_schema(empty_engine: Engine) -> 
     assert not pending_migrations(empty_engine)
 
 
+# SQLite's reflection cannot read an index on an expression (migration 0011's lower(name)),
+# so it is compared on PostgreSQL only; tests/services/test_unique_names.py checks that the
+# index holds on both.
+@pytest.mark.filterwarnings(
+    "ignore:Skipped unsupported reflection of expression-based index:sqlalchemy.exc.SAWarning"
+)
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
 def test_the_migrated_schema_matches_the_models(empty_engine: Engine) -> None:
     migrate(empty_engine)
     with empty_engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_active_names_taken_twice_before_0011_keep_the_oldest_and_number_the_rest(
+    empty_engine: Engine,
+) -> None:
+    command.upgrade(alembic_config(empty_engine), "0010")
+    now = "2026-11-27 10:00:00"
+    rows = [(1, "VPN", None), (2, "vpn", None), (3, "VPN", now), (4, "Radius", None)]
+    with empty_engine.begin() as connection:
+        for key_id, name, revoked in rows:
+            connection.execute(
+                text(
+                    "INSERT INTO api_keys (id, organization_id, name, key_digest, created_at,"
+                    " revoked_at) VALUES (:id, 1, :name, :digest, :now, :revoked)"
+                ),
+                {
+                    "id": key_id,
+                    "name": name,
+                    "digest": bytes([key_id]) * 32,
+                    "now": now,
+                    "revoked": revoked,
+                },
+            )
+    command.upgrade(alembic_config(empty_engine), "head")
+    with empty_engine.connect() as connection:
+        names = dict(connection.execute(text("SELECT id, name FROM api_keys ORDER BY id")).all())
+    assert names == {1: "VPN", 2: "vpn (2)", 3: "VPN", 4: "Radius"}

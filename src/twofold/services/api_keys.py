@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import case, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from twofold.core import words
@@ -89,7 +90,11 @@ def create_key(
         created_by_id=actor.actor_id,
     )
     db.add(key)
-    db.flush()
+    try:
+        db.flush()
+    except IntegrityError:  # another admin took the name a moment ago (migration 0011)
+        db.rollback()
+        raise InvalidInput("name", words.API_KEY_NAME_TAKEN(name=name)) from None
     audit.record(
         db,
         now,

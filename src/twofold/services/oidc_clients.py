@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from twofold.core import words
@@ -155,7 +156,11 @@ def create_client(
         created_by_id=creator.id if creator else None,
     )
     db.add(oidc_client)
-    db.flush()
+    try:
+        db.flush()
+    except IntegrityError:  # another admin took the name a moment ago (migration 0011)
+        db.rollback()
+        raise InvalidInput("name", words.CLIENT_NAME_TAKEN(name=name)) from None
     audit.record(
         db,
         now,

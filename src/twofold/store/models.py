@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -304,6 +305,17 @@ class OidcClient(Base):
     organization; a confidential client's secret is kept only as its SHA-256."""
 
     __tablename__ = "oidc_clients"
+    # One active application of a name per organization, any case (migration 0011).
+    __table_args__ = (
+        Index(
+            "uq_oidc_clients_active_name",
+            "organization_id",
+            text("lower(name)"),
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -395,6 +407,17 @@ class ApiKey(Base):
     fixed window that limits its requests (counted by one conditional UPDATE)."""
 
     __tablename__ = "api_keys"
+    # One active key of a name per organization, any case (migration 0011).
+    __table_args__ = (
+        Index(
+            "uq_api_keys_active_name",
+            "organization_id",
+            text("lower(name)"),
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organization_id: Mapped[int] = mapped_column(

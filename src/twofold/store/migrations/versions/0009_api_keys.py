@@ -4,7 +4,7 @@ of wrong codes sent through keys, which counts toward the hard stop only.
 
 Revision ID: 0009
 Revises: 0008
-Create Date: 2026-11-28 10:00:00.000000
+Create Date: 2026-11-27 10:00:00.000000
 """
 
 from collections.abc import Sequence
