@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from support import make_org
 from twofold.core.errors import InvalidInput
-from twofold.services import api_keys, oidc_clients
+from twofold.services import api_keys, credential_names, oidc_clients
 from twofold.services.runtime import Runtime
 from twofold.store.models import ApiKey, OidcClient
 
@@ -35,9 +35,9 @@ def new_client(runtime: Runtime, slug: str, name: str) -> Any:
         return created.client.client_id
 
 
-KINDS: dict[str, tuple[Callable[[Runtime, str, str], Any], type[Any], str]] = {
-    "api key": (new_key, ApiKey, "_active_key_named"),
-    "application": (new_client, OidcClient, "_active_client_named"),
+KINDS: dict[str, tuple[Callable[[Runtime, str, str], Any], type[Any]]] = {
+    "api key": (new_key, ApiKey),
+    "application": (new_client, OidcClient),
 }
 
 
@@ -55,11 +55,10 @@ def test_the_name_a_racing_admin_took_is_refused_with_the_checks_words(
     runtime: Runtime, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_org(runtime, "acme")
-    create, model, check = KINDS[kind]
+    create, model = KINDS[kind]
     create(runtime, "acme", "VPN gateway")
-    service = api_keys if model is ApiKey else oidc_clients
     # The moment of the race: the other admin's row is not visible to this check yet.
-    monkeypatch.setattr(service, check, lambda *_args: None)
+    monkeypatch.setattr(credential_names, "ensure_free", lambda *_args: None)
     with pytest.raises(InvalidInput) as refused:
         create(runtime, "acme", "vpn GATEWAY")
     assert refused.value.field == "name"
@@ -70,7 +69,7 @@ def test_the_name_a_racing_admin_took_is_refused_with_the_checks_words(
 def test_a_revoked_name_and_another_organization_are_free(runtime: Runtime, kind: str) -> None:
     make_org(runtime, "acme")
     make_org(runtime, "globex")
-    create, model, _check = KINDS[kind]
+    create, model = KINDS[kind]
     create(runtime, "acme", "Portal")
     create(runtime, "globex", "Portal")
     with runtime.db() as db:
@@ -84,7 +83,7 @@ def test_a_revoked_name_and_another_organization_are_free(runtime: Runtime, kind
 
 def test_the_database_itself_refuses_a_second_active_name(runtime: Runtime, kind: str) -> None:
     make_org(runtime, "acme")
-    create, model, _check = KINDS[kind]
+    create, model = KINDS[kind]
     create(runtime, "acme", "Portal")
     with runtime.db() as db:
         first = db.scalars(select(model)).one()

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import case, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from twofold.core import words
@@ -25,7 +24,7 @@ from twofold.core.errors import InvalidInput, NotFound
 from twofold.core.words import Text
 from twofold.crypto.tokens import token_digest
 from twofold.notify import messages
-from twofold.services import audit
+from twofold.services import audit, credential_names
 from twofold.services.admin_scope import OPERATOR, AdminScope, acted_by, ensure_administers
 from twofold.services.notifications import notify_admins
 from twofold.services.organizations import get_organization
@@ -35,7 +34,6 @@ from twofold.store.db import rows_affected
 from twofold.store.models import ApiKey, Organization
 
 KEY_PREFIX = "tfk_"  # lets secret scanners recognise a leaked key
-NAME_MAX = 200
 RATE_WINDOW = timedelta(minutes=1)
 DEFAULT_REQUESTS_PER_MINUTE = 60
 MAX_REQUESTS_PER_MINUTE = 100_000
@@ -67,13 +65,9 @@ def create_key(
     recorded) unless `actor` administers the organization."""
     organization = get_organization(db, organization_slug)
     ensure_administers(db, runtime, actor, organization.id, "create_api_key", client)
-    name = name.strip()
-    if not name or len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
-        raise InvalidInput("name", words.API_KEY_NAME_REQUIRED)
-    if _active_key_named(db, organization.id, name) is not None:
-        # Also what makes a reload of the console's "created" page (the browser posts the
-        # form again) harmless instead of making a second key.
-        raise InvalidInput("name", words.API_KEY_NAME_TAKEN(name=name))
+    name = credential_names.checked_name(name, words.API_KEY_NAME_REQUIRED)
+    taken = words.API_KEY_NAME_TAKEN(name=name)
+    credential_names.ensure_free(db, ApiKey, organization.id, name, taken)
     if not 1 <= requests_per_minute <= MAX_REQUESTS_PER_MINUTE:
         raise InvalidInput(
             "requests_per_minute", words.API_KEY_RATE_INVALID(max=MAX_REQUESTS_PER_MINUTE)
@@ -89,12 +83,7 @@ def create_key(
         created_at=now,
         created_by_id=actor.actor_id,
     )
-    db.add(key)
-    try:
-        db.flush()
-    except IntegrityError:  # another admin took the name a moment ago (migration 0011)
-        db.rollback()
-        raise InvalidInput("name", words.API_KEY_NAME_TAKEN(name=name)) from None
+    credential_names.insert_named(db, key, taken)
     audit.record(
         db,
         now,
@@ -140,16 +129,6 @@ def administered_key(
     key = get_key(db, key_id)
     ensure_administers(db, runtime, actor, key.organization_id, action, client)
     return key
-
-
-def _active_key_named(db: Session, organization_id: int, name: str) -> ApiKey | None:
-    return db.scalar(
-        select(ApiKey).where(
-            ApiKey.organization_id == organization_id,
-            ApiKey.name == name,
-            ApiKey.revoked_at.is_(None),
-        )
-    )
 
 
 @use_case

@@ -19,8 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from twofold.core import words
@@ -30,7 +29,7 @@ from twofold.core.words import Msg, Text, Words
 from twofold.crypto.tokens import constant_time_equals, token_digest
 from twofold.notify import messages
 from twofold.notify.messages import Message
-from twofold.services import audit, oidc_grants, signing_keys
+from twofold.services import audit, credential_names, oidc_grants, signing_keys
 from twofold.services.admin_scope import OPERATOR, AdminScope, acted_by, ensure_administers
 from twofold.services.notifications import notify_admins
 from twofold.services.organizations import get_organization
@@ -42,7 +41,6 @@ from twofold.store.models import OidcClient, OidcGrant, Organization, User
 _LOOPBACK_NAMES = {"localhost"}
 MAX_URIS = 20  # of each kind, per client
 MAX_URI_LENGTH = 2000
-NAME_MAX = 200
 GRANT_REVOKED_REASON = "client_revoked"
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -127,13 +125,9 @@ def create_client(
     Refused (and recorded) unless `actor` administers the organization."""
     organization = get_organization(db, organization_slug)
     ensure_administers(db, runtime, actor, organization.id, "create_client", client)
-    name = name.strip()
-    if not name or len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
-        raise InvalidInput("name", words.CLIENT_NAME_REQUIRED)
-    if _active_client_named(db, organization.id, name) is not None:
-        # Also what makes a reload of the console's "registered" page (the browser posts
-        # the form again) harmless instead of registering the application twice.
-        raise InvalidInput("name", words.CLIENT_NAME_TAKEN(name=name))
+    name = credential_names.checked_name(name, words.CLIENT_NAME_REQUIRED)
+    taken = words.CLIENT_NAME_TAKEN(name=name)
+    credential_names.ensure_free(db, OidcClient, organization.id, name, taken)
     if not redirect_uris:
         raise InvalidInput("redirect_uri", words.CLIENT_REDIRECT_URI_REQUIRED)
     if id_token_alg not in signing_keys.ALGORITHMS:
@@ -155,12 +149,7 @@ def create_client(
         created_at=now,
         created_by_id=creator.id if creator else None,
     )
-    db.add(oidc_client)
-    try:
-        db.flush()
-    except IntegrityError:  # another admin took the name a moment ago (migration 0011)
-        db.rollback()
-        raise InvalidInput("name", words.CLIENT_NAME_TAKEN(name=name)) from None
+    credential_names.insert_named(db, oidc_client, taken)
     audit.record(
         db,
         now,
@@ -341,15 +330,3 @@ def client_secret_matches(client: OidcClient, secret: str) -> bool:
     if client.secret_digest is None or not secret:
         return False
     return constant_time_equals(token_digest(secret), client.secret_digest)
-
-
-def _active_client_named(db: Session, organization_id: int, name: str) -> int | None:
-    """The organization's unrevoked application of this name (any case), if there is one:
-    people see the name when they sign in, so two of one name would be confusing."""
-    return db.scalar(
-        select(OidcClient.id).where(
-            OidcClient.organization_id == organization_id,
-            OidcClient.revoked_at.is_(None),
-            func.lower(OidcClient.name) == name.lower(),
-        )
-    )

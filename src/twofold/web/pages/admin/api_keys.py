@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from twofold.core import words
 from twofold.core.errors import Forbidden, NotFound
-from twofold.services import api_keys
+from twofold.services import api_keys, credential_names
 from twofold.services.admin_scope import AdminScope
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import ApiKey, Organization
@@ -98,7 +98,7 @@ def _form(
         name=name,
         requests_per_minute=requests_per_minute,
         max_per_minute=api_keys.MAX_REQUESTS_PER_MINUTE,
-        name_max=api_keys.NAME_MAX,
+        name_max=credential_names.NAME_MAX,
     )
 
 
@@ -141,7 +141,7 @@ def new_api_key_submit(
             organization,
             field_errors=created.field_errors("name"),
             status_code=created.status,
-            name=name[: api_keys.NAME_MAX],
+            name=name[: credential_names.NAME_MAX],
             requests_per_minute=requests_per_minute[:12],
         )
     # Shown here, in the answer to this POST, and nowhere else ever again.
