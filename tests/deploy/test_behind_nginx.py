@@ -17,23 +17,11 @@ import pytest
 
 from attack.servers import serve
 from browser.server import _free_port
+from deploy.nginx_config import NGINX, nginx_config
 from support import require_or_skip
 
 PUBLIC_HOST = "id.example.test"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-CONFIG = """
-worker_processes 1;
-error_log {prefix}/error.log warn;
-pid {prefix}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
+SERVER = """
     server {{
         listen 127.0.0.1:{port};
         location / {{
@@ -42,9 +30,7 @@ http {{
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
         }}
-    }}
-}}
-"""
+    }}"""
 
 
 @contextmanager
@@ -54,14 +40,12 @@ def nginx(prefix: Path, upstream: str, *, pass_host: bool) -> Iterator[int]:
     prefix.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     config = prefix / "nginx.conf"
-    config.write_text(
-        CONFIG.format(
-            prefix=prefix,
-            port=port,
-            upstream=upstream,
-            host_line="proxy_set_header Host $host;" if pass_host else "",
-        )
+    server = SERVER.format(
+        port=port,
+        upstream=upstream,
+        host_line="proxy_set_header Host $host;" if pass_host else "",
     )
+    config.write_text(nginx_config(prefix, server))
     process = subprocess.Popen(
         [NGINX, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"],
         stdout=subprocess.DEVNULL,

@@ -6,7 +6,6 @@ headers forged by the client never reach it; signing out ends access; a non-memb
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,26 +20,8 @@ from deploy.forward_flow import (
     running,
     stage,
 )
+from deploy.nginx_config import NGINX, nginx_config
 from support import require_or_skip
-
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-# The docs' server block inside the minimal http block a test prefix needs.
-WRAPPER = """
-worker_processes 1;
-error_log {prefix}/error.log warn;
-pid {prefix}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-{server}
-}}
-"""
 
 
 def server_block(at: Stage) -> str:
@@ -66,7 +47,7 @@ def behind_nginx(
         prefix = tmp / "nginx"
         prefix.mkdir()
         config = prefix / "nginx.conf"
-        config.write_text(WRAPPER.format(prefix=prefix, server=server_block(at)))
+        config.write_text(nginx_config(prefix, server_block(at)))
         command = [NGINX, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"]
         with running(command, f"{at.proxy}/", "nginx"):
             yield at
