@@ -3,7 +3,12 @@ directory, and cheap password hashing (modules opt in with `cli_environment`).""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from cli.commands import ok
+from support import STRONG_PASSWORD
 
 
 @pytest.fixture
@@ -13,3 +18,25 @@ def cli_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TWOFOLD_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("TWOFOLD_ARGON2_MEMORY_KIB", "8")
     monkeypatch.setenv("TWOFOLD_ARGON2_PARALLELISM", "1")
+
+
+@pytest.fixture
+def acme(tmp_path: Path, cli_environment: None) -> Path:
+    """A data directory with the organization `acme` and its admin `boss` (who has an email
+    address, so the admins' notices have someone to go to)."""
+    ok(tmp_path, "org", "create", "acme", "--name", "Acme Inc.")
+    ok(
+        tmp_path,
+        "user",
+        "create",
+        "boss",
+        "--org",
+        "acme",
+        "--role",
+        "admin",
+        "--email",
+        "boss@example.org",
+        "--password-stdin",
+        stdin=STRONG_PASSWORD,
+    )
+    return tmp_path

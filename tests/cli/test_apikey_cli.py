@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from cli.commands import ok, runner, twofold
-from support import STRONG_PASSWORD
 from twofold.cli.main import app
 from twofold.crypto.passwords import PasswordHashingParams
 from twofold.services.runtime import build_runtime
@@ -30,26 +29,6 @@ def stored(data_dir: Path) -> tuple[list[tuple[object, ...]], list[str]]:
         mail = list(db.scalars(select(OutgoingEmail.recipient).order_by(OutgoingEmail.id)))
     runtime.engine.dispose()
     return keys, mail
-
-
-@pytest.fixture
-def acme(tmp_path: Path) -> Path:
-    ok(tmp_path, "org", "create", "acme", "--name", "Acme Inc.")
-    ok(
-        tmp_path,
-        "user",
-        "create",
-        "boss",
-        "--org",
-        "acme",
-        "--role",
-        "admin",
-        "--email",
-        "boss@example.org",
-        "--password-stdin",
-        stdin=STRONG_PASSWORD,
-    )
-    return tmp_path
 
 
 @pytest.mark.parametrize(

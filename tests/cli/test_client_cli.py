@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from cli.commands import ok, runner, twofold
-from support import STRONG_PASSWORD
 from twofold.cli.main import app
 from twofold.crypto.passwords import PasswordHashingParams
 from twofold.services.runtime import build_runtime
@@ -39,26 +38,6 @@ def queued_to(data_dir: Path) -> list[str]:
         found = list(db.scalars(select(OutgoingEmail.recipient).order_by(OutgoingEmail.id)))
     runtime.engine.dispose()
     return found
-
-
-@pytest.fixture
-def acme(tmp_path: Path) -> Path:
-    ok(tmp_path, "org", "create", "acme", "--name", "Acme Inc.")
-    ok(
-        tmp_path,
-        "user",
-        "create",
-        "boss",
-        "--org",
-        "acme",
-        "--role",
-        "admin",
-        "--email",
-        "boss@example.org",
-        "--password-stdin",
-        stdin=STRONG_PASSWORD,
-    )
-    return tmp_path
 
 
 def create(data_dir: Path, *options: str) -> str:
