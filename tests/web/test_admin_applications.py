@@ -15,11 +15,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from support import (
-    STRONG_PASSWORD,
     Person,
     csrf_token,
-    enroll_totp,
     mail_sent_to,
+    make_member,
     make_org,
     post_form,
     sign_in,
@@ -29,7 +28,6 @@ from support import (
 from twofold.core.audit_events import AuditEventType
 from twofold.core.policy import Role
 from twofold.otp.clock import FixedClock
-from twofold.services import users
 from twofold.services.runtime import Runtime
 from twofold.store.models import AuditEvent, OidcClient
 
@@ -43,22 +41,15 @@ SECRET = re.compile(r'<code id="client-secret">([A-Za-z0-9_-]{43})</code>')
 def admin(
     runtime: Runtime, login: str, slug: str, *, superadmin: bool = False, role: Role = Role.ADMIN
 ) -> Person:
-    with runtime.db() as db:
-        user = users.create_user(
-            db,
-            runtime,
-            login=login,
-            password=STRONG_PASSWORD,
-            email=f"{login}@example.org",
-            email_verified=True,
-            organization_slug=slug,
-            role=role.value,
-            superadmin=superadmin,
-        )
-        db.commit()
-        person = Person(id=user.id, login=user.login, password=STRONG_PASSWORD)
-        enroll_totp(db, runtime, user, person)
-    return person
+    return make_member(
+        runtime,
+        login,
+        slug,
+        role=role,
+        superadmin=superadmin,
+        with_totp=True,
+        email=f"{login}@example.org",
+    )
 
 
 def stored(runtime: Runtime) -> list[OidcClient]:
