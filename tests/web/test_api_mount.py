@@ -54,7 +54,7 @@ def test_a_body_that_is_not_even_text_is_a_422_in_the_error_shape(client: TestCl
         content=b"\xff\xfe",
         headers={"Content-Type": "application/json", "Authorization": "Bearer tfk_x"},
     )
-    assert response.status_code in {401, 422}
+    assert response.status_code == 422  # the body is read before the key is looked at
     response = client.post(
         "/api/v1/sign-in", content=b"\xff\xfe", headers={"Content-Type": "application/json"}
     )
