@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
+import typer.main
+import typer.testing
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
+from apps import app_for
+from asgi_client import TestClient
 from support import (
     POSTGRES_URL,
     START,
@@ -33,7 +35,6 @@ from twofold.services.runtime import Runtime, build_runtime
 from twofold.settings import Settings
 from twofold.store.db import make_engine, migrate
 from twofold.store.models import Base
-from twofold.web.app import create_app
 
 # Where tmp_path lives: in memory when the machine has /dev/shm and TMPDIR does not say
 # otherwise. Every web test copies an SQLite file and commits to it; on disk each commit and
@@ -59,6 +60,12 @@ def _remembered_strength(password: str, user_inputs: list[str] | None = None) ->
 # is made once per worker instead of ~5 ms of CPU every time (docs/development.md, fifth pass).
 # Servers started by the tests run the real check every time.
 passwords.zxcvbn = _remembered_strength
+
+
+# typer's CliRunner turns the Typer app into its click command on every invoke (~30 ms of
+# CPU walking every command's signature); the CLI tests invoke it about a thousand times.
+# The command is the same each time: it is built once per worker and per app.
+typer.testing._get_command = functools.cache(typer.main.get_command)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -215,27 +222,10 @@ def runtime(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
         rt.engine.dispose()
 
 
-# One app per worker and per what shapes it beyond the runtime (allowed hosts, https): the
-# first request to a new FastAPI app analyses every route (60-80 ms CPU), which every test
-# paid. Pages find the runtime through `app.state.runtime`, set to each test's own here.
-# No background workers: tests deliver mail themselves, and the purge's first pass would
-# come an hour after start (tests/services/test_housekeeping.py starts its own).
-_APPS: dict[tuple[object, ...], FastAPI] = {}
-
-
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    shape = (
-        runtime.settings.allowed_host_names,
-        runtime.settings.uses_https,
-        runtime.settings.redirect_hosts,  # the CSP's form-action names them
-    )
-    app = _APPS.get(shape)
-    if app is None:
-        app = create_app(runtime=runtime, mail_worker=False, purge_worker=False)
-        _APPS[shape] = app
-    app.state.runtime = runtime
-    with TestClient(app, follow_redirects=False) as test_client:
+    """A browser on the worker's shared app (tests/apps.py), now serving this test's runtime."""
+    with TestClient(app_for(runtime), follow_redirects=False) as test_client:
         yield test_client
 
 

@@ -13,10 +13,10 @@ from email.message import EmailMessage
 import httpx2 as httpx
 import pyotp
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from asgi_client import TestClient
 from twofold.core.policy import Role, TwoFactorPolicy
 from twofold.crypto.keyring import KeyRing
 from twofold.otp.clock import FixedClock, unix_time

@@ -22,7 +22,7 @@ from twofold.services.runtime import ClientInfo, Runtime, build_runtime
 from twofold.settings import Settings
 from twofold.store.models import AuditEvent, AuthSession, OutgoingEmail, RecoveryCode, User
 
-pytestmark = pytest.mark.usefixtures("cli_environment")
+pytestmark = pytest.mark.usefixtures("cli_environment", "migrated_data_dir")
 
 LINK = re.compile(r"https?://\S+/reenroll/([A-Za-z0-9_-]+)")
 

@@ -16,7 +16,7 @@ from twofold.services.runtime import build_runtime
 from twofold.settings import Settings
 from twofold.store.models import ApiKey, OutgoingEmail
 
-pytestmark = pytest.mark.usefixtures("cli_environment")
+pytestmark = pytest.mark.usefixtures("cli_environment", "migrated_data_dir")
 
 API_KEY = re.compile(r"^api_key: (tfk_[A-Za-z0-9_-]{43})$", re.M)
 

@@ -16,7 +16,7 @@ from twofold.services.runtime import build_runtime
 from twofold.settings import Settings
 from twofold.store.models import OidcClient, OutgoingEmail
 
-pytestmark = pytest.mark.usefixtures("cli_environment")
+pytestmark = pytest.mark.usefixtures("cli_environment", "migrated_data_dir")
 
 APP = "https://grafana.example.org/login/generic_oauth"
 CLIENT_ID = re.compile(r"^client_id: ([A-Za-z0-9]{24})$", re.M)

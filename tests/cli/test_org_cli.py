@@ -17,7 +17,7 @@ from twofold.services.runtime import ClientInfo, Runtime, build_runtime
 from twofold.settings import Settings
 from twofold.store.models import AuthSession, Membership, User
 
-pytestmark = pytest.mark.usefixtures("cli_environment")
+pytestmark = pytest.mark.usefixtures("cli_environment", "migrated_data_dir")
 
 
 def create_user(data_dir: Path, login: str, *options: str) -> str:

@@ -15,10 +15,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx2 as httpx
 import pytest
-from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from asgi_client import TestClient
 from support import START, TEST_KEYS, Person, make_member, make_org, post_form
 from twofold.otp.clock import FixedClock
 from twofold.services import oidc_clients, signing_keys

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from authlib.oidc.discovery import OpenIDProviderMetadata
-from fastapi.testclient import TestClient
 from joserfc import jws, jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import func, select
 
+from asgi_client import TestClient
 from oidc.conftest import (
     ISSUER,
     Rp,

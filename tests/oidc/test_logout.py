@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi.testclient import TestClient
-
+from asgi_client import TestClient
 from oidc.conftest import AFTER_LOGOUT, Rp, exchange, onward_target, sign_in_through
 from support import Person, csrf_token, post_form, sign_in, text_of
 from twofold.otp.clock import FixedClock

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 
+from asgi_client import TestClient
 from oidc.conftest import ORG, Rp, callback_params, exchange, sign_in_through
 from support import Person, join, make_org
 from twofold.core.audit_events import AuditEventType

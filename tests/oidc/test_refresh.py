@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from asgi_client import TestClient
 from oidc.conftest import ORG, Rp, exchange, id_claims, refresh, sign_in_through
 from support import Person
 from twofold.otp.clock import FixedClock

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from asgi_client import TestClient
 from oidc.conftest import (
     Rp,
     callback_params,

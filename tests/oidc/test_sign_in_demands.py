@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pyotp
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from asgi_client import TestClient
 from oidc.conftest import (
     Rp,
     callback_params,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
+from asgi_client import TestClient
 from browser.server import server_env
 from launcher import launch
 from support import TEST_KEYS, Person, make_person

@@ -6,12 +6,12 @@ import re
 from urllib.parse import unquote
 
 import pyotp
-from fastapi.testclient import TestClient
 
+from apps import browser
+from asgi_client import TestClient
 from support import OTHER_STRONG_PASSWORD, Person, post_form, sign_in, text_of
 from twofold.otp.clock import FixedClock, unix_time
 from twofold.services.runtime import Runtime
-from twofold.web.app import create_app
 from twofold.web.rendering import SESSION_COOKIE
 
 KEY_ON_PAGE = re.compile(r'<code id="setup-key"[^>]*>([A-Z2-7 ]+)</code>')
@@ -150,7 +150,7 @@ def test_disabling_needs_the_password_then_the_password_alone_signs_in(
 def test_changing_the_password_ends_the_other_sessions(
     client: TestClient, alice: Person, runtime: Runtime
 ) -> None:
-    with TestClient(create_app(runtime=runtime), follow_redirects=False) as other_browser:
+    with browser(runtime) as other_browser:
         sign_in(other_browser, alice)
         sign_in(client, alice)
         response = post_form(

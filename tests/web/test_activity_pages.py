@@ -8,14 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from apps import browser
+from asgi_client import TestClient
 from support import Person, csrf_token, make_person, post_form, sign_in, snapshot, text_of
 from twofold.otp.clock import FixedClock
 from twofold.services.runtime import Runtime
 from twofold.store.models import AuthSession
-from twofold.web.app import create_app
 
 FIREFOX_ON_WINDOWS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:124.0) Gecko/20100101 Firefox/124.0"
@@ -30,9 +30,8 @@ SECURITY = "/account/security"
 
 @contextmanager
 def another_browser(runtime: Runtime, user_agent: str) -> Iterator[TestClient]:
-    app = create_app(runtime=runtime, mail_worker=False)
-    with TestClient(app, follow_redirects=False, headers={"User-Agent": user_agent}) as browser:
-        yield browser
+    with browser(runtime, headers={"User-Agent": user_agent}) as other:
+        yield other
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import re
 
 import httpx2 as httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from asgi_client import TestClient
 from support import (
     CapturingMailer,
     Person,

@@ -13,9 +13,10 @@ from datetime import timedelta
 
 import httpx2 as httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
+from apps import browser as another_browser
+from asgi_client import TestClient
 from support import (
     STRONG_PASSWORD,
     CapturingMailer,
@@ -45,7 +46,6 @@ from twofold.store.models import (
     RecoveryCode,
     User,
 )
-from twofold.web.app import create_app
 
 MEMBERS = "/admin/members?org=acme"
 SECURITY = "/account/security"
@@ -118,9 +118,7 @@ def set_policy(runtime: Runtime, slug: str, policy: TwoFactorPolicy, grace_days:
 @contextmanager
 def browser(runtime: Runtime, **headers: str) -> Iterator[TestClient]:
     """Another person's browser."""
-    with TestClient(
-        create_app(runtime=runtime, mail_worker=False), follow_redirects=False, headers=headers
-    ) as other:
+    with another_browser(runtime, headers=headers) as other:
         yield other
 
 

@@ -8,8 +8,8 @@ import dataclasses
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from support import make_person, snapshot, text_of
 from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import FixedClock

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import pyotp
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from support import Person, api_sign_in, bearer, make_member, make_org, post_form, sign_in
 from twofold.core.policy import Role, TwoFactorPolicy
 from twofold.otp.clock import FixedClock

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from asgi_client import TestClient
 from support import Person, api_sign_in, bearer, make_member, make_org
 from twofold.core.audit_events import AuditEventType
 from twofold.core.policy import Role

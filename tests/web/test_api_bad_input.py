@@ -4,9 +4,9 @@ a documented 4xx in the one error shape, and nothing stored changes."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from asgi_client import TestClient
 from support import Person, api_sign_in, bearer
 from twofold.services.runtime import Runtime
 from twofold.store.models import AuditEvent, AuthSession

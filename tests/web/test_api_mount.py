@@ -3,8 +3,7 @@ same runtime as the pages."""
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-
+from asgi_client import TestClient
 from support import Person, sign_in
 from twofold.web.deps import SAFE_METHODS
 

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 import pytest
 import schemathesis
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
+from asgi_client import TestClient
 from support import make_member, make_org
 from twofold.core.policy import Role
 from twofold.core.sessions import Method, SessionKind, SessionState

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from asgi_client import TestClient
 from support import Person, api_sign_in, bearer, sign_in
 from twofold.core.audit_events import AuditEventType
 from twofold.crypto.tokens import token_digest

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from itertools import count
 
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from asgi_client import TestClient
 from support import CapturingMailer, Person, make_member, make_org, make_person, snapshot
 from twofold.core.audit_events import AuditEventType
 from twofold.core.lockout import KEY_FAILURES_PER_PERSON, PERMANENT_LOCK_AT

@@ -4,12 +4,12 @@ trace — and leaves stored data unchanged."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
+from apps import browser
+from asgi_client import TestClient
 from support import Person, csrf_token, post_form, sign_in, snapshot, text_of
 from twofold.otp.clock import FixedClock
 from twofold.services.runtime import Runtime
-from twofold.web.app import create_app
 from twofold.web.rendering import SESSION_COOKIE
 
 FORM_EXPIRED = "This form has expired"
@@ -30,7 +30,7 @@ def test_a_post_without_a_csrf_token_is_refused_and_changes_nothing(
 def test_a_csrf_token_from_another_browser_is_refused(
     client: TestClient, alice: Person, runtime: Runtime
 ) -> None:
-    with TestClient(create_app(runtime=runtime), follow_redirects=False) as attacker:
+    with browser(runtime) as attacker:
         foreign = csrf_token(attacker, "/login")
     client.get("/login")
     response = client.post(

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from asgi_client import TestClient
 from support import STRONG_PASSWORD, TEST_KEYS, csrf_token, make_person, snapshot, text_of
 from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import SystemClock

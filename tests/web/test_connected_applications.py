@@ -3,8 +3,7 @@ a Revoke button; revoking one ends its grants. Someone else's application is not
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-
+from asgi_client import TestClient
 from support import (
     Person,
     make_client,

@@ -12,10 +12,11 @@ import pytest
 from fastapi import FastAPI, Form
 from fastapi.responses import PlainTextResponse
 from fastapi.routing import APIRoute
-from fastapi.testclient import TestClient
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from apps import app_for
+from asgi_client import TestClient
 from support import Person, csrf_token, sign_in, text_of
 from twofold.services.runtime import Runtime
 from twofold.settings import Settings
@@ -146,7 +147,7 @@ def test_a_token_for_another_browser_is_refused_on_a_route_without_form_fields(
     client: TestClient, runtime: Runtime, alice: Person
 ) -> None:
     """/logout declares no Form() field: the guard parses the form itself."""
-    other = TestClient(create_app(runtime=runtime, mail_worker=False))
+    other = TestClient(app_for(runtime))
     foreign = csrf_token(other, "/login")
     sign_in(client, alice)
     response = client.post("/logout", data={"csrf_token": foreign})

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import httpx2 as httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from asgi_client import TestClient
 from smtp_server import SmtpServer, running_smtp_server
 from support import (
     STRONG_PASSWORD,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from asgi_client import TestClient
 from support import join, make_member, make_org, post_form, sign_in, text_of
 from twofold.core.audit_events import AuditEventType
 from twofold.core.policy import TwoFactorPolicy

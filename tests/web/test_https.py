@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 import httpx2 as httpx
 import pytest
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from support import Person, post_form
 from twofold.services.runtime import Runtime
 from twofold.web.app import create_app

@@ -6,9 +6,10 @@ import re
 
 import pyotp
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from apps import browser
+from asgi_client import TestClient
 from support import (
     Person,
     csrf_token,
@@ -26,7 +27,6 @@ from twofold.core.policy import Role, TwoFactorPolicy
 from twofold.otp.clock import FixedClock, unix_time
 from twofold.services.runtime import Runtime
 from twofold.store.models import AuditEvent, AuthSession
-from twofold.web.app import create_app
 from twofold.web.rendering import SESSION_COOKIE
 
 DAY = 24 * 3600
@@ -504,7 +504,7 @@ def test_a_switch_with_another_browsers_csrf_token_is_refused(
     bob = make_member(runtime, "bob", "default")
     join(runtime, bob, "bank")
     sign_in(client, bob)
-    with TestClient(create_app(runtime=runtime), follow_redirects=False) as attacker:
+    with browser(runtime) as attacker:
         foreign = csrf_token(attacker, "/login")
     before = snapshot(runtime)
     response = client.post(SWITCH, data={"organization": "bank", "csrf_token": foreign})

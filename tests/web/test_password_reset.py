@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import httpx2 as httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from apps import browser
+from asgi_client import TestClient
 from smtp_server import SmtpServer, running_smtp_server
 from support import (
     OTHER_STRONG_PASSWORD,
@@ -28,7 +29,6 @@ from twofold.otp.clock import FixedClock
 from twofold.services import users
 from twofold.services.runtime import Runtime
 from twofold.store.models import OutgoingEmail, User
-from twofold.web.app import create_app
 from twofold.web.pages.recovery_links import RESET_SENT
 from twofold.web.rendering import SESSION_COOKIE
 
@@ -221,9 +221,7 @@ def test_without_2fa_a_reset_goes_to_sign_in_without_signing_in(
 def test_a_reset_signs_out_every_other_browser_of_the_account(
     client: TestClient, runtime: Runtime, alice: Person, smtp: SmtpServer
 ) -> None:
-    with TestClient(
-        create_app(runtime=runtime, mail_worker=False), follow_redirects=False
-    ) as laptop:
+    with browser(runtime) as laptop:
         sign_in(laptop, alice)
         assert laptop.get("/account/security").status_code == 200
         path = reset_path(client, runtime, smtp, ALICE)

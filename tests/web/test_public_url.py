@@ -8,8 +8,9 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
+from apps import app_for
+from asgi_client import TestClient
 from support import (
     STRONG_PASSWORD,
     CapturingMailer,
@@ -25,7 +26,6 @@ from twofold.otp.clock import FixedClock
 from twofold.services import mail, users
 from twofold.services.runtime import Runtime
 from twofold.settings import Settings
-from twofold.web.app import create_app
 
 ATTACKER = "attacker.example"
 CONFIGURED = "https://id.example.org"
@@ -48,7 +48,7 @@ def delivered_text(runtime: Runtime) -> str:
 def browser_at(runtime: Runtime, host: str, scheme: str = "http") -> TestClient:
     """A browser whose every request carries `Host: host`."""
     return TestClient(
-        create_app(runtime=runtime, mail_worker=False),
+        app_for(runtime),
         base_url=f"{scheme}://{host}",
         follow_redirects=False,
         headers={"X-Forwarded-Host": host},

@@ -11,9 +11,10 @@ from datetime import timedelta
 import httpx2 as httpx
 import pyotp
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from apps import browser as another_browser
+from asgi_client import TestClient
 from support import (
     STRONG_PASSWORD,
     CapturingMailer,
@@ -30,7 +31,6 @@ from twofold.otp.secret import encode_secret
 from twofold.services import account, admin_scope, mail, member_actions, organizations, users
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.store.models import AuditEvent, User
-from twofold.web.app import create_app
 
 SECURITY = "/account/security"
 SETUP = "/account/security/setup"
@@ -85,7 +85,7 @@ def member(
 
 @contextmanager
 def browser(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime=runtime, mail_worker=False), follow_redirects=False) as c:
+    with another_browser(runtime) as c:
         yield c
 
 

@@ -6,8 +6,8 @@ import re
 from datetime import timedelta
 
 import httpx2 as httpx
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from support import Person, post_form, sign_in, text_of
 from twofold.otp.clock import FixedClock
 from twofold.services import sessions

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-
+from asgi_client import TestClient
 from support import Person, make_person, post_form, sign_in, text_of
 from twofold.otp.clock import FixedClock
 from twofold.services.runtime import Runtime

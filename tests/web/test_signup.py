@@ -6,9 +6,9 @@ import re
 
 import httpx2 as httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from asgi_client import TestClient
 from smtp_server import running_smtp_server
 from support import STRONG_PASSWORD, Person, csrf_token, make_person, post_form, sign_in, text_of
 from twofold.core import words

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import httpx2 as httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from asgi_client import TestClient
 from smtp_server import SmtpServer, running_smtp_server
 from support import STRONG_PASSWORD, csrf_token, make_org, make_person, text_of
 from twofold.otp.clock import FixedClock

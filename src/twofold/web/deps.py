@@ -36,7 +36,9 @@ class CsrfRejected(Exception):
     """An unsafe request (POST, PUT, PATCH, DELETE) without a valid token for this browser."""
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies that only read the request are `async def`: FastAPI runs a plain `def`
+# dependency in a worker thread, a hand-off each (four per page view, for nothing).
+async def get_runtime(request: Request) -> Runtime:
     return runtime_of(request)
 
 
@@ -75,7 +77,11 @@ def get_client(request: Request) -> ClientInfo:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 DbDep = Annotated[Session, Depends(get_db)]
-ClientDep = Annotated[ClientInfo, Depends(get_client)]
+async def _client_of_request(request: Request) -> ClientInfo:
+    return get_client(request)
+
+
+ClientDep = Annotated[ClientInfo, Depends(_client_of_request)]
 
 
 def get_optional_session(request: Request, db: DbDep, runtime: RuntimeDep) -> AuthSession | None:
@@ -123,7 +129,7 @@ def get_challenge_session(
 PendingSession = Annotated[AuthSession, Depends(get_challenge_session)]
 
 
-def get_authenticated_session(request: Request, session: OptionalSession) -> AuthSession:
+async def get_authenticated_session(request: Request, session: OptionalSession) -> AuthSession:
     if session is None:
         raise Redirect("/login")
     if session.state != SessionState.AUTHENTICATED:
@@ -162,7 +168,7 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_standing(request: Request) -> Standing:
+async def get_standing(request: Request) -> Standing:
     """The standing computed by EnrollingUser or CurrentUser earlier in the same request."""
     standing: Standing = request.state.standing
     return standing
