@@ -22,11 +22,11 @@ from asgi_client import TestClient
 from support import (
     POSTGRES_URL,
     START,
-    TEST_KEYS,
     Person,
     SigningKeyPool,
     make_person,
     require_or_skip,
+    settings_for,
 )
 from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import FixedClock
@@ -200,11 +200,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        secret_keys=TEST_KEYS.to_text(),
-    )
+    return settings_for(tmp_path / "data", database_url)
 
 
 @pytest.fixture

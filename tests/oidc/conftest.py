@@ -19,7 +19,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from asgi_client import TestClient
-from support import START, TEST_KEYS, Person, make_member, make_org, post_form
+from support import START, Person, make_member, make_org, post_form, settings_for
 from twofold.otp.clock import FixedClock
 from twofold.services import oidc_clients, signing_keys
 from twofold.services.runtime import Runtime
@@ -57,12 +57,7 @@ def _key_rows(runtime: Runtime) -> list[OidcSigningKey]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        secret_keys=TEST_KEYS.to_text(),
-        base_url=ISSUER,
-    )
+    return settings_for(tmp_path / "data", database_url, base_url=ISSUER)
 
 
 @dataclass
