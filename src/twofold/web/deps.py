@@ -77,6 +77,8 @@ def get_client(request: Request) -> ClientInfo:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 DbDep = Annotated[Session, Depends(get_db)]
+
+
 async def _client_of_request(request: Request) -> ClientInfo:
     return get_client(request)
 
