@@ -147,6 +147,31 @@ class TwoFactorAlreadyEnabled(TwofoldError):
     default_message = words.TWO_FACTOR_ALREADY_ENABLED
 
 
+class TooManyAuthenticators(TwofoldError):
+    code = "too_many_authenticators"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def default_words(self, now: datetime | None = None) -> Words:
+        return words.TOO_MANY_AUTHENTICATORS(max=self.limit)
+
+
+class LastMethodRequired(TwofoldError):
+    """The person's only second factor cannot go: an organization or a role requires 2FA.
+    The way to move phones is to add the new one first (decision 0019)."""
+
+    code = "last_method_required"
+
+    def __init__(self, blockers: Sequence[Words]) -> None:
+        super().__init__()
+        self.blockers = list(blockers)
+
+    def default_words(self, now: datetime | None = None) -> Words:
+        return words.LAST_METHOD_REQUIRED(required=words.and_list(self.blockers))
+
+
 class TwoFactorNotEnabled(TwofoldError):
     code = "two_factor_not_enabled"
     default_message = words.TWO_FACTOR_NOT_ENABLED

@@ -186,6 +186,21 @@ INVALID_RECOVERY_CODE = Msg(
     "That recovery code isn't valid, or it was used already. Each code works once."
 )
 TWO_FACTOR_ALREADY_ENABLED = Msg("Two-factor authentication is already on for your account.")
+TOO_MANY_AUTHENTICATORS = Msg(
+    "You already have {max} authenticators, the most an account can have. Remove one you no "
+    "longer use first."
+)
+AUTHENTICATOR_NAME_SHAPE = Msg(
+    "Give the authenticator a name of 1 to {max} characters, such as “Work phone”."
+)
+NO_SUCH_AUTHENTICATOR = Msg("That authenticator is not on your account (any more).")
+LAST_METHOD_REQUIRED = Msg(
+    "This is your only second factor, and two-factor authentication is required for "
+    "{required}. Add your new phone or app first, then remove this one."
+)
+ENTER_CURRENT_SECOND_FACTOR = Msg(
+    "Enter a code from an authenticator you already have, or one of your recovery codes."
+)
 TWO_FACTOR_NOT_ENABLED = Msg("Two-factor authentication is not on for your account.")
 ENROLLMENT_NOT_STARTED = Msg(
     "Your setup took too long and the key expired. Scan the new QR code and try again."
@@ -451,6 +466,13 @@ NOTICE_SESSION_ENDED = Msg(
     "timed out. Sign in again to continue."
 )
 NOTICE_SIGN_IN_FIRST = Msg("Sign in first; then we'll take you back to the link you opened.")
+NOTICE_AUTHENTICATOR_ADDED = Msg(
+    "Authenticator added. A code from any of your authenticators now signs you in."
+)
+NOTICE_AUTHENTICATOR_RENAMED = Msg("Authenticator renamed.")
+NOTICE_AUTHENTICATOR_REMOVED = Msg(
+    "Authenticator removed. Its codes no longer sign you in; your other authenticators do."
+)
 NOTICE_TWO_FACTOR_OFF = Msg(
     "Two-factor authentication is off. Your password alone now signs you in."
 )
@@ -521,6 +543,9 @@ EVENT_RECOVERY_CODE_USED = Msg("Signed in with a recovery code")
 EVENT_RECOVERY_CODES_REGENERATED = Msg("New recovery codes made")
 EVENT_TWO_FACTOR_ENABLED = Msg("Two-factor authentication turned on")
 EVENT_TWO_FACTOR_DISABLED = Msg("Two-factor authentication turned off")
+EVENT_AUTHENTICATOR_ADDED = Msg("Authenticator added")
+EVENT_AUTHENTICATOR_RENAMED = Msg("Authenticator renamed")
+EVENT_AUTHENTICATOR_REMOVED = Msg("Authenticator removed")
 EVENT_PASSWORD_CHANGED = Msg("Password changed")
 EVENT_PASSWORD_CHECK_FAILED = Msg("Wrong current password entered")
 EVENT_PASSWORD_RESET_REQUESTED = Msg("Password reset link sent")
@@ -574,6 +599,16 @@ SUBJECT_TWO_FACTOR_DISABLED = Msg("two-factor authentication turned off")
 TWO_FACTOR_DISABLED = Msg(
     "Two-factor authentication was turned off for your account {login}. Your password "
     "alone now signs you in."
+)
+SUBJECT_AUTHENTICATOR_ADDED = Msg("an authenticator was added")
+AUTHENTICATOR_ADDED = Msg(
+    "An authenticator named “{name}” was added to your account {login}. Codes from it now "
+    "sign you in, as do those of your other authenticators."
+)
+SUBJECT_AUTHENTICATOR_REMOVED = Msg("an authenticator was removed")
+AUTHENTICATOR_REMOVED = Msg(
+    "The authenticator named “{name}” was removed from your account {login}. Its codes no "
+    "longer sign you in, and the applications you signed in to must ask you again."
 )
 SUBJECT_RECOVERY_CODES_REGENERATED = Msg("new recovery codes")
 RECOVERY_CODES_REGENERATED = Msg(

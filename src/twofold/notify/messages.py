@@ -60,6 +60,20 @@ def two_factor_enabled(login: str) -> Message:
     )
 
 
+def authenticator_added(login: str, name: str) -> Message:
+    return Message(
+        words.SUBJECT_AUTHENTICATOR_ADDED,
+        (words.AUTHENTICATOR_ADDED(login=login, name=name), NOT_YOU),
+    )
+
+
+def authenticator_removed(login: str, name: str) -> Message:
+    return Message(
+        words.SUBJECT_AUTHENTICATOR_REMOVED,
+        (words.AUTHENTICATOR_REMOVED(login=login, name=name), NOT_YOU),
+    )
+
+
 def two_factor_disabled(login: str) -> Message:
     return Message(
         words.SUBJECT_TWO_FACTOR_DISABLED,

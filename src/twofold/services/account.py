@@ -121,6 +121,10 @@ def begin_totp_enrollment(
         )
         db.add(pending)
         db.commit()
+    return _enrollment_view(runtime, user, pending)
+
+
+def _enrollment_view(runtime: Runtime, user: User, pending: Authenticator) -> PendingEnrollment:
     params = TotpParams(pending.algorithm, pending.digits, pending.period)
     secret = open_secret(runtime, pending, user.id)
     b32 = encode_secret(secret)
@@ -132,6 +136,15 @@ def begin_totp_enrollment(
         ),
         params=params,
     )
+
+
+def pending_enrollment_of(db: Session, runtime: Runtime, user: User) -> PendingEnrollment | None:
+    """The key of the authenticator waiting for its first code, while it may still be
+    confirmed (PENDING_ENROLLMENT_TTL); None otherwise."""
+    pending = _pending_authenticator(db, user.id)
+    if pending is None or runtime.now() - pending.created_at > PENDING_ENROLLMENT_TTL:
+        return None
+    return _enrollment_view(runtime, user, pending)
 
 
 def _pending_authenticator(db: Session, user_id: int) -> Authenticator | None:
@@ -260,6 +273,13 @@ def disable_two_factor(
     if blockers:
         raise TwoFactorRequired(blockers)
     confirm_current_password(db, runtime, user, password, client)
+    turn_off_two_factor(db, runtime, user, client)
+    db.commit()
+
+
+def turn_off_two_factor(db: Session, runtime: Runtime, user: User, client: ClientInfo) -> None:
+    """Every authenticator and recovery code goes, audited and told, in the caller's
+    transaction (turning 2FA off, or removing the last authenticator where allowed)."""
     db.execute(delete(Authenticator).where(Authenticator.user_id == user.id))
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     clear_code_failures(user)
@@ -268,7 +288,6 @@ def disable_two_factor(
         db, runtime.now(), AuditEventType.TWO_FACTOR_DISABLED, user_id=user.id, client=client
     )
     notify(db, runtime, user, "two_factor_disabled", messages.two_factor_disabled(user.login))
-    db.commit()
 
 
 @use_case

@@ -40,7 +40,7 @@ from twofold.services.totp_secrets import open_secret
 from twofold.services.transactions import use_case
 from twofold.services.users import (
     clear_code_failures,
-    confirmed_authenticator,
+    confirmed_authenticators,
     is_code_locked,
     recovery_codes_left,
 )
@@ -265,6 +265,32 @@ def consume_totp_step(
     return step
 
 
+def consume_any_totp_step(
+    db: Session, runtime: Runtime, authenticators: list[Authenticator], user: User, code: str
+) -> Authenticator:
+    """The authenticator whose code this is, its step consumed and its use recorded; each
+    authenticator keeps its own replay state. CodeReused when the code is one an
+    authenticator has already used (and no other takes it), InvalidCode when none knows it,
+    MalformedCode when it is not a code at all."""
+    seen_code = replayed = False
+    for authenticator in authenticators:
+        try:
+            consume_totp_step(db, runtime, authenticator, user, code)
+        except MalformedCode:
+            continue
+        except CodeReused:
+            seen_code = replayed = True
+            continue
+        except InvalidCode:
+            seen_code = True
+            continue
+        authenticator.last_used_at = runtime.now()
+        return authenticator
+    if not seen_code:
+        raise MalformedCode()
+    raise CodeReused() if replayed else InvalidCode()
+
+
 def _check_totp(
     db: Session,
     runtime: Runtime,
@@ -273,13 +299,13 @@ def _check_totp(
     client: ClientInfo,
     count: CountFailure = _count_failure,
 ) -> None:
-    """The person's authenticator-app code, consumed; a wrong or replayed code is counted
-    toward the lock (and committed) before the error is raised."""
-    authenticator = confirmed_authenticator(db, user.id)
-    if authenticator is None:
+    """A code from any of the person's authenticator apps, consumed; a wrong or replayed
+    code is counted toward the lock (and committed) before the error is raised."""
+    authenticators = confirmed_authenticators(db, user.id)
+    if not authenticators:
         raise TwoFactorNotEnabled()
     try:
-        consume_totp_step(db, runtime, authenticator, user, code)
+        consume_any_totp_step(db, runtime, authenticators, user, code)
     except CodeReused:
         count(db, runtime, user, client, AuditEventType.SECOND_FACTOR_CODE_REUSED)
         raise
@@ -372,6 +398,26 @@ def confirm_code_for_change(
     ensure_not_locked(current, runtime.now())
     _check_totp(db, runtime, user, code, client)
     clear_code_failures(user)
+
+
+def confirm_any_second_factor_for_change(
+    db: Session, runtime: Runtime, user: User, code: str, client: ClientInfo
+) -> Method:
+    """A code from any of the person's authenticators, or one of their recovery codes (used
+    up), before a change to the second factors themselves: someone who lost their phone
+    moves to a new one with a recovery code. Wrong codes count toward the same lock."""
+    current = lock_user_row(db, user.id)
+    if current is None:
+        raise NotPasswordVerified()
+    ensure_not_locked(current, runtime.now())
+    if looks_like_recovery_code(code):
+        _use_recovery_code(db, runtime, user, code, client)
+        method = Method.RECOVERY_CODE
+    else:
+        _check_totp(db, runtime, user, code, client)
+        method = Method.TOTP
+    clear_code_failures(user)
+    return method
 
 
 def looks_like_recovery_code(code: str) -> bool:

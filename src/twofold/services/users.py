@@ -115,11 +115,24 @@ def users_with_two_factor() -> Select[int]:
 
 
 def confirmed_authenticator(db: Session, user_id: int) -> Authenticator | None:
+    """The newest of the person's confirmed authenticators (any one answers "has 2FA")."""
     return db.scalar(
         select(Authenticator)
         .where(Authenticator.user_id == user_id, two_factor_is_on())
         .order_by(Authenticator.id.desc())
         .limit(1)
+    )
+
+
+def confirmed_authenticators(db: Session, user_id: int) -> list[Authenticator]:
+    """Every confirmed authenticator of the person, oldest first: a code from any of them
+    is accepted at sign-in (decision 0019)."""
+    return list(
+        db.scalars(
+            select(Authenticator)
+            .where(Authenticator.user_id == user_id, two_factor_is_on())
+            .order_by(Authenticator.id)
+        )
     )
 
 

@@ -117,6 +117,9 @@ class Membership(Base):
     organization: Mapped[Organization] = relationship()
 
 
+DEFAULT_AUTHENTICATOR_NAME = "Authenticator app"
+
+
 class Authenticator(Base):
     """A second factor. A TOTP secret is sealed (AES-GCM); `secret_kid` names the key."""
 
@@ -128,6 +131,10 @@ class Authenticator(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16), default="totp")
+    # The person's own name for it ("Work phone"), shown to them and to their admins.
+    name: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_AUTHENTICATOR_NAME, server_default=DEFAULT_AUTHENTICATOR_NAME
+    )
     secret_kid: Mapped[str] = mapped_column(String(32))
     secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     algorithm: Mapped[str] = mapped_column(String(8), default="SHA1")
@@ -137,6 +144,7 @@ class Authenticator(Base):
     last_used_step: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class RecoveryCode(Base):

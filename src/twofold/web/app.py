@@ -38,6 +38,7 @@ from twofold.web.pages import (
     account,
     admin,
     auth,
+    authenticators,
     forward,
     invite,
     recovery_links,
@@ -227,6 +228,7 @@ def create_app(
     app.mount("/api", build_api(app.state))
     app.include_router(auth.router)
     app.include_router(account.router)
+    app.include_router(authenticators.router)
     app.include_router(setup.router)
     app.include_router(signup.router)
     app.include_router(recovery_links.router)

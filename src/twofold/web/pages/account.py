@@ -16,11 +16,19 @@ from twofold.core.errors import (
     MalformedCode,
     SecondFactorLocked,
 )
+from twofold.core.methods import MAX_AUTHENTICATORS
 from twofold.core.policy import Demand, blockers_to_disabling, two_factor_offered
 from twofold.core.sessions import Method, amr_methods
 from twofold.core.words import Words, translate
 from twofold.oidc import pending as oidc_pending
-from twofold.services import account, activity, email_addresses, oidc_grants, organizations
+from twofold.services import (
+    account,
+    activity,
+    authenticators,
+    email_addresses,
+    oidc_grants,
+    organizations,
+)
 from twofold.services.account import PendingEnrollment
 from twofold.services.organizations import Standing
 from twofold.services.users import has_two_factor, recovery_codes_left
@@ -52,6 +60,9 @@ SECURITY_NOTICES = {
     "others_ended": words.NOTICE_OTHER_SESSIONS_ENDED,
     "application_revoked": words.NOTICE_APPLICATION_REVOKED,
     "forward_declined": words.NOTICE_FORWARD_SIGN_IN_DECLINED,
+    "authenticator_added": words.NOTICE_AUTHENTICATOR_ADDED,
+    "authenticator_renamed": words.NOTICE_AUTHENTICATOR_RENAMED,
+    "authenticator_removed": words.NOTICE_AUTHENTICATOR_REMOVED,
 }
 
 MISSING_SETUP_CODE = words.ENTER_SETUP_CODE
@@ -123,6 +134,8 @@ def security_page(
         offered=two_factor_offered(standing.memberships, user.is_superadmin, enabled),
         disable_blockers=blockers_to_disabling(standing.memberships, user.is_superadmin),
         codes_left=recovery_codes_left(db, user.id) if enabled else 0,
+        methods=authenticators.methods_of(db, user.id) if enabled else [],
+        max_authenticators=MAX_AUTHENTICATORS,
         used_recovery_code=Method.RECOVERY_CODE in amr_methods(session.amr),
     )
 

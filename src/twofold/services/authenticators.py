@@ -1,0 +1,266 @@
+"""A person's authenticators as a set (decision 0019): list them, add another with the
+password and a current second factor, rename one, remove one. Removing the last where 2FA
+is required is refused: to move phones, add the new one first, then remove the old one.
+The pages, the admin console and the CLI list methods through `methods_of`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from twofold.core import words
+from twofold.core.audit_events import AuditEventType
+from twofold.core.errors import (
+    EnrollmentNotStarted,
+    NotFound,
+    TwoFactorNotEnabled,
+)
+from twofold.core.methods import authenticator_name, ensure_removable, ensure_room_for_another
+from twofold.core.policy import blockers_to_disabling
+from twofold.notify import messages
+from twofold.otp.secret import generate_secret
+from twofold.otp.totp import TotpParams
+from twofold.services import audit
+from twofold.services.account import (
+    PENDING_ENROLLMENT_TTL,
+    PendingEnrollment,
+    confirm_current_password,
+    pending_enrollment_of,
+    turn_off_two_factor,
+)
+from twofold.services.notifications import notify
+from twofold.services.organizations import membership_views
+from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.second_factor import (
+    confirm_any_second_factor_for_change,
+    consume_totp_step,
+)
+from twofold.services.totp_secrets import seal_secret
+from twofold.services.transactions import use_case
+from twofold.services.users import mark_credentials_changed, two_factor_is_on
+from twofold.store.models import Authenticator, User
+
+
+@dataclass(frozen=True)
+class MethodView:
+    """One second factor as its owner and their admins see it: never its secret."""
+
+    id: int
+    kind: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+def methods_of(db: Session, user_id: int) -> list[MethodView]:
+    """The person's confirmed second factors, oldest first."""
+    rows = db.scalars(
+        select(Authenticator)
+        .where(Authenticator.user_id == user_id, two_factor_is_on())
+        .order_by(Authenticator.id)
+    )
+    return [
+        MethodView(row.id, row.kind, row.name, row.created_at, row.last_used_at) for row in rows
+    ]
+
+
+def _confirmed_count(db: Session, user_id: int) -> int:
+    return int(
+        db.scalar(
+            select(func.count())
+            .select_from(Authenticator)
+            .where(Authenticator.user_id == user_id, two_factor_is_on())
+        )
+        or 0
+    )
+
+
+@use_case
+def begin_adding(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    *,
+    name: str,
+    password: str,
+    code: str,
+    client: ClientInfo,
+) -> tuple[PendingEnrollment, str]:
+    """A new authenticator waiting for its first code, after the password and a current
+    second factor (a code from an authenticator the person has, or a recovery code).
+    Returns its key (shown to its owner only) and its name."""
+    name = authenticator_name(name)
+    if _confirmed_count(db, user.id) == 0:
+        raise TwoFactorNotEnabled()  # the first one is set up on the setup page
+    ensure_room_for_another(_confirmed_count(db, user.id))
+    confirm_current_password(db, runtime, user, password, client)
+    confirm_any_second_factor_for_change(db, runtime, user, code, client)
+    db.execute(
+        delete(Authenticator).where(
+            Authenticator.user_id == user.id, Authenticator.confirmed_at.is_(None)
+        )
+    )
+    params = TotpParams()
+    kid, sealed = seal_secret(runtime.keys, generate_secret(), user.id)
+    db.add(
+        Authenticator(
+            user_id=user.id,
+            kind="totp",
+            name=name,
+            secret_kid=kid,
+            secret_sealed=sealed,
+            algorithm=params.algorithm,
+            digits=params.digits,
+            period=params.period,
+            created_at=runtime.now(),
+        )
+    )
+    db.commit()
+    pending = pending_addition(db, runtime, user)
+    if pending is None:  # pragma: no cover - just committed
+        raise EnrollmentNotStarted()
+    return pending
+
+
+def pending_addition(
+    db: Session, runtime: Runtime, user: User
+) -> tuple[PendingEnrollment, str] | None:
+    """The authenticator being added (its key and QR code, shown to its owner only while
+    it waits for its first code) and its name, or None when none is waiting any more."""
+    if _confirmed_count(db, user.id) == 0:
+        return None
+    pending = pending_enrollment_of(db, runtime, user)
+    if pending is None:
+        return None
+    name = db.scalar(
+        select(Authenticator.name)
+        .where(Authenticator.user_id == user.id, Authenticator.confirmed_at.is_(None))
+        .order_by(Authenticator.id.desc())
+        .limit(1)
+    )
+    return pending, name or ""
+
+
+@use_case
+def confirm_adding(
+    db: Session, runtime: Runtime, user: User, code: str, client: ClientInfo
+) -> MethodView:
+    """The first code from the new authenticator turns it on; the person is told by email.
+    The recovery codes stay as they are (they belong to the account, not to a phone)."""
+    pending = db.scalar(
+        select(Authenticator)
+        .where(Authenticator.user_id == user.id, Authenticator.confirmed_at.is_(None))
+        .order_by(Authenticator.id.desc())
+        .limit(1)
+    )
+    now = runtime.now()
+    if (
+        pending is None
+        or now - pending.created_at > PENDING_ENROLLMENT_TTL
+        or _confirmed_count(db, user.id) == 0
+    ):
+        raise EnrollmentNotStarted()
+    ensure_room_for_another(_confirmed_count(db, user.id))
+    # Someone who holds the new key is not guessing it: a wrong code here is not counted.
+    consume_totp_step(db, runtime, pending, user, code)
+    pending.confirmed_at = now
+    audit.record(
+        db,
+        now,
+        AuditEventType.AUTHENTICATOR_ADDED,
+        user_id=user.id,
+        client=client,
+        authenticator_id=pending.id,
+        name=pending.name,
+    )
+    notify(
+        db,
+        runtime,
+        user,
+        "authenticator_added",
+        messages.authenticator_added(user.login, pending.name),
+    )
+    db.commit()
+    return MethodView(pending.id, pending.kind, pending.name, pending.created_at, None)
+
+
+def _own_authenticator(db: Session, user: User, authenticator_id: int) -> Authenticator:
+    found = db.scalar(
+        select(Authenticator).where(
+            Authenticator.id == authenticator_id,
+            Authenticator.user_id == user.id,
+            two_factor_is_on(),
+        )
+    )
+    if found is None:
+        raise NotFound(words.NO_SUCH_AUTHENTICATOR)
+    return found
+
+
+@use_case
+def rename(
+    db: Session, runtime: Runtime, user: User, authenticator_id: int, name: str, client: ClientInfo
+) -> None:
+    """A new name for one of the person's authenticators (audited; nothing else changes)."""
+    name = authenticator_name(name)
+    authenticator = _own_authenticator(db, user, authenticator_id)
+    if authenticator.name == name:
+        return
+    before, authenticator.name = authenticator.name, name
+    audit.record(
+        db,
+        runtime.now(),
+        AuditEventType.AUTHENTICATOR_RENAMED,
+        user_id=user.id,
+        client=client,
+        authenticator_id=authenticator.id,
+        name=name,
+        previous_name=before,
+    )
+    db.commit()
+
+
+@use_case
+def remove(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    authenticator_id: int,
+    password: str,
+    client: ClientInfo,
+) -> bool:
+    """Remove one authenticator after the password. Where it is the last one, 2FA goes off
+    with it (recovery codes too), unless 2FA is required: then LastMethodRequired. Returns
+    whether 2FA is still on. The applications the person signed in to must ask again."""
+    authenticator = _own_authenticator(db, user, authenticator_id)
+    others_left = _confirmed_count(db, user.id) - 1
+    # The reason it must stay comes first: no password is checked (or counted) for nothing.
+    ensure_removable(
+        others_left, blockers_to_disabling(membership_views(db, user), user.is_superadmin)
+    )
+    confirm_current_password(db, runtime, user, password, client)
+    if others_left == 0:
+        turn_off_two_factor(db, runtime, user, client)
+        db.commit()
+        return False
+    name = authenticator.name
+    db.delete(authenticator)
+    now = runtime.now()
+    mark_credentials_changed(db, user, now)
+    audit.record(
+        db,
+        now,
+        AuditEventType.AUTHENTICATOR_REMOVED,
+        user_id=user.id,
+        client=client,
+        authenticator_id=authenticator_id,
+        name=name,
+    )
+    notify(
+        db, runtime, user, "authenticator_removed", messages.authenticator_removed(user.login, name)
+    )
+    db.commit()
+    return True

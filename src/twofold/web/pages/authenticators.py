@@ -1,0 +1,215 @@
+"""The person's authenticators on the security page: add another (password and a current
+second factor, then the usual QR code, key and first code), rename, remove."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from twofold.core.errors import InvalidRecoveryCode, MalformedRecoveryCode, NotFound
+from twofold.core.policy import blockers_to_disabling
+from twofold.core.words import Words
+from twofold.services import authenticators
+from twofold.services.account import PendingEnrollment
+from twofold.services.authenticators import MethodView
+from twofold.store.models import User
+from twofold.web.deps import ClientDep, CurrentUser, DbDep, RuntimeDep, StandingDep
+from twofold.web.forms import Refused, submit
+from twofold.web.pages.account import CODE_ERRORS, qr_svg
+from twofold.web.rendering import redirect, render
+
+router = APIRouter(prefix="/account/security/authenticators")
+RECOVERY_ERRORS = (InvalidRecoveryCode, MalformedRecoveryCode)
+
+NEW = "/account/security/authenticators/new"
+CONFIRM = "/account/security/authenticators/new/confirm"
+
+
+def _confirm_page(
+    request: Request,
+    pending: PendingEnrollment,
+    name: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "setup_totp.html",
+        status_code=status,
+        error=error,
+        adding=name,
+        enforced=False,
+        qr_svg=qr_svg(pending.uri),
+        secret_grouped=pending.secret_grouped,
+        secret_plain=pending.secret_b32,
+        params=pending.params,
+        form_action=CONFIRM,
+    )
+
+
+@router.get("/new")
+def new_page(request: Request, db: DbDep, user: CurrentUser) -> Response:
+    if not authenticators.methods_of(db, user.id):
+        return redirect("/account/security/setup")
+    return render(request, "authenticator_new.html", field_errors={})
+
+
+@router.post("/new")
+def new_submit(
+    request: Request,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: CurrentUser,
+    name: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
+) -> Response:
+    if not authenticators.methods_of(db, user.id):
+        return redirect("/account/security/setup")
+    begun = submit(
+        runtime,
+        lambda: authenticators.begin_adding(
+            db, runtime, user, name=name, password=password, code=code, client=client
+        ),
+    )
+    if isinstance(begun, Refused):
+        field = "code" if isinstance(begun.error, (*CODE_ERRORS, *RECOVERY_ERRORS)) else "password"
+        return render(
+            request,
+            "authenticator_new.html",
+            status_code=begun.status,
+            name=name[:64],
+            field_errors=begun.field_errors(field),
+        )
+    return redirect(CONFIRM)
+
+
+@router.get("/new/confirm")
+def confirm_page(request: Request, db: DbDep, runtime: RuntimeDep, user: CurrentUser) -> Response:
+    waiting = authenticators.pending_addition(db, runtime, user)
+    if waiting is None:
+        return redirect(NEW)
+    return _confirm_page(request, *waiting)
+
+
+@router.post("/new/confirm")
+def confirm_submit(
+    request: Request,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: CurrentUser,
+    code: Annotated[str, Form()] = "",
+) -> Response:
+    done = submit(runtime, lambda: authenticators.confirm_adding(db, runtime, user, code, client))
+    if isinstance(done, Refused):
+        waiting = authenticators.pending_addition(db, runtime, user)
+        if waiting is None:
+            return redirect(NEW)
+        return _confirm_page(request, *waiting, error=done.message, status=done.status)
+    return redirect("/account/security?notice=authenticator_added")
+
+
+def _method(db: DbDep, user: User, authenticator_id: int) -> MethodView:
+    for method in authenticators.methods_of(db, user.id):
+        if method.id == authenticator_id:
+            return method
+    raise NotFound()
+
+
+@router.get("/{authenticator_id}/rename")
+def rename_page(request: Request, db: DbDep, user: CurrentUser, authenticator_id: int) -> Response:
+    return render(
+        request,
+        "authenticator_rename.html",
+        method=_method(db, user, authenticator_id),
+        field_errors={},
+    )
+
+
+@router.post("/{authenticator_id}/rename")
+def rename_submit(
+    request: Request,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: CurrentUser,
+    authenticator_id: int,
+    name: Annotated[str, Form()] = "",
+) -> Response:
+    method = _method(db, user, authenticator_id)
+    done = submit(
+        runtime,
+        lambda: authenticators.rename(db, runtime, user, authenticator_id, name, client),
+        passing=(NotFound,),
+    )
+    if isinstance(done, Refused):
+        return render(
+            request,
+            "authenticator_rename.html",
+            status_code=done.status,
+            method=method,
+            name=name[:64],
+            field_errors=done.field_errors("name"),
+        )
+    return redirect("/account/security?notice=authenticator_renamed")
+
+
+def _blockers_if_last(db: DbDep, user: User, standing: StandingDep) -> tuple[bool, list[Words]]:
+    """Whether the authenticator is the person's last one, and what then requires 2FA."""
+    last = len(authenticators.methods_of(db, user.id)) == 1
+    blockers = blockers_to_disabling(standing.memberships, user.is_superadmin) if last else []
+    return last, blockers
+
+
+@router.get("/{authenticator_id}/remove")
+def remove_page(
+    request: Request, db: DbDep, user: CurrentUser, standing: StandingDep, authenticator_id: int
+) -> Response:
+    method = _method(db, user, authenticator_id)
+    last, blockers = _blockers_if_last(db, user, standing)
+    return render(
+        request,
+        "authenticator_remove.html",
+        field_errors={},
+        method=method,
+        last=last,
+        blockers=blockers,
+    )
+
+
+@router.post("/{authenticator_id}/remove")
+def remove_submit(
+    request: Request,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: CurrentUser,
+    standing: StandingDep,
+    authenticator_id: int,
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    method = _method(db, user, authenticator_id)
+    last, blockers = _blockers_if_last(db, user, standing)
+    still_on = submit(
+        runtime,
+        lambda: authenticators.remove(db, runtime, user, authenticator_id, password, client),
+        passing=(NotFound,),
+    )
+    if isinstance(still_on, Refused):
+        return render(
+            request,
+            "authenticator_remove.html",
+            status_code=still_on.status,
+            field_errors={} if blockers else still_on.field_errors("password"),
+            method=method,
+            last=last,
+            blockers=blockers,
+        )
+    return redirect(
+        "/account/security?notice=" + ("authenticator_removed" if still_on else "disabled")
+    )
