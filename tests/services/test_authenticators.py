@@ -32,7 +32,7 @@ from twofold.core.methods import MAX_AUTHENTICATORS
 from twofold.core.policy import TwoFactorPolicy
 from twofold.otp.clock import FixedClock, unix_time
 from twofold.otp.secret import encode_secret
-from twofold.services import authenticators
+from twofold.services import authenticators, users
 from twofold.services.runtime import Runtime
 from twofold.store.models import Authenticator, OutgoingEmail, RecoveryCode, User
 
@@ -70,9 +70,9 @@ def code_of(secret: bytes, clock: FixedClock) -> str:
     return pyotp.TOTP(encode_secret(secret)).at(unix_time(clock.now()))
 
 
-def methods(runtime: Runtime, person: Person) -> list[authenticators.MethodView]:
+def methods(runtime: Runtime, person: Person) -> list[users.MethodView]:
     with runtime.db() as db:
-        return authenticators.methods_of(db, person.id)
+        return users.methods_of(db, person.id)
 
 
 def test_a_second_authenticator_signs_in_as_does_the_first(

@@ -15,6 +15,7 @@ from twofold.core.words import translate
 from twofold.services import admin_scope, member_actions
 from twofold.services import organizations as org_service
 from twofold.services import users as user_service
+from twofold.services.users import MethodView
 
 user_app = typer.Typer(
     help="Create, list, inspect and unlock user accounts; manage their organizations.",
@@ -81,12 +82,15 @@ def user_list(data_dir: DataDirOption = None) -> None:
         if not rows:
             typer.echo("No users yet.")
             return
-        typer.echo(f"{'LOGIN':<24} {'2FA':<9} {'CODES':>5}  {'LOCKED':<7} LAST SIGN-IN")
+        typer.echo(
+            f"{'LOGIN':<24} {'2FA':<9} {'METHODS':>7} {'CODES':>5}  {'LOCKED':<7} LAST SIGN-IN"
+        )
         for user in rows:
             status = user_service.describe(db, runtime, user)
             last = f"{status.last_sign_in_at:%Y-%m-%d %H:%M}" if status.last_sign_in_at else "never"
             typer.echo(
                 f"{status.login:<24} {'on' if status.two_factor_enabled else 'off':<9} "
+                f"{len(status.methods):>7} "
                 f"{status.recovery_codes_left:>5}  {'yes' if status.locked else 'no':<7} {last}"
             )
 
@@ -126,6 +130,16 @@ def user_show(
         }
         for key, value in lines.items():
             typer.echo(f"{key + ':':<22} {value}")
+        typer.echo(f"{'Methods:':<22} {len(status.methods) or 'none'}")
+        for method in status.methods:
+            typer.echo(f"  - {method_line(method)}")
+
+
+def method_line(method: MethodView) -> str:
+    """One second factor as operators see it: kind, name, dates; never its secret."""
+    used = f"{method.last_used_at:%Y-%m-%d %H:%M} UTC" if method.last_used_at else "never"
+    kind = {"totp": "authenticator app"}.get(method.kind, method.kind)
+    return f"{method.name} ({kind}), added {method.created_at:%Y-%m-%d}, last used {used}"
 
 
 @user_app.command("unlock")

@@ -1,12 +1,9 @@
 """A person's authenticators as a set (decision 0019): list them, add another with the
 password and a current second factor, rename one, remove one. Removing the last where 2FA
 is required is refused: to move phones, add the new one first, then remove the old one.
-The pages, the admin console and the CLI list methods through `methods_of`."""
+The pages, the admin console and the CLI list methods through `users.methods_of`."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -40,31 +37,12 @@ from twofold.services.second_factor import (
 )
 from twofold.services.totp_secrets import seal_secret
 from twofold.services.transactions import use_case
-from twofold.services.users import mark_credentials_changed, two_factor_is_on
+from twofold.services.users import (
+    MethodView,
+    mark_credentials_changed,
+    two_factor_is_on,
+)
 from twofold.store.models import Authenticator, User
-
-
-@dataclass(frozen=True)
-class MethodView:
-    """One second factor as its owner and their admins see it: never its secret."""
-
-    id: int
-    kind: str
-    name: str
-    created_at: datetime
-    last_used_at: datetime | None
-
-
-def methods_of(db: Session, user_id: int) -> list[MethodView]:
-    """The person's confirmed second factors, oldest first."""
-    rows = db.scalars(
-        select(Authenticator)
-        .where(Authenticator.user_id == user_id, two_factor_is_on())
-        .order_by(Authenticator.id)
-    )
-    return [
-        MethodView(row.id, row.kind, row.name, row.created_at, row.last_used_at) for row in rows
-    ]
 
 
 def _confirmed_count(db: Session, user_id: int) -> int:

@@ -160,6 +160,29 @@ def recovery_codes_left(db: Session, user_id: int) -> int:
 
 
 @dataclass(frozen=True)
+class MethodView:
+    """One second factor as its owner and their admins see it: never its secret."""
+
+    id: int
+    kind: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+def methods_of(db: Session, user_id: int) -> list[MethodView]:
+    """The person's confirmed second factors, oldest first."""
+    rows = db.scalars(
+        select(Authenticator)
+        .where(Authenticator.user_id == user_id, two_factor_is_on())
+        .order_by(Authenticator.id)
+    )
+    return [
+        MethodView(row.id, row.kind, row.name, row.created_at, row.last_used_at) for row in rows
+    ]
+
+
+@dataclass(frozen=True)
 class UserStatus:
     """What an operator may see of an account: never a secret or a code."""
 
@@ -174,6 +197,7 @@ class UserStatus:
     locked: bool
     locked_until: datetime | None
     organizations: list[str]
+    methods: list[MethodView]
 
 
 def describe(db: Session, runtime: Runtime, user: User) -> UserStatus:
@@ -190,6 +214,7 @@ def describe(db: Session, runtime: Runtime, user: User) -> UserStatus:
         locked=locked,
         locked_until=user.code_locked_until if locked else None,
         organizations=sorted(f"{m.organization.slug} ({m.role})" for m in user.memberships),
+        methods=methods_of(db, user.id),
     )
 
 

@@ -24,7 +24,6 @@ from twofold.oidc import pending as oidc_pending
 from twofold.services import (
     account,
     activity,
-    authenticators,
     email_addresses,
     oidc_grants,
     organizations,
@@ -32,6 +31,7 @@ from twofold.services import (
 from twofold.services.account import PendingEnrollment
 from twofold.services.organizations import Standing
 from twofold.services.users import has_two_factor, recovery_codes_left
+from twofold.services.users import methods_of as user_methods
 from twofold.store.models import User
 from twofold.web import forward_pending
 from twofold.web.deps import (
@@ -134,7 +134,7 @@ def security_page(
         offered=two_factor_offered(standing.memberships, user.is_superadmin, enabled),
         disable_blockers=blockers_to_disabling(standing.memberships, user.is_superadmin),
         codes_left=recovery_codes_left(db, user.id) if enabled else 0,
-        methods=authenticators.methods_of(db, user.id) if enabled else [],
+        methods=user_methods(db, user.id) if enabled else [],
         max_authenticators=MAX_AUTHENTICATORS,
         used_recovery_code=Method.RECOVERY_CODE in amr_methods(session.amr),
     )

@@ -13,7 +13,8 @@ from twofold.core.policy import blockers_to_disabling
 from twofold.core.words import Words
 from twofold.services import authenticators
 from twofold.services.account import PendingEnrollment
-from twofold.services.authenticators import MethodView
+from twofold.services.users import MethodView
+from twofold.services.users import methods_of as user_methods
 from twofold.store.models import User
 from twofold.web.deps import ClientDep, CurrentUser, DbDep, RuntimeDep, StandingDep
 from twofold.web.forms import Refused, submit
@@ -52,7 +53,7 @@ def _confirm_page(
 
 @router.get("/new")
 def new_page(request: Request, db: DbDep, user: CurrentUser) -> Response:
-    if not authenticators.methods_of(db, user.id):
+    if not user_methods(db, user.id):
         return redirect("/account/security/setup")
     return render(request, "authenticator_new.html", field_errors={})
 
@@ -68,7 +69,7 @@ def new_submit(
     password: Annotated[str, Form()] = "",
     code: Annotated[str, Form()] = "",
 ) -> Response:
-    if not authenticators.methods_of(db, user.id):
+    if not user_methods(db, user.id):
         return redirect("/account/security/setup")
     begun = submit(
         runtime,
@@ -115,7 +116,7 @@ def confirm_submit(
 
 
 def _method(db: DbDep, user: User, authenticator_id: int) -> MethodView:
-    for method in authenticators.methods_of(db, user.id):
+    for method in user_methods(db, user.id):
         if method.id == authenticator_id:
             return method
     raise NotFound()
@@ -161,7 +162,7 @@ def rename_submit(
 
 def _blockers_if_last(db: DbDep, user: User, standing: StandingDep) -> tuple[bool, list[Words]]:
     """Whether the authenticator is the person's last one, and what then requires 2FA."""
-    last = len(authenticators.methods_of(db, user.id)) == 1
+    last = len(user_methods(db, user.id)) == 1
     blockers = blockers_to_disabling(standing.memberships, user.is_superadmin) if last else []
     return last, blockers
 
