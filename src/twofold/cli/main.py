@@ -71,7 +71,7 @@ def serve(
             setup_link = f"{url}/setup/{setup_service.issue_setup_token(db, runtime)}"
     typer.echo(f"Email: {runtime.mailer.describe()}")
     if settings.proxy_setting_warning is not None:
-        typer.secho(f"Warning: {translate(settings.proxy_setting_warning)}", fg="yellow")
+        typer.secho(f"Warning: {translate(settings.proxy_setting_warning)}", fg=typer.colors.YELLOW)
     config = uvicorn.Config(
         create_app(runtime=runtime),
         host=settings.host,
