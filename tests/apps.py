@@ -28,6 +28,7 @@ def app_for(runtime: Runtime) -> FastAPI:
         settings.allowed_host_names,
         settings.uses_https,
         settings.redirect_hosts,  # the CSP's form-action names them
+        settings.proxy_trust,  # web.client_address holds them
     )
     app = _APPS.get(shape)
     if app is None:

@@ -6,10 +6,18 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from twofold.core import words
+from twofold.core.client_ip import (
+    EVERY_ADDRESS,
+    LOOPBACK,
+    TrustedProxies,
+    parse_trusted_proxies,
+)
 from twofold.core.redirects import AllowedHost, parse_allowed_hosts
+from twofold.core.words import Words
 
 
 class Settings(BaseSettings):
@@ -42,8 +50,22 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
     password_session_minutes: int = Field(default=10, ge=1, le=60)
+    trusted_proxies: str | None = Field(
+        default=None,
+        description="Addresses and CIDR networks of the reverse proxies (commas or spaces, "
+        "IPv4 and IPv6): only a connection from one of them may name the client in "
+        "X-Forwarded-For (read from the right, skipping these). Unset: no proxy is trusted.",
+    )
     trust_proxy_headers: bool = Field(
-        default=False, description="Read the client IP from X-Forwarded-For (behind a proxy)."
+        default=False,
+        description="Deprecated: use TWOFOLD_TRUSTED_PROXIES. True (with TRUSTED_PROXIES "
+        "unset) trusts uvicorn's FORWARDED_ALLOW_IPS, by default 127.0.0.1 and ::1.",
+    )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        validation_alias="FORWARDED_ALLOW_IPS",
+        description="uvicorn's variable, read only for the deprecated "
+        "TWOFOLD_TRUST_PROXY_HEADERS=true ('*': every address).",
     )
     allowed_redirect_hosts: str | None = Field(
         default=None,
@@ -112,6 +134,59 @@ class Settings(BaseSettings):
         if "." not in domain or not all(c.isalnum() or c in "-." for c in domain):
             raise ValueError("TWOFOLD_COOKIE_DOMAIN must be a domain such as example.com")
         return domain
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str | None) -> str | None:
+        try:
+            parse_trusted_proxies(value)  # a mistyped entry stops the start
+        except ValueError as exc:
+            raise ValueError(f"TWOFOLD_TRUSTED_PROXIES: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_legacy_proxies(self) -> Settings:
+        if self.trust_proxy_headers and not self._uses_trusted_proxies:
+            self.proxy_trust  # noqa: B018 - FORWARDED_ALLOW_IPS must parse, or no start
+        return self
+
+    @property
+    def _uses_trusted_proxies(self) -> bool:
+        return bool(self.trusted_proxies and self.trusted_proxies.strip())
+
+    @property
+    def proxy_trust(self) -> TrustedProxies:
+        """The peers whose X-Forwarded-For is read (core.client_ip): TWOFOLD_TRUSTED_PROXIES;
+        else, for the deprecated TWOFOLD_TRUST_PROXY_HEADERS=true, what uvicorn trusted with
+        it (FORWARDED_ALLOW_IPS, by default 127.0.0.1 and ::1); else none."""
+        if self._uses_trusted_proxies:
+            return parse_trusted_proxies(self.trusted_proxies)
+        if not self.trust_proxy_headers:
+            return ()
+        legacy = (self.forwarded_allow_ips or "").strip()
+        if not legacy:
+            return LOOPBACK
+        if "*" in legacy.replace(",", " ").split():
+            return EVERY_ADDRESS
+        try:
+            return parse_trusted_proxies(legacy)
+        except ValueError as exc:
+            raise ValueError(
+                f"FORWARDED_ALLOW_IPS (read for TWOFOLD_TRUST_PROXY_HEADERS): {exc}; "
+                "set TWOFOLD_TRUSTED_PROXIES instead"
+            ) from None
+
+    @property
+    def proxy_setting_warning(self) -> Words | None:
+        """What to say once at start while the deprecated TWOFOLD_TRUST_PROXY_HEADERS is set."""
+        if "trust_proxy_headers" not in self.model_fields_set:
+            return None
+        if self._uses_trusted_proxies:
+            return words.TRUST_PROXY_HEADERS_IGNORED
+        if not self.trust_proxy_headers:
+            return words.TRUST_PROXY_HEADERS_REMOVE
+        cidrs = ",".join(str(network) for network in self.proxy_trust)
+        return words.TRUST_PROXY_HEADERS_DEPRECATED(cidrs=cidrs)
 
     @property
     def redirect_hosts(self) -> tuple[AllowedHost, ...]:

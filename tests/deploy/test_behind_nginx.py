@@ -94,7 +94,7 @@ def production(tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
             "TWOFOLD_ENV": "production",
             "TWOFOLD_BASE_URL": f"https://{PUBLIC_HOST}",
             "TWOFOLD_SMTP_HOST": "127.0.0.1",  # never reached: nothing is sent here
-            "TWOFOLD_TRUST_PROXY_HEADERS": "true",
+            "TWOFOLD_TRUSTED_PROXIES": "127.0.0.1/32",
         },
     ) as server:
         yield server.base_url

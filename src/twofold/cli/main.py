@@ -19,6 +19,7 @@ from twofold.cli.orgs import org_app
 from twofold.cli.purge import purge_command
 from twofold.cli.users import user_app
 from twofold.core.errors import TwofoldError
+from twofold.core.words import translate
 from twofold.services import setup as setup_service
 from twofold.services import signing_keys
 from twofold.services.runtime import build_runtime
@@ -69,11 +70,16 @@ def serve(
         if setup_service.needs_setup(db):
             setup_link = f"{url}/setup/{setup_service.issue_setup_token(db, runtime)}"
     typer.echo(f"Email: {runtime.mailer.describe()}")
+    if settings.proxy_setting_warning is not None:
+        typer.secho(f"Warning: {translate(settings.proxy_setting_warning)}", fg=typer.colors.YELLOW)
     config = uvicorn.Config(
         create_app(runtime=runtime),
         host=settings.host,
         port=settings.port,
-        proxy_headers=settings.trust_proxy_headers,
+        # The client's address is decided by one rule, TWOFOLD_TRUSTED_PROXIES, in the app
+        # (web/client_address.py). uvicorn's own proxy headers (on by default, trusting
+        # FORWARDED_ALLOW_IPS) would rewrite the client first, by a rule of its own.
+        proxy_headers=False,
         log_config=log_config(),
         log_level="info",
     )

@@ -305,6 +305,18 @@ PRODUCTION_NEEDS_SMTP = Msg(
     "TWOFOLD_SMTP_PORT, TWOFOLD_SMTP_SECURITY, TWOFOLD_SMTP_USER, "
     "TWOFOLD_SMTP_PASSWORD, TWOFOLD_MAIL_FROM as needed). See docs/email.md."
 )
+TRUST_PROXY_HEADERS_DEPRECATED = Msg(
+    "TWOFOLD_TRUST_PROXY_HEADERS is deprecated; set TWOFOLD_TRUSTED_PROXIES={cidrs} instead "
+    "(the proxies trusted now). See docs/deploy.md."
+)
+TRUST_PROXY_HEADERS_IGNORED = Msg(
+    "TWOFOLD_TRUST_PROXY_HEADERS is deprecated and ignored: TWOFOLD_TRUSTED_PROXIES is set. "
+    "Remove TWOFOLD_TRUST_PROXY_HEADERS."
+)
+TRUST_PROXY_HEADERS_REMOVE = Msg(
+    "TWOFOLD_TRUST_PROXY_HEADERS is deprecated; remove it (without TWOFOLD_TRUSTED_PROXIES "
+    "no proxy is trusted)."
+)
 SCHEMA_OUT_OF_DATE = Msg("The database schema is not up to date. Run `twofold migrate` first.")
 UNKNOWN_SEALING_KEY = Msg(
     "The database holds data sealed with key id '{kid}', which is not in the "

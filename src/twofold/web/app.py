@@ -31,6 +31,7 @@ from twofold.settings import Settings
 from twofold.store.db import DatabaseBusy, is_contention
 from twofold.web.api import build_api
 from twofold.web.api.errors import error_response
+from twofold.web.client_address import ClientAddress
 from twofold.web.deps import CsrfRejected, Redirect, require_csrf
 from twofold.web.errors import message_for, status_for
 from twofold.web.hosts import AllowedHosts
@@ -198,6 +199,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        warning = built.settings.proxy_setting_warning
+        if warning is not None:  # once per server process, among its start-up lines
+            log.warning("%s", translate(warning))
         worker = None
         if mail_worker:
             worker = MailWorker(built, built.mailer, built.settings.mail_poll_seconds)
@@ -264,6 +268,8 @@ def create_app(
         policy=content_security_policy(runtime.settings.redirect_hosts),
     )
     app.add_middleware(BodySizeLimit)
+    # Outermost: everything below, the error pages' log lines included, sees the client.
+    app.add_middleware(ClientAddress, trusted=runtime.settings.proxy_trust)
     return app
 
 
