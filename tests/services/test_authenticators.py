@@ -1,4 +1,4 @@
-"""Several named authenticators per person (issue #12, decision 0019): adding one takes the
+"""Several named authenticators per person (issue #12, decision 0020): adding one takes the
 password and a current second factor, any of them signs in with its own replay state, at most
 ten, rename, remove, and moving phones under a required policy without an admin."""
 

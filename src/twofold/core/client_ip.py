@@ -1,4 +1,4 @@
-"""Which address a request comes from: THE client-IP rule, pure (decision 0019).
+"""Which address a request comes from: THE client-IP rule, pure (decision 0020).
 
 The connecting peer is the client unless it is one of the operator's trusted proxies
 (TWOFOLD_TRUSTED_PROXIES). From a trusted peer, X-Forwarded-For is read from the right —

@@ -160,7 +160,7 @@ class TooManyAuthenticators(TwofoldError):
 
 class LastMethodRequired(TwofoldError):
     """The person's only second factor cannot go: an organization or a role requires 2FA.
-    The way to move phones is to add the new one first (decision 0019)."""
+    The way to move phones is to add the new one first (decision 0020)."""
 
     code = "last_method_required"
 

@@ -1,4 +1,4 @@
-"""Rules about a person's second factors as a set (decision 0019): how many, what they are
+"""Rules about a person's second factors as a set (decision 0020): how many, what they are
 called, and when one may be removed. Verification itself is in services/second_factor."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A person's authenticators as a set (decision 0019): list them, add another with the
+"""A person's authenticators as a set (decision 0020): list them, add another with the
 password and a current second factor, rename one, remove one. Removing the last where 2FA
 is required is refused: to move phones, add the new one first, then remove the old one.
 The pages, the admin console and the CLI list methods through `users.methods_of`."""

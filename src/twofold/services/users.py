@@ -126,7 +126,7 @@ def confirmed_authenticator(db: Session, user_id: int) -> Authenticator | None:
 
 def confirmed_authenticators(db: Session, user_id: int) -> list[Authenticator]:
     """Every confirmed authenticator of the person, oldest first: a code from any of them
-    is accepted at sign-in (decision 0019)."""
+    is accepted at sign-in (decision 0020)."""
     return list(
         db.scalars(
             select(Authenticator)

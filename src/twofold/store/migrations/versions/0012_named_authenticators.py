@@ -1,5 +1,5 @@
 """Several named second factors per person: each authenticator has a name the person chose
-and the time it last signed someone in (decision 0019). Authenticators made before this are
+and the time it last signed someone in (decision 0020). Authenticators made before this are
 named "Authenticator app" and keep working unchanged.
 
 Revision ID: 0012
