@@ -7,12 +7,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, select, text
 
+from support import START, STRONG_PASSWORD, TEST_KEYS
+from twofold.crypto.passwords import PasswordHasher, PasswordHashingParams
+from twofold.otp.clock import FixedClock, unix_time
+from twofold.otp.secret import encode_secret
+from twofold.services import second_factor, sessions, signin
+from twofold.services.runtime import ClientInfo, build_runtime
+from twofold.services.totp_secrets import secret_context
+from twofold.services.users import methods_of
+from twofold.settings import Settings
 from twofold.store.db import alembic_config, make_engine, migrate, pending_migrations
 from twofold.store.models import Base, Organization
 
@@ -119,3 +129,64 @@ def test_active_names_taken_twice_before_0011_keep_the_oldest_and_number_the_res
     with empty_engine.connect() as connection:
         names = dict(connection.execute(text("SELECT id, name FROM api_keys ORDER BY id")).all())
     assert names == {1: "VPN", 2: "vpn (2)", 3: "VPN", 4: "Radius"}
+
+
+def test_0012_names_every_existing_authenticator_and_everyone_still_signs_in(
+    empty_engine: Engine, tmp_path: Path
+) -> None:
+    """A database with one authenticator per person, as before issue #12: after upgrading,
+    each is "Authenticator app", never used, and its owner signs in with its codes."""
+    command.upgrade(alembic_config(empty_engine), "0011")
+    hasher = PasswordHasher(PasswordHashingParams.for_tests())
+    secrets = {1: b"A" * 20, 2: b"B" * 20}
+    created = "2026-03-01 11:00:00"
+    with empty_engine.begin() as connection:
+        for user_id, secret in secrets.items():
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, login, password_hash, is_superadmin, is_active,"
+                    " created_at, failed_code_count) VALUES (:id, :login, :hash, false, true,"
+                    " :now, 0)"
+                ),
+                {
+                    "id": user_id,
+                    "login": f"person{user_id}",
+                    "hash": hasher.hash(STRONG_PASSWORD),
+                    "now": created,
+                },
+            )
+            kid, sealed = TEST_KEYS.seal(secret, context=secret_context(user_id))
+            connection.execute(
+                text(
+                    "INSERT INTO authenticators (user_id, kind, secret_kid, secret_sealed,"
+                    " algorithm, digits, period, created_at, confirmed_at) VALUES (:id, 'totp',"
+                    " :kid, :sealed, 'SHA1', 6, 30, :now, :now)"
+                ),
+                {"id": user_id, "kid": kid, "sealed": sealed, "now": created},
+            )
+    command.upgrade(alembic_config(empty_engine), "head")
+
+    clock = FixedClock(START)
+    runtime = build_runtime(
+        Settings(data_dir=tmp_path, secret_keys=TEST_KEYS.to_text()),
+        clock=clock,
+        hashing=PasswordHashingParams.for_tests(),
+        engine=empty_engine,
+    )
+    for user_id, secret in secrets.items():
+        with runtime.db() as db:
+            assert [(m.name, m.last_used_at) for m in methods_of(db, user_id)] == [
+                ("Authenticator app", None)
+            ]
+            started = signin.sign_in_with_password(
+                db, runtime, login=f"person{user_id}", password=STRONG_PASSWORD, client=ClientInfo()
+            )
+        assert started.needs_second_factor
+        code = pyotp.TOTP(encode_secret(secret)).at(unix_time(clock.now()))
+        with runtime.db() as db:
+            session = sessions.find_session(db, runtime, started.token)
+            assert session is not None
+            second_factor.verify_totp(db, runtime, session, code, ClientInfo())
+        with runtime.db() as db:
+            (method,) = methods_of(db, user_id)
+            assert method.last_used_at == clock.now()
