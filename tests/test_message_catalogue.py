@@ -74,9 +74,9 @@ def subclasses(kind: type) -> Iterator[type]:
 
 # Callables whose text reaches people: errors (pages, CLI), email messages, key ring errors
 # (shown by the CLI through ConfigurationError), the CLI's "Error:" line.
-# The first argument of an error with a `field` (its name) or an `error` (a protocol code,
-# OidcRefused) is not words.
-_NOT_WORDS = ("field", "error")
+# The first argument of an error with a `field` (its name), an `error` (a protocol code,
+# OidcRefused) or a `reason` (for the audit log, SmsSendFailed) is not words.
+_NOT_WORDS = ("field", "error", "reason")
 SAYERS: dict[str, set[str]] = {
     kind.__name__: {p for p in _NOT_WORDS if p in inspect.signature(kind.__init__).parameters}
     for kind in [*subclasses(e.TwofoldError), twofold.crypto.keyring.KeyRingError]

@@ -84,6 +84,34 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     mail_from: str = "Twofold <no-reply@localhost>"
     mail_poll_seconds: float = Field(default=2.0, gt=0, le=300)
+    sms_provider: Literal["outbox", "twilio", "webhook"] = Field(
+        default="outbox",
+        description="Who sends text messages: outbox (files in <data dir>/outbox/sms/, "
+        "development), twilio, or webhook (a signed JSON POST to any gateway); docs/sms.md.",
+    )
+    twilio_account_sid: str | None = Field(
+        default=None, description="Twilio Account SID (AC...), for TWOFOLD_SMS_PROVIDER=twilio."
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        default=None, description="Twilio Auth Token (or an API key secret), never logged."
+    )
+    twilio_from: str | None = Field(
+        default=None, description="The sending number in E.164 form (+15551234567)."
+    )
+    sms_webhook_url: str | None = Field(
+        default=None,
+        description="The gateway's http(s) URL, for TWOFOLD_SMS_PROVIDER=webhook.",
+    )
+    sms_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret the webhook requests are signed with (HMAC-SHA-256).",
+    )
+    sms_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=60,
+        description="The longest one text message may take to hand over to the provider.",
+    )
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
@@ -205,6 +233,10 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
+
+    @property
+    def sms_outbox_dir(self) -> Path:
+        return self.data_dir / "outbox" / "sms"
 
     @property
     def resolved_smtp_port(self) -> int:

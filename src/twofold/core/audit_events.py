@@ -65,3 +65,6 @@ class AuditEventType(StrEnum):
     API_KEY_VERIFIED = "api_key.verified"
     API_KEY_CODE_FAILED = "api_key.code_failed"
     API_KEY_LOCKED = "api_key.locked_for_person"
+    # SMS providers (issue #12): each text message handed to the provider, or refused by it.
+    SMS_SENT = "sms.sent"
+    SMS_SEND_FAILED = "sms.send_failed"

@@ -246,6 +246,19 @@ class ConfigurationError(TwofoldError):
     code = "configuration_error"
 
 
+class SmsSendFailed(TwofoldError):
+    """The SMS provider refused the message, failed or did not answer in time. The person
+    reads the kind's words; `reason` ("timeout", "http 503", "connection refused") is for the
+    audit log and holds no secret, phone number or message text."""
+
+    code = "sms_send_failed"
+    default_message = words.SMS_SEND_FAILED
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
 class OidcRefused(TwofoldError):
     """A request of an OpenID Connect client is refused. `error` is the code the protocol
     gives the client (RFC 6749 §4.1.2.1, §5.2: invalid_request, invalid_grant, …). With

@@ -911,3 +911,26 @@ API_SECOND_FACTOR_REQUIRED = Msg(
     "your password and a code."
 )
 API_REQUEST_TOO_LARGE = Msg("The request body is larger than this API accepts.")
+
+# --- SMS providers (issue #12; notify/sms.py) ---------------------------------------------
+SMS_SEND_FAILED = Msg(
+    "We could not send the text message. Try again in a moment, or use another method or a "
+    "recovery code."
+)
+EVENT_SMS_SENT = Msg("Text message sent")
+EVENT_SMS_SEND_FAILED = Msg("A text message could not be sent")
+SMS_SETTING_MISSING = Msg(
+    "TWOFOLD_SMS_PROVIDER={provider} needs {variable} to be set. See docs/sms.md."
+)
+SMS_WEBHOOK_URL_SHAPE = Msg(
+    "TWOFOLD_SMS_WEBHOOK_URL must be an http:// or https:// address with a host, such as "
+    "https://sms-gateway.example.org/send. See docs/sms.md."
+)
+SMS_WEBHOOK_SECRET_TOO_SHORT = Msg(
+    "TWOFOLD_SMS_WEBHOOK_SECRET must be at least {min} characters long. Generate one with "
+    "`openssl rand -hex 32` and give the gateway the same value."
+)
+PRODUCTION_REFUSES_SMS_OUTBOX = Msg(
+    "TWOFOLD_ENV=production cannot write text messages to the development outbox while an "
+    "organization allows SMS: set TWOFOLD_SMS_PROVIDER to twilio or webhook. See docs/sms.md."
+)

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +18,7 @@ from twofold.crypto.key_file import load_or_create_key_file
 from twofold.crypto.keyring import KeyRing, KeyRingError
 from twofold.crypto.passwords import PasswordHasher, PasswordHashingParams
 from twofold.notify.mailer import Mailer, OutboxMailer, SmtpMailer
+from twofold.notify.sms import OutboxSms, SmsSender, TwilioSms, WebhookSms
 from twofold.otp.clock import Clock, SystemClock
 from twofold.services.key_state import (
     LiveKeyRing,
@@ -126,6 +128,60 @@ def make_mailer(settings: Settings) -> Mailer:
     if settings.env == "production":
         raise ConfigurationError(words.PRODUCTION_NEEDS_SMTP)
     return OutboxMailer(settings.outbox_dir)
+
+
+WEBHOOK_SECRET_MIN_CHARS = 16
+
+
+def make_sms_sender(settings: Settings, clock: Clock | None = None) -> SmsSender:
+    """The provider TWOFOLD_SMS_PROVIDER names, with its settings checked now, so that a
+    missing one stops the start rather than a sign-in."""
+    timeout = settings.sms_timeout_seconds
+    if settings.sms_provider == "twilio":
+        sid = _required(settings.twilio_account_sid, "twilio", "TWOFOLD_TWILIO_ACCOUNT_SID")
+        token = _required_secret(settings.twilio_auth_token, "twilio", "TWOFOLD_TWILIO_AUTH_TOKEN")
+        sender = _required(settings.twilio_from, "twilio", "TWOFOLD_TWILIO_FROM")
+        return TwilioSms(account_sid=sid, auth_token=token, from_=sender, timeout=timeout)
+    if settings.sms_provider == "webhook":
+        url = _required(settings.sms_webhook_url, "webhook", "TWOFOLD_SMS_WEBHOOK_URL")
+        secret = _required_secret(
+            settings.sms_webhook_secret, "webhook", "TWOFOLD_SMS_WEBHOOK_SECRET"
+        )
+        if not _is_http_url(url):
+            raise ConfigurationError(words.SMS_WEBHOOK_URL_SHAPE)
+        if len(secret) < WEBHOOK_SECRET_MIN_CHARS:
+            raise ConfigurationError(
+                words.SMS_WEBHOOK_SECRET_TOO_SHORT(min=WEBHOOK_SECRET_MIN_CHARS)
+            )
+        return WebhookSms(url=url, secret=secret, timeout=timeout, clock=clock or SystemClock())
+    return OutboxSms(settings.sms_outbox_dir, print_to_console=settings.env == "development")
+
+
+def outbox_refused_in_production(settings: Settings) -> bool:
+    """True when production would write text messages to the development outbox. To be
+    called at start when an organization allows SMS, which then refuses to start with
+    words.PRODUCTION_REFUSES_SMS_OUTBOX."""
+    return settings.env == "production" and settings.sms_provider == "outbox"
+
+
+def _required(value: str | None, provider: str, variable: str) -> str:
+    if value is None or not value.strip():
+        raise ConfigurationError(words.SMS_SETTING_MISSING(provider=provider, variable=variable))
+    return value.strip()
+
+
+def _required_secret(value: SecretStr | None, provider: str, variable: str) -> str:
+    return _required(value.get_secret_value() if value else None, provider, variable)
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return (
+            parts.scheme.lower() in {"http", "https"} and bool(parts.hostname) and (parts.port != 0)
+        )
+    except ValueError:  # a port that is not a number in 1-65535
+        return False
 
 
 def build_runtime(
