@@ -4,6 +4,8 @@ without anyone's help, and cannot remove the last one."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -17,6 +19,7 @@ from browser.flows import (
     enter_password,
     expect_security_page,
     read_setup_key,
+    shoot,
     sign_out,
 )
 from browser.server import Server
@@ -30,7 +33,7 @@ def authenticators_list(page: Page) -> list[str]:
 
 @pytest.mark.browser
 def test_add_a_second_authenticator_sign_in_with_it_and_move_off_the_old_phone(
-    page: Page, server: Server
+    page: Page, server: Server, shots: Path
 ) -> None:
     create_first_admin(page, server.setup_url, "ada")
     old_phone, _codes = enroll(page)
@@ -55,6 +58,7 @@ def test_add_a_second_authenticator_sign_in_with_it_and_move_off_the_old_phone(
     expect_security_page(page, two_factor_on=True)
     expect(page.get_by_role("status")).to_contain_text("Authenticator added.")
     assert authenticators_list(page) == ["Authenticator app", "Work phone"]
+    shoot(page, shots / "security-authenticators.png")
 
     # A code from the new phone signs her in.
     sign_out(page)

@@ -65,7 +65,7 @@ def test_the_security_page_lists_the_authenticator_by_name(
     sign_in(client, alice_with_totp, clock)
     response = client.get(SECURITY)
     page = plain(response)
-    assert "Authenticator app · authenticator app" in page
+    assert "Authenticator app Authenticator app · added" in page
     assert "Add an authenticator" in page
     assert 'aria-label="Rename Authenticator app"' in response.text
     assert 'aria-label="Remove Authenticator app"' in response.text
@@ -78,7 +78,7 @@ def test_adding_a_second_authenticator_and_signing_in_with_it(
     key = add_through_pages(client, alice_with_totp, clock, "Work phone")
     page = plain(client.get(f"{SECURITY}?notice=authenticator_added"))
     assert "Authenticator added." in page
-    assert "Work phone · authenticator app" in page
+    assert "Work phone Authenticator app · added" in page
     assert key not in page.replace(" ", "")  # shown during setup only
 
     client.cookies.clear()
@@ -130,7 +130,7 @@ def test_renaming_through_the_page(
     page = f"/account/security/authenticators/{only.id}/rename"
     response = post_form(client, page, {"name": "Pixel 9"})
     assert response.status_code == 303
-    assert "Pixel 9 · authenticator app" in plain(client.get(SECURITY))
+    assert "Pixel 9 Authenticator app · added" in plain(client.get(SECURITY))
     refused = post_form(client, page, {"name": ""})
     assert refused.status_code == 400
     assert 'aria-invalid="true"' in refused.text
@@ -186,8 +186,8 @@ def test_moving_phones_under_a_required_policy_through_the_pages(
     assert response.status_code == 303
     assert response.headers["location"] == f"{SECURITY}?notice=authenticator_removed"
     page = plain(client.get(SECURITY))
-    assert "New phone · authenticator app" in page
-    assert "Authenticator app · authenticator app" not in page
+    assert "New phone Authenticator app · added" in page
+    assert "Authenticator app Authenticator app · added" not in page
 
 
 def test_the_admin_console_and_the_cli_list_methods_never_secrets(
