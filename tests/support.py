@@ -23,7 +23,15 @@ from twofold.core.policy import Role, TwoFactorPolicy
 from twofold.crypto.keyring import KeyRing
 from twofold.otp.clock import FixedClock, unix_time
 from twofold.otp.secret import encode_secret
-from twofold.services import account, mail, oidc_clients, organizations, signing_keys, users
+from twofold.services import (
+    account,
+    authenticators,
+    mail,
+    oidc_clients,
+    organizations,
+    signing_keys,
+    users,
+)
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.settings import Settings
 from twofold.store.models import OidcGrant, User
@@ -372,3 +380,40 @@ def api_sign_in(client: TestClient, person: Person, clock: FixedClock | None = N
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def user_row(runtime: Runtime, person: Person) -> User:
+    with runtime.db() as db:
+        user = db.get(User, person.id)
+        assert user is not None
+        return user
+
+
+def add_authenticator(
+    runtime: Runtime, person: Person, clock: FixedClock, name: str = "Work phone"
+) -> bytes:
+    """Add an authenticator as the person would; returns the new app's secret."""
+    user = user_row(runtime, person)
+    with runtime.db() as db:
+        pending, shown_name = authenticators.begin_adding(
+            db,
+            runtime,
+            user,
+            name=name,
+            password=person.password,
+            code=person.totp(clock),
+            client=ClientInfo(),
+        )
+    assert shown_name == " ".join(name.split())
+    secret = pyotp.TOTP(pending.secret_b32)
+    clock.advance(30)
+    with runtime.db() as db:
+        authenticators.confirm_adding(
+            db, runtime, user, secret.at(unix_time(clock.now())), ClientInfo()
+        )
+    clock.advance(30)
+    return secret.byte_secret()
+
+
+def code_of(secret: bytes, clock: FixedClock) -> str:
+    return pyotp.TOTP(encode_secret(secret)).at(unix_time(clock.now()))

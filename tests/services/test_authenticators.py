@@ -4,7 +4,6 @@ ten, rename, remove, and moving phones under a required policy without an admin.
 
 from __future__ import annotations
 
-import pyotp
 import pytest
 from sqlalchemy import select
 
@@ -12,9 +11,12 @@ from services.conftest import BROWSER, Steps
 from support import (
     STRONG_PASSWORD,
     Person,
+    add_authenticator,
+    code_of,
     make_member,
     make_org,
     snapshot,
+    user_row,
 )
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import (
@@ -30,44 +32,10 @@ from twofold.core.errors import (
 )
 from twofold.core.methods import MAX_AUTHENTICATORS
 from twofold.core.policy import TwoFactorPolicy
-from twofold.otp.clock import FixedClock, unix_time
-from twofold.otp.secret import encode_secret
+from twofold.otp.clock import FixedClock
 from twofold.services import authenticators, users
 from twofold.services.runtime import Runtime
-from twofold.store.models import Authenticator, OutgoingEmail, RecoveryCode, User
-
-
-def _user(runtime: Runtime, person: Person) -> User:
-    with runtime.db() as db:
-        user = db.get(User, person.id)
-        assert user is not None
-        return user
-
-
-def add(runtime: Runtime, person: Person, clock: FixedClock, name: str = "Work phone") -> bytes:
-    """Add an authenticator as the person would; returns the new app's secret."""
-    user = _user(runtime, person)
-    with runtime.db() as db:
-        pending, shown_name = authenticators.begin_adding(
-            db,
-            runtime,
-            user,
-            name=name,
-            password=person.password,
-            code=person.totp(clock),
-            client=BROWSER,
-        )
-    assert shown_name == " ".join(name.split())
-    secret = pyotp.TOTP(pending.secret_b32)
-    clock.advance(30)
-    with runtime.db() as db:
-        authenticators.confirm_adding(db, runtime, user, secret.at(unix_time(clock.now())), BROWSER)
-    clock.advance(30)
-    return secret.byte_secret()
-
-
-def code_of(secret: bytes, clock: FixedClock) -> str:
-    return pyotp.TOTP(encode_secret(secret)).at(unix_time(clock.now()))
+from twofold.store.models import Authenticator, OutgoingEmail, RecoveryCode
 
 
 def methods(runtime: Runtime, person: Person) -> list[users.MethodView]:
@@ -79,7 +47,7 @@ def test_a_second_authenticator_signs_in_as_does_the_first(
     runtime: Runtime, clock: FixedClock, alice_with_totp: Person
 ) -> None:
     steps = Steps(runtime, clock)
-    second = add(runtime, alice_with_totp, clock)
+    second = add_authenticator(runtime, alice_with_totp, clock)
     listed = methods(runtime, alice_with_totp)
     assert [(m.name, m.kind) for m in listed] == [
         ("Authenticator app", "totp"),
@@ -98,7 +66,7 @@ def test_each_authenticator_keeps_its_own_replay_state(
     runtime: Runtime, clock: FixedClock, alice_with_totp: Person
 ) -> None:
     steps = Steps(runtime, clock)
-    second = add(runtime, alice_with_totp, clock)
+    second = add_authenticator(runtime, alice_with_totp, clock)
     # Both apps' codes of the same step sign in once each: their steps are theirs alone.
     steps.totp(steps.password_step(alice_with_totp), code_of(second, clock))
     steps.totp(steps.password_step(alice_with_totp), alice_with_totp.totp(clock))
@@ -112,7 +80,7 @@ def test_a_code_no_authenticator_knows_is_counted_as_wrong(
     runtime: Runtime, clock: FixedClock, alice_with_totp: Person
 ) -> None:
     steps = Steps(runtime, clock)
-    add(runtime, alice_with_totp, clock)
+    add_authenticator(runtime, alice_with_totp, clock)
     with pytest.raises(InvalidCode):
         steps.totp(steps.password_step(alice_with_totp), steps.wrong_code(alice_with_totp))
     assert steps.user(alice_with_totp).failed_code_count == 1
@@ -121,7 +89,7 @@ def test_a_code_no_authenticator_knows_is_counted_as_wrong(
 def test_adding_takes_the_password_and_a_current_second_factor(
     runtime: Runtime, clock: FixedClock, alice_with_totp: Person
 ) -> None:
-    user = _user(runtime, alice_with_totp)
+    user = user_row(runtime, alice_with_totp)
     before = snapshot(runtime, skip=("audit_events", "throttles", "users"))
     with runtime.db() as db, pytest.raises(WrongPassword):
         authenticators.begin_adding(
@@ -153,7 +121,7 @@ def test_a_recovery_code_confirms_adding_a_new_phone_and_is_used_up(
 ) -> None:
     """Lost the phone: sign in with a recovery code, add the new phone with another."""
     assert alice_with_totp.recovery_codes
-    user = _user(runtime, alice_with_totp)
+    user = user_row(runtime, alice_with_totp)
     code = alice_with_totp.recovery_codes[0]
     with runtime.db() as db:
         authenticators.begin_adding(
@@ -172,7 +140,7 @@ def test_a_recovery_code_confirms_adding_a_new_phone_and_is_used_up(
 def test_a_bad_name_is_refused_before_anything_is_checked(
     runtime: Runtime, clock: FixedClock, alice_with_totp: Person, name: str
 ) -> None:
-    user = _user(runtime, alice_with_totp)
+    user = user_row(runtime, alice_with_totp)
     before = snapshot(runtime)
     with runtime.db() as db, pytest.raises(InvalidInput) as refused:
         authenticators.begin_adding(
@@ -195,7 +163,7 @@ def test_the_first_authenticator_is_set_up_on_the_setup_page_not_here(
         authenticators.begin_adding(
             db,
             runtime,
-            _user(runtime, alice),
+            user_row(runtime, alice),
             name="Phone",
             password=STRONG_PASSWORD,
             code="123456",
@@ -207,13 +175,13 @@ def test_at_most_ten_authenticators(
     runtime: Runtime, clock: FixedClock, alice_with_totp: Person
 ) -> None:
     for number in range(2, MAX_AUTHENTICATORS + 1):
-        add(runtime, alice_with_totp, clock, name=f"Phone {number}")
+        add_authenticator(runtime, alice_with_totp, clock, name=f"Phone {number}")
     assert len(methods(runtime, alice_with_totp)) == MAX_AUTHENTICATORS
     with runtime.db() as db, pytest.raises(TooManyAuthenticators) as refused:
         authenticators.begin_adding(
             db,
             runtime,
-            _user(runtime, alice_with_totp),
+            user_row(runtime, alice_with_totp),
             name="One too many",
             password=STRONG_PASSWORD,
             code=alice_with_totp.totp(clock),
@@ -228,10 +196,10 @@ def test_adding_and_removing_are_audited_and_told_by_email(
     make_org(runtime, "acme")
     bob = make_member(runtime, "bob", "acme", with_totp=True, email="bob@example.org")
     clock.advance(30)
-    add(runtime, bob, clock, name="  Work   phone ")
+    add_authenticator(runtime, bob, clock, name="  Work   phone ")
     new = next(m for m in methods(runtime, bob) if m.name == "Work phone")
     with runtime.db() as db:
-        authenticators.remove(db, runtime, _user(runtime, bob), new.id, STRONG_PASSWORD, BROWSER)
+        authenticators.remove(db, runtime, user_row(runtime, bob), new.id, STRONG_PASSWORD, BROWSER)
     steps = Steps(runtime, clock)
     added = steps.events(AuditEventType.AUTHENTICATOR_ADDED)
     removed = steps.events(AuditEventType.AUTHENTICATOR_REMOVED)
@@ -245,7 +213,7 @@ def test_adding_and_removing_are_audited_and_told_by_email(
 
 def test_rename(runtime: Runtime, clock: FixedClock, alice_with_totp: Person) -> None:
     (only,) = methods(runtime, alice_with_totp)
-    user = _user(runtime, alice_with_totp)
+    user = user_row(runtime, alice_with_totp)
     with runtime.db() as db:
         authenticators.rename(db, runtime, user, only.id, " 1Password ", BROWSER)
     assert [m.name for m in methods(runtime, alice_with_totp)] == ["1Password"]
@@ -262,10 +230,10 @@ def test_nobody_renames_or_removes_another_persons_authenticator(
     (alices,) = methods(runtime, alice_with_totp)
     before = snapshot(runtime)
     with runtime.db() as db, pytest.raises(NotFound):
-        authenticators.rename(db, runtime, _user(runtime, mallory), alices.id, "mine", BROWSER)
+        authenticators.rename(db, runtime, user_row(runtime, mallory), alices.id, "mine", BROWSER)
     with runtime.db() as db, pytest.raises(NotFound):
         authenticators.remove(
-            db, runtime, _user(runtime, mallory), alices.id, STRONG_PASSWORD, BROWSER
+            db, runtime, user_row(runtime, mallory), alices.id, STRONG_PASSWORD, BROWSER
         )
     assert snapshot(runtime) == before
 
@@ -278,7 +246,9 @@ def test_the_last_authenticator_stays_where_the_policy_requires_2fa(
     (only,) = methods(runtime, carol)
     before = snapshot(runtime)
     with runtime.db() as db, pytest.raises(LastMethodRequired) as refused:
-        authenticators.remove(db, runtime, _user(runtime, carol), only.id, STRONG_PASSWORD, BROWSER)
+        authenticators.remove(
+            db, runtime, user_row(runtime, carol), only.id, STRONG_PASSWORD, BROWSER
+        )
     assert "Add your new phone or app first" in refused.value.detail
     assert "Bank" in refused.value.detail
     assert snapshot(runtime) == before
@@ -291,10 +261,10 @@ def test_moving_phones_under_a_required_policy_needs_no_admin(
     carol = make_member(runtime, "carol", "bank", with_totp=True)
     clock.advance(30)
     (old,) = methods(runtime, carol)
-    new_phone = add(runtime, carol, clock, name="New phone")
+    new_phone = add_authenticator(runtime, carol, clock, name="New phone")
     with runtime.db() as db:
         still_on = authenticators.remove(
-            db, runtime, _user(runtime, carol), old.id, STRONG_PASSWORD, BROWSER
+            db, runtime, user_row(runtime, carol), old.id, STRONG_PASSWORD, BROWSER
         )
     assert still_on
     steps = Steps(runtime, clock)
@@ -310,7 +280,7 @@ def test_removing_the_last_where_allowed_turns_2fa_off(
     (only,) = methods(runtime, alice_with_totp)
     with runtime.db() as db:
         still_on = authenticators.remove(
-            db, runtime, _user(runtime, alice_with_totp), only.id, STRONG_PASSWORD, BROWSER
+            db, runtime, user_row(runtime, alice_with_totp), only.id, STRONG_PASSWORD, BROWSER
         )
     assert not still_on
     with runtime.db() as db:
@@ -322,10 +292,10 @@ def test_removing_the_last_where_allowed_turns_2fa_off(
 def test_removing_needs_the_password(
     runtime: Runtime, clock: FixedClock, alice_with_totp: Person
 ) -> None:
-    add(runtime, alice_with_totp, clock)
+    add_authenticator(runtime, alice_with_totp, clock)
     first = methods(runtime, alice_with_totp)[0]
     with runtime.db() as db, pytest.raises(WrongPassword):
         authenticators.remove(
-            db, runtime, _user(runtime, alice_with_totp), first.id, "wrong password!", BROWSER
+            db, runtime, user_row(runtime, alice_with_totp), first.id, "wrong password!", BROWSER
         )
     assert len(methods(runtime, alice_with_totp)) == 2

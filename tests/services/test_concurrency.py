@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from support import Person
+from support import Person, add_authenticator, code_of
 from twofold.core.errors import CodeReused, InvalidCode, InvalidRecoveryCode
 from twofold.otp.clock import FixedClock
 from twofold.services import second_factor, sessions
@@ -104,3 +104,24 @@ def test_wrong_codes_submitted_at_once_are_all_counted(
     )
     assert all(isinstance(outcome, InvalidCode) for outcome in outcomes), outcomes
     assert steps.user(alice_with_totp).failed_code_count == requests
+
+
+def test_a_second_authenticators_code_submitted_twice_at_once_is_accepted_once(
+    steps, runtime: Runtime, alice_with_totp: Person, clock: FixedClock
+) -> None:
+    """Each authenticator's replay state holds under concurrency like the first one's."""
+    second = add_authenticator(runtime, alice_with_totp, clock, name="Work phone")
+    for _ in range(ROUNDS // 2):
+        clock.advance(30)
+        code = code_of(second, clock)
+        tokens = [steps.password_step(alice_with_totp) for _ in range(2)]
+        outcomes = race(
+            runtime,
+            tokens,
+            lambda db, session, code=code: second_factor.verify_totp(
+                db, runtime, session, code, steps.client
+            ),
+        )
+        winners, losers = winners_and_losers(outcomes)
+        assert len(winners) == 1, outcomes
+        assert [type(loser) for loser in losers] == [CodeReused], outcomes
