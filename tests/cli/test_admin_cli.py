@@ -20,7 +20,14 @@ from twofold.services import account, links, signin, users
 from twofold.services.member_actions import REENROLL_PURPOSE
 from twofold.services.runtime import ClientInfo, Runtime, build_runtime
 from twofold.settings import Settings
-from twofold.store.models import AuditEvent, AuthSession, OutgoingEmail, RecoveryCode, User
+from twofold.store.models import (
+    AuditEvent,
+    Authenticator,
+    AuthSession,
+    OutgoingEmail,
+    RecoveryCode,
+    User,
+)
 
 pytestmark = pytest.mark.usefixtures("cli_environment", "migrated_data_dir")
 
@@ -368,3 +375,21 @@ def test_unlock_is_recorded(tmp_path: Path, dave: str) -> None:
     ok(tmp_path, "user", "unlock", dave)
     [event] = audit(tmp_path, "second_factor.unlocked")
     assert event.actor_id is None
+
+
+def test_user_show_and_list_name_each_method_and_never_a_secret(tmp_path: Path, dave: str) -> None:
+    shown = ok(tmp_path, "user", "show", dave)
+    assert re.search(r"Methods:\s+1\n  - Authenticator app \(authenticator app\), added ", shown)
+    assert "last used never" in shown
+    with runtime_for(tmp_path).db() as db:
+        (row,) = db.scalars(select(Authenticator)).all()
+        sealed = row.secret_sealed.hex()
+    assert sealed not in shown
+    listed = ok(tmp_path, "user", "list")
+    assert re.search(r"^LOGIN\s+2FA\s+METHODS\s+CODES", listed, re.M)
+    assert re.search(r"^dave\s+on\s+1\s+10\s", listed, re.M)
+
+
+def test_user_show_after_a_reset_lists_no_methods(tmp_path: Path, dave: str) -> None:
+    ok(tmp_path, "user", "reset-2fa", dave, "--reason", "lost phone", "--yes")
+    assert re.search(r"Methods:\s+none\n", ok(tmp_path, "user", "show", dave))
