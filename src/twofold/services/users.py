@@ -124,14 +124,29 @@ def confirmed_authenticator(db: Session, user_id: int) -> Authenticator | None:
     )
 
 
-def confirmed_authenticators(db: Session, user_id: int) -> list[Authenticator]:
-    """Every confirmed authenticator of the person, oldest first: a code from any of them
-    is accepted at sign-in (decision 0020)."""
+def confirmed_authenticators(db: Session, user_id: int, kind: str = "totp") -> list[Authenticator]:
+    """Every confirmed authenticator app (or, with `kind`, other method) of the person,
+    oldest first: a code from any app is accepted at sign-in (decision 0020)."""
     return list(
         db.scalars(
             select(Authenticator)
-            .where(Authenticator.user_id == user_id, two_factor_is_on())
+            .where(
+                Authenticator.user_id == user_id,
+                Authenticator.kind == kind,
+                two_factor_is_on(),
+            )
             .order_by(Authenticator.id)
+        )
+    )
+
+
+def method_kinds(db: Session, user_id: int) -> frozenset[str]:
+    """The kinds ("totp", "sms") of the person's confirmed second factors; empty: 2FA off."""
+    return frozenset(
+        db.scalars(
+            select(Authenticator.kind)
+            .where(Authenticator.user_id == user_id, two_factor_is_on())
+            .distinct()
         )
     )
 
@@ -168,6 +183,8 @@ class MethodView:
     name: str
     created_at: datetime
     last_used_at: datetime | None
+    # For a phone: its number, whole for its owner, masked for anyone else (services.sms).
+    phone: str | None = None
 
 
 def methods_of(db: Session, user_id: int) -> list[MethodView]:
