@@ -991,3 +991,6 @@ SMS_ANOTHER_METHOD_OWED = Msg(
     "{organization} no longer allows codes by text message. Add an authenticator app to "
     "keep signing in."
 )
+SMS_CHANGE_CODE_SENT = Msg(
+    "We texted a code to your phone. Enter it below with your password; it works for 5 minutes."
+)

@@ -24,7 +24,7 @@ from twofold.core.methods import ensure_room_for_another
 from twofold.core.policy import MembershipView, sms_offered
 from twofold.core.sessions import Method
 from twofold.notify import messages
-from twofold.notify.phones import mask, parse, pretty
+from twofold.notify.phones import parse, pretty
 from twofold.services import audit, sessions
 from twofold.services.account import (
     PENDING_ENROLLMENT_TTL,
@@ -217,19 +217,4 @@ def methods_shown(
 ) -> list[MethodView]:
     """The person's methods with each phone's number: whole for its owner, masked
     ("+44 •••• ••34 56") for anyone else (their admins, the CLI)."""
-    shown = []
-    for method in methods_of(db, user_id):
-        if method.kind == "sms":
-            row = db.get(Authenticator, method.id)
-            if row is not None:
-                number = open_phone(runtime, row)
-                method = MethodView(
-                    method.id,
-                    method.kind,
-                    method.name,
-                    method.created_at,
-                    method.last_used_at,
-                    pretty(number) if to_owner else mask(number),
-                )
-        shown.append(method)
-    return shown
+    return methods_of(db, user_id, runtime, to_owner=to_owner)
