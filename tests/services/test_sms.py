@@ -421,3 +421,18 @@ def test_when_sms_stops_being_allowed_sms_only_members_keep_it_through_the_grace
     assert _demand(runtime, bob) == (Demand.GRACE, True)
     clock.advance(7 * 86400)
     assert _demand(runtime, bob) == (Demand.ENROLL, True)
+
+
+def test_production_refuses_to_start_with_the_outbox_while_an_organization_allows_sms(
+    runtime: Runtime, texts: CapturingSms
+) -> None:
+    from twofold.core.errors import ConfigurationError
+    from twofold.services.runtime import check_sms_provider
+
+    production = runtime.settings.model_copy(update={"env": "production"})
+    with runtime.db() as db:
+        with pytest.raises(ConfigurationError) as refused:
+            check_sms_provider(db, production)
+        check_sms_provider(db, production.model_copy(update={"sms_provider": "webhook"}))
+        check_sms_provider(db, runtime.settings)
+    assert "outbox" in refused.value.detail
