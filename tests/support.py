@@ -6,6 +6,7 @@ import functools
 import html
 import os
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from asgi_client import TestClient
+from twofold.core.errors import SmsSendFailed
 from twofold.core.policy import Role, TwoFactorPolicy
 from twofold.crypto.keyring import KeyRing
 from twofold.otp.clock import FixedClock, unix_time
@@ -340,6 +342,70 @@ class CapturingMailer:
 
     def describe(self) -> str:
         return "captured in memory"
+
+
+class CapturingSms:
+    """An SMS sender that keeps what it is given (thread-safe); `fail` makes it refuse the
+    next messages as a provider would (SmsSendFailed with that reason)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+        self.fail: str | None = None
+        self._lock = threading.Lock()
+
+    def send(self, to_e164: str, message: str) -> None:
+        if self.fail is not None:
+            raise SmsSendFailed(self.fail)
+        with self._lock:
+            self.messages.append((to_e164, message))
+
+    def describe(self) -> str:
+        return "captured in memory"
+
+    def last_code(self, to_e164: str | None = None) -> str:
+        """The code in the newest message (to that number)."""
+        for to, message in reversed(self.messages):
+            if to_e164 is None or to == to_e164:
+                found = re.search(r"\b(\d{6})\b", message)
+                assert found, message
+                return found.group(1)
+        raise AssertionError("no text message was sent")
+
+
+SMS_COUNTRIES = "GB,US,DE"
+
+
+def allow_sms(runtime: Runtime, slug: str = "default") -> CapturingSms:
+    """SMS allowed by the operator (GB, US, DE) and by the organization; texts captured."""
+    runtime.settings = runtime.settings.model_copy(update={"sms_allowed_countries": SMS_COUNTRIES})
+    with runtime.db() as db:
+        organization = organizations.get_organization(db, slug)
+        organization.allowed_methods = "totp,sms"
+        db.commit()
+    sender = CapturingSms()
+    runtime.sms = sender
+    return sender
+
+
+def enroll_sms(runtime: Runtime, person: Person, phone: str = "+447400123456") -> list[str]:
+    """Set up SMS as the person's first method (the org must allow it); the recovery codes."""
+    from twofold.services import sms as sms_service
+
+    sender = runtime.sms
+    assert isinstance(sender, CapturingSms)
+    with runtime.db() as db:
+        user = db.get(User, person.id)
+        assert user is not None
+        standing_current = organizations.membership_views(db, user)[0]
+        sms_service.begin_phone(
+            db, runtime, user, phone=phone, current=standing_current, client=ClientInfo()
+        )
+        codes, _token = sms_service.confirm_phone(
+            db, runtime, user, sender.last_code(phone), ClientInfo()
+        )
+    assert codes is not None
+    person.recovery_codes = codes
+    return codes
 
 
 def mail_sent_to(runtime: Runtime, address: str) -> list[str]:

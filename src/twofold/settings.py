@@ -18,6 +18,7 @@ from twofold.core.client_ip import (
 )
 from twofold.core.redirects import AllowedHost, parse_allowed_hosts
 from twofold.core.words import Words
+from twofold.notify.phones import parse_allowed_countries
 
 
 class Settings(BaseSettings):
@@ -112,6 +113,21 @@ class Settings(BaseSettings):
         le=60,
         description="The longest one text message may take to hand over to the provider.",
     )
+    sms_allowed_countries: str = Field(
+        default="",
+        description="ISO 3166 codes (commas) of the countries whose phone numbers may receive "
+        "sign-in codes, e.g. 'GB,IE,DE'. Empty: SMS cannot be enabled anywhere. Numbers "
+        "without a + are read as the first one's.",
+    )
+    sms_per_ip_per_hour: int = Field(
+        default=10, ge=1, le=100_000, description="Text messages one client address may ask for."
+    )
+    sms_global_per_hour: int = Field(
+        default=200,
+        ge=1,
+        le=10_000_000,
+        description="Text messages the whole service sends at most per hour (toll-fraud cap).",
+    )
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
@@ -152,6 +168,20 @@ class Settings(BaseSettings):
     def _check_redirect_hosts(cls, value: str | None) -> str | None:
         parse_allowed_hosts(value)  # a mistyped entry stops the start, not a later sign-in
         return value
+
+    @field_validator("sms_allowed_countries")
+    @classmethod
+    def _check_sms_countries(cls, value: str) -> str:
+        try:
+            parse_allowed_countries(value)  # a mistyped code stops the start
+        except ValueError as exc:
+            raise ValueError(f"TWOFOLD_SMS_ALLOWED_COUNTRIES: {exc}") from None
+        return value
+
+    @property
+    def sms_countries(self) -> tuple[str, ...]:
+        """The countries SMS codes may go to, upper case; empty: SMS is off everywhere."""
+        return parse_allowed_countries(self.sms_allowed_countries)
 
     @field_validator("cookie_domain")
     @classmethod

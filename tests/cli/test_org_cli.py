@@ -452,3 +452,19 @@ def test_remove_from_an_unknown_org_is_an_error(tmp_path: Path) -> None:
     code, output = twofold(tmp_path, "user", "remove-from-org", "bob", "nowhere")
     assert code == 1
     assert error_line(output) == "Error: There is no organization 'nowhere'."
+
+
+def test_org_policy_methods_needs_countries_and_keeps_totp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, output = twofold(tmp_path, "org", "policy", "default", "--methods", "totp,sms", "-y")
+    assert code != 0
+    assert "TWOFOLD_SMS_ALLOWED_COUNTRIES" in output
+    code, output = twofold(tmp_path, "org", "policy", "default", "--methods", "sms", "-y")
+    assert code != 0
+    assert "always allowed" in output
+    monkeypatch.setenv("TWOFOLD_SMS_ALLOWED_COUNTRIES", "GB,IE")
+    output = ok(tmp_path, "org", "policy", "default", "--methods", "sms,totp", "-y")
+    assert "Methods: totp -> totp,sms." in output
+    output = ok(tmp_path, "org", "policy", "default", "--methods", "totp", "-y")
+    assert "use SMS only" in output

@@ -6,7 +6,7 @@ from twofold.core.sessions import Method, SessionState, amr_methods, amr_string
 
 
 def test_amr_values_are_the_rfc8176_names() -> None:
-    assert [m.value for m in Method] == ["pwd", "otp", "rcv"]
+    assert [m.value for m in Method] == ["pwd", "otp", "rcv", "sms"]
 
 
 def test_amr_string_joins_methods_with_spaces_in_order() -> None:

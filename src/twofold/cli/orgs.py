@@ -9,7 +9,13 @@ import typer
 from twofold.cli.common import DataDirOption, open_runtime
 from twofold.core import words
 from twofold.core.errors import InvalidInput
-from twofold.core.policy import TwoFactorPolicy, parse_policy
+from twofold.core.policy import (
+    TwoFactorPolicy,
+    methods_text,
+    parse_methods,
+    parse_policy,
+    stored_methods,
+)
 from twofold.core.words import translate
 from twofold.services import organizations as org_service
 
@@ -97,12 +103,32 @@ def org_policy(
     sign_out_everyone: Annotated[
         bool, typer.Option("--sign-out-everyone", help="End every member's sessions now.")
     ] = False,
+    methods: Annotated[
+        str | None,
+        typer.Option(
+            "--methods",
+            help="Second factors members may use: totp (always) or totp,sms. SMS needs "
+            "TWOFOLD_SMS_ALLOWED_COUNTRIES; see docs/sms.md.",
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Show what a 2FA policy change would do, then apply it."""
     with open_runtime(data_dir) as (runtime, db):
         organization = org_service.get_organization(db, slug)
+        allowed = parse_methods(methods) if methods is not None else None
+        if allowed is not None:
+            org_service.check_methods_allowed(runtime, allowed)
+            before = organization.allowed_methods
+            typer.echo(f"Methods: {before} -> {methods_text(allowed)}.")
+            if "sms" in stored_methods(before) and "sms" not in allowed:
+                sms_only = org_service.members_with_sms_only(db, organization.id)
+                typer.echo(
+                    f"{sms_only} member(s) use SMS only: they keep it for "
+                    f"{organization.grace_days if grace_days is None else grace_days} grace "
+                    "day(s), then must set up an authenticator app."
+                )
         current = TwoFactorPolicy(organization.two_factor_policy)
         policy = parse_policy(two_factor) if two_factor else current
         effect = org_service.preview_policy(
@@ -138,6 +164,7 @@ def org_policy(
             two_factor=policy,
             grace_days=grace_days,
             sign_out_everyone=sign_out_everyone,
+            methods=allowed,
         )
         typer.echo(f"Applied. 2FA is {policy.value} for '{organization.slug}'.")
         if sign_out_everyone:

@@ -68,3 +68,5 @@ class AuditEventType(StrEnum):
     # SMS providers (issue #12): each text message handed to the provider, or refused by it.
     SMS_SENT = "sms.sent"
     SMS_SEND_FAILED = "sms.send_failed"
+    # A text message refused before sending: a per-account, per-address or global limit.
+    SMS_LIMIT_REACHED = "sms.limit_reached"

@@ -259,6 +259,41 @@ class SmsSendFailed(TwofoldError):
         self.reason = reason
 
 
+class SmsLimitReached(TwofoldError):
+    """Too many text messages this hour: for this account (`scope` "account"), from this
+    address ("ip"), or in all ("global"). Said without telling which of the last two."""
+
+    code = "sms_limit_reached"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__()
+        self.scope = scope
+
+    def default_words(self, now: datetime | None = None) -> Words:
+        return words.SMS_ACCOUNT_LIMIT if self.scope == "account" else words.SMS_BUSY
+
+
+class SmsResendTooSoon(TwofoldError):
+    """A new code was asked for before the resend wait was over."""
+
+    code = "sms_resend_too_soon"
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def default_words(self, now: datetime | None = None) -> Words:
+        return words.SMS_RESEND_WAIT(n=self.seconds)
+
+
+class SmsCodeExpired(TwofoldError):
+    """No code by text message that may still be tried: none sent, expired, used, or its
+    wrong tries used up. Not counted as a guess: nothing was compared."""
+
+    code = "sms_code_expired"
+    default_message = words.SMS_NO_LIVE_CODE
+
+
 class OidcRefused(TwofoldError):
     """A request of an OpenID Connect client is refused. `error` is the code the protocol
     gives the client (RFC 6749 §4.1.2.1, §5.2: invalid_request, invalid_grant, …). With

@@ -36,15 +36,20 @@ SCOPES = (SCOPE_OPENID, SCOPE_PROFILE, SCOPE_EMAIL, SCOPE_OFFLINE)
 PROMPT_NONE = "none"
 PROMPT_LOGIN = "login"
 
-_SECOND_FACTORS = {Method.TOTP, Method.RECOVERY_CODE}
+_SECOND_FACTORS = {Method.TOTP, Method.RECOVERY_CODE, Method.SMS}
 
 
 def amr_claim(methods: Iterable[Method]) -> list[str]:
-    """RFC 8176 values for the methods a session used, in a stable order."""
+    """RFC 8176 values for the methods a session used, in a stable order: `otp` for an
+    authenticator app or a recovery code, `sms` for a texted code, `mfa` with any of them."""
     used = set(methods)
     values = ["pwd"] if Method.PASSWORD in used else []
+    if used & {Method.TOTP, Method.RECOVERY_CODE}:
+        values.append("otp")
+    if Method.SMS in used:
+        values.append("sms")
     if used & _SECOND_FACTORS:
-        values += ["otp", "mfa"]
+        values.append("mfa")
     return values
 
 

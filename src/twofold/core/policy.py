@@ -33,6 +33,40 @@ def parse_policy(value: str) -> TwoFactorPolicy:
         raise InvalidInput("two_factor", words.POLICY_CHOICES) from None
 
 
+class MethodKind(StrEnum):
+    """The second factors an organization may allow; TOTP is the default, always allowed."""
+
+    TOTP = "totp"
+    SMS = "sms"
+
+
+DEFAULT_METHODS = frozenset({MethodKind.TOTP.value})
+
+
+def parse_methods(value: str) -> frozenset[str]:
+    """A list such as "totp,sms" (commas or spaces, any order, any case). TOTP must be in
+    it: it is the default and the recommended method (decision 0021)."""
+    items = [item.strip().lower() for item in value.replace(",", " ").split()]
+    known = {kind.value for kind in MethodKind}
+    if not items or any(item not in known for item in items):
+        raise InvalidInput("methods", words.METHOD_CHOICES)
+    if MethodKind.TOTP.value not in items:
+        raise InvalidInput("methods", words.TOTP_ALWAYS_ALLOWED)
+    return frozenset(items)
+
+
+def methods_text(methods: frozenset[str] | set[str]) -> str:
+    """The stored form: canonical order, comma-separated ("totp,sms")."""
+    return ",".join(kind.value for kind in MethodKind if kind.value in methods)
+
+
+def stored_methods(text: str | None) -> frozenset[str]:
+    """The allowed methods as stored (unknown words ignored; TOTP always there)."""
+    known = {kind.value for kind in MethodKind}
+    found = {item.strip() for item in (text or "").split(",") if item.strip() in known}
+    return frozenset(found) | DEFAULT_METHODS
+
+
 def parse_role(value: str) -> Role:
     try:
         return Role(value.strip().lower())
@@ -52,6 +86,21 @@ class MembershipView:
     policy: TwoFactorPolicy
     required_since: datetime | None
     grace_days: int
+    allowed_methods: frozenset[str] = DEFAULT_METHODS
+    methods_changed_at: datetime | None = None  # when SMS stopped being allowed
+
+    @property
+    def allows_sms(self) -> bool:
+        return MethodKind.SMS.value in self.allowed_methods
+
+    def sms_grace_ends_at(self) -> datetime | None:
+        """Until when a member whose only method is SMS may keep using it alone here, after
+        the organization stopped allowing SMS; None: no grace (set up another method now)."""
+        if self.allows_sms or self.methods_changed_at is None or self.grace_days <= 0:
+            return None
+        if self.joined_at >= self.methods_changed_at:
+            return None
+        return self.methods_changed_at + timedelta(days=self.grace_days)
 
     def grace_ends_at(self) -> datetime | None:
         """End of the grace period for this member, or None when they have none."""
@@ -85,6 +134,9 @@ class Access:
     demand: Demand
     grace_ends_at: datetime | None = None
     because: str | None = None  # the organization (name) whose policy asks for it
+    # GRACE or ENROLL for a person who has 2FA by text message only, where an organization
+    # does not allow SMS: what is owed is another method (an authenticator app).
+    another_method: bool = False
 
 
 def must_always_have_2fa(memberships: Sequence[MembershipView], is_superadmin: bool) -> bool:
@@ -100,6 +152,7 @@ def access_for(
     verified_for_current: bool,
     now: datetime,
     reset_pending: bool = False,
+    method_kinds: frozenset[str] = frozenset(),
 ) -> Access:
     """What the person must do before using their account in the current organization.
 
@@ -113,7 +166,7 @@ def access_for(
         if requires_here and not verified_for_current:
             assert current is not None
             return Access(Demand.VERIFY, because=current.name)
-        return Access(Demand.NONE)
+        return _sms_only_demand(method_kinds, memberships, now)
     if reset_pending:
         # An admin reset 2FA: nothing is reachable until it is set up again through the
         # emailed link, so a stolen password alone gets nowhere.
@@ -130,6 +183,35 @@ def access_for(
         first_due = min(requiring, key=lambda m: m.grace_ends_at() or now)
         return Access(Demand.GRACE, grace_ends_at=first_due.grace_ends_at(), because=first_due.name)
     return Access(Demand.NONE)
+
+
+def _sms_only_demand(
+    method_kinds: frozenset[str], memberships: Sequence[MembershipView], now: datetime
+) -> Access:
+    """THE rule for SMS no longer allowed: a person whose only method is SMS, in an
+    organization that does not allow it, keeps it through the grace period counted from
+    when SMS stopped being allowed (GRACE), and must then set up another method (ENROLL)."""
+    if method_kinds != {MethodKind.SMS.value}:
+        return Access(Demand.NONE)
+    refusing = [m for m in memberships if not m.allows_sms]
+    if not refusing:
+        return Access(Demand.NONE)
+    owed_now = [m for m in refusing if (m.sms_grace_ends_at() or now) <= now]
+    if owed_now:
+        return Access(Demand.ENROLL, because=owed_now[0].name, another_method=True)
+    first_due = min(refusing, key=lambda m: m.sms_grace_ends_at() or now)
+    return Access(
+        Demand.GRACE,
+        grace_ends_at=first_due.sms_grace_ends_at(),
+        because=first_due.name,
+        another_method=True,
+    )
+
+
+def sms_offered(current: MembershipView | None, allowed_countries: Sequence[str]) -> bool:
+    """Whether the person may set up SMS here: the current organization allows it and the
+    operator named at least one country (TWOFOLD_SMS_ALLOWED_COUNTRIES)."""
+    return current is not None and current.allows_sms and bool(allowed_countries)
 
 
 def blockers_to_disabling(

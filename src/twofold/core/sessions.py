@@ -25,6 +25,7 @@ class Method(StrEnum):
     PASSWORD = "pwd"
     TOTP = "otp"
     RECOVERY_CODE = "rcv"
+    SMS = "sms"  # a code sent by text message
 
 
 def amr_string(methods: list[Method]) -> str:

@@ -934,3 +934,63 @@ PRODUCTION_REFUSES_SMS_OUTBOX = Msg(
     "TWOFOLD_ENV=production cannot write text messages to the development outbox while an "
     "organization allows SMS: set TWOFOLD_SMS_PROVIDER to twilio or webhook. See docs/sms.md."
 )
+
+# --- SMS as a second factor (issue #12; services/sms.py, decision 0021) ------------------
+EVENT_SMS_LIMIT_REACHED = Msg("A text message was refused: too many were asked for")
+SMS_CODE_MESSAGE = Msg(
+    "{code} is your {issuer} code. It expires in {minutes} minutes. Never tell it to anyone: "
+    "{issuer} will never ask for it."
+)
+PHONE_INVALID = Msg(
+    "That is not a phone number we can send codes to. Enter your mobile number with its "
+    "country code, such as +44 7911 123456."
+)
+PHONE_NOT_MOBILE = Msg(
+    "That number cannot receive text messages (it is not a mobile number). Enter your "
+    "mobile phone's number."
+)
+PHONE_COUNTRY_NOT_ALLOWED = Msg(
+    "Codes can only be sent to phone numbers from these countries: {countries}. Use an "
+    "authenticator app instead."
+)
+SMS_NOT_AVAILABLE = Msg(
+    "Codes by text message are not available here. Use an authenticator app instead."
+)
+SMS_ALREADY_ON = Msg(
+    "You already receive codes by text message. To use another number, remove the one you "
+    "have first."
+)
+SMS_NOT_SET_UP = Msg("You have no phone set up for codes by text message.")
+SMS_RESEND_WAIT = Plural(
+    "You can ask for a new code in {n} second.", "You can ask for a new code in {n} seconds."
+)
+SMS_ACCOUNT_LIMIT = Msg(
+    "You have asked for too many codes by text message this hour. Use your authenticator "
+    "app or a recovery code, or try again later."
+)
+SMS_BUSY = Msg(
+    "Codes by text message cannot be sent right now. Use your authenticator app or a "
+    "recovery code, or try again later."
+)
+SMS_NO_LIVE_CODE = Msg(
+    "That code has expired, was used, or was tried too many times. Ask for a new code."
+)
+ENTER_SMS_CODE = Msg("Enter the 6-digit code we sent to your phone.")
+METHOD_CHOICES = Msg("Methods must be a list of totp and sms, such as totp,sms.")
+TOTP_ALWAYS_ALLOWED = Msg(
+    "TOTP (authenticator apps) is always allowed: it is the default and recommended method. "
+    "Use --methods totp or --methods totp,sms."
+)
+SMS_NEEDS_COUNTRIES = Msg(
+    "SMS cannot be allowed while TWOFOLD_SMS_ALLOWED_COUNTRIES is empty: name the countries "
+    "whose numbers may receive codes (such as GB,IE). See docs/sms.md."
+)
+NOTICE_SMS_ADDED = Msg("Codes by text message are on. You can now sign in with a code we text you.")
+NOTICE_SMS_CODE_SENT = Msg("We sent a code to {phone}.")
+SMS_ANOTHER_METHOD_OWED = Msg(
+    "{organization} no longer allows codes by text message. Add an authenticator app to "
+    "keep signing in."
+)
+SMS_CHANGE_CODE_SENT = Msg(
+    "We texted a code to your phone. Enter it below with your password; it works for 5 minutes."
+)

@@ -50,6 +50,9 @@ _INFO_SEAL = b"twofold seal v1"
 _INFO_RECOVERY_CODE = b"twofold recovery-code v1"
 
 
+_INFO_SMS_CODE = b"twofold sms-code v1"
+
+
 _INFO_CSRF = b"twofold csrf v1"
 
 
@@ -209,10 +212,19 @@ class KeyRing:
             raise TypeError(f"normalized_code must be str, not {type(normalized_code).__name__}")
         if not normalized_code:
             raise ValueError("normalized_code must not be empty")
-        code = normalized_code.encode("utf-8")
-        message = struct.pack(">QI", user_id, len(code)) + code
-        subkey = _derive(master, _INFO_RECOVERY_CODE)
-        return hmac.new(subkey, message, hashlib.sha256).digest()
+        return _keyed_digest(master, _INFO_RECOVERY_CODE, user_id, normalized_code)
+
+    def sms_code_digest(self, user_id: int, code: str, *, kid: str | None = None) -> bytes:
+        """Keyed digest of a texted code (its own subkey): a stolen database holds no code,
+        and a million guesses at one need the key."""
+        master = self._master(self.primary_kid if kid is None else kid)
+        if isinstance(user_id, bool) or not isinstance(user_id, int):
+            raise TypeError(f"user_id must be int, not {type(user_id).__name__}")
+        if not 0 <= user_id <= _MAX_USER_ID:
+            raise ValueError("user_id must be between 0 and 2**63 - 1")
+        if not isinstance(code, str) or not code:
+            raise ValueError("code must be a non-empty str")
+        return _keyed_digest(master, _INFO_SMS_CODE, user_id, code)
 
     def recovery_code_digests(self, user_id: int, normalized_code: str) -> list[tuple[str, bytes]]:
         """A digest per key, primary first, so codes stored before a rotation still match."""
@@ -239,6 +251,15 @@ class KeyRing:
             raise KeyRingError(
                 words.KID_NOT_IN_RING(kid=kid, configured=", ".join(self._kids()))
             ) from None
+
+
+def _keyed_digest(master: bytes, info: bytes, user_id: int, text: str) -> bytes:
+    """HMAC-SHA-256 under the subkey for `info` of: 8-byte big-endian user id, 4-byte
+    big-endian length, UTF-8 text (a fixed-width id and a length prefix keep (1, "12") and
+    (11, "2") apart)."""
+    encoded = text.encode("utf-8")
+    message = struct.pack(">QI", user_id, len(encoded)) + encoded
+    return hmac.new(_derive(master, info), message, hashlib.sha256).digest()
 
 
 def _require_context(context: object) -> None:

@@ -104,7 +104,9 @@ def begin_totp_enrollment(
     if pending is None or now - pending.created_at > PENDING_ENROLLMENT_TTL:
         db.execute(
             delete(Authenticator).where(
-                Authenticator.user_id == user.id, Authenticator.confirmed_at.is_(None)
+                Authenticator.user_id == user.id,
+                Authenticator.kind == "totp",
+                Authenticator.confirmed_at.is_(None),
             )
         )
         params = TotpParams()
@@ -150,7 +152,11 @@ def pending_enrollment_of(db: Session, runtime: Runtime, user: User) -> PendingE
 def _pending_authenticator(db: Session, user_id: int) -> Authenticator | None:
     return db.scalar(
         select(Authenticator)
-        .where(Authenticator.user_id == user_id, Authenticator.confirmed_at.is_(None))
+        .where(
+            Authenticator.user_id == user_id,
+            Authenticator.kind == "totp",
+            Authenticator.confirmed_at.is_(None),
+        )
         .order_by(Authenticator.id.desc())
         .limit(1)
     )

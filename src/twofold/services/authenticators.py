@@ -78,7 +78,9 @@ def begin_adding(
     confirm_any_second_factor_for_change(db, runtime, user, code, client)
     db.execute(
         delete(Authenticator).where(
-            Authenticator.user_id == user.id, Authenticator.confirmed_at.is_(None)
+            Authenticator.user_id == user.id,
+            Authenticator.kind == "totp",
+            Authenticator.confirmed_at.is_(None),
         )
     )
     params = TotpParams()
@@ -115,7 +117,11 @@ def pending_addition(
         return None
     name = db.scalar(
         select(Authenticator.name)
-        .where(Authenticator.user_id == user.id, Authenticator.confirmed_at.is_(None))
+        .where(
+            Authenticator.user_id == user.id,
+            Authenticator.kind == "totp",
+            Authenticator.confirmed_at.is_(None),
+        )
         .order_by(Authenticator.id.desc())
         .limit(1)
     )
@@ -130,7 +136,11 @@ def confirm_adding(
     The recovery codes stay as they are (they belong to the account, not to a phone)."""
     pending = db.scalar(
         select(Authenticator)
-        .where(Authenticator.user_id == user.id, Authenticator.confirmed_at.is_(None))
+        .where(
+            Authenticator.user_id == user.id,
+            Authenticator.kind == "totp",
+            Authenticator.confirmed_at.is_(None),
+        )
         .order_by(Authenticator.id.desc())
         .limit(1)
     )

@@ -236,6 +236,20 @@ class LiveKeyRing:
     def recovery_code_digests(self, user_id: int, normalized_code: str) -> list[tuple[str, bytes]]:
         return self._current().recovery_code_digests(user_id, normalized_code)
 
+    def primary_sms_code_digest(self, user_id: int, code: str) -> tuple[str, bytes]:
+        """(kid, digest) of a texted code under the primary, read once so the two agree."""
+        ring = self._current()
+        if self._missing_primary is not None:
+            raise KeysMismatch(missing_primary_message(self._missing_primary))
+        return ring.primary_kid, ring.sms_code_digest(user_id, code)
+
+    def sms_code_digest(self, user_id: int, code: str, *, kid: str) -> bytes | None:
+        """The digest under `kid`, or None when that key has left the ring (the code is dead)."""
+        ring = self._current()
+        if kid not in ring.keys:
+            return None
+        return ring.sms_code_digest(user_id, code, kid=kid)
+
     def csrf_key(self) -> bytes:
         return self._current().csrf_key()
 

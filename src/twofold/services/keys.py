@@ -27,6 +27,7 @@ from twofold.services.key_state import SETTLE_SECONDS
 from twofold.services.mail import content_context
 from twofold.services.runtime import Runtime, key_file_of
 from twofold.services.signing_keys import private_key_context
+from twofold.services.sms_codes import phone_context
 from twofold.services.totp_secrets import secret_context
 from twofold.store.db import rows_affected
 from twofold.store.models import (
@@ -63,11 +64,13 @@ class SealedColumn:
 
 SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn(
-        "TOTP secrets",
+        "TOTP secrets",  # and phone numbers (kind "sms"), sealed in the same column
         Authenticator,
         Authenticator.secret_kid,
         Authenticator.secret_sealed,
-        lambda row: secret_context(row.user_id),
+        lambda row: (
+            phone_context(row.user_id) if row.kind == "sms" else secret_context(row.user_id)
+        ),
     ),
     SealedColumn(
         "queued emails",

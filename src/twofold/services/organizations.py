@@ -15,21 +15,25 @@ from twofold.core.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
 from twofold.core.policy import (
     Access,
     MembershipView,
+    MethodKind,
     Role,
     TwoFactorPolicy,
     access_for,
     grace_end,
+    methods_text,
+    stored_methods,
 )
 from twofold.services import audit, oidc_grants, sessions
-from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.runtime import ClientInfo, Runtime, outbox_refused_in_production
 from twofold.services.transactions import use_case
 from twofold.services.users import (
-    has_two_factor,
     mark_credentials_changed_of,
+    method_kinds,
     users_with_two_factor,
 )
 from twofold.store.db import rows_affected
 from twofold.store.models import (
+    Authenticator,
     AuthSession,
     Membership,
     OidcClient,
@@ -166,6 +170,40 @@ def preview_policy(
     )
 
 
+def check_methods_allowed(runtime: Runtime, methods: frozenset[str]) -> None:
+    """SMS may be allowed only where texts can go: TWOFOLD_SMS_ALLOWED_COUNTRIES names a
+    country, and production does not write them to the development outbox."""
+    if MethodKind.SMS.value not in methods:
+        return
+    if not runtime.settings.sms_countries:
+        raise InvalidInput("methods", words.SMS_NEEDS_COUNTRIES)
+    if outbox_refused_in_production(runtime.settings):
+        raise InvalidInput("methods", words.PRODUCTION_REFUSES_SMS_OUTBOX)
+
+
+def members_with_sms_only(db: Session, organization_id: int) -> int:
+    """Members whose every second factor is SMS: they must set up another method when the
+    organization stops allowing SMS (after the grace days)."""
+    sms_only = (
+        select(Authenticator.user_id)
+        .where(Authenticator.confirmed_at.is_not(None))
+        .group_by(Authenticator.user_id)
+        .having(
+            func.min(Authenticator.kind) == MethodKind.SMS.value,
+            func.max(Authenticator.kind) == MethodKind.SMS.value,
+        )
+    )
+    return int(
+        db.scalar(
+            select(func.count(Membership.id)).where(
+                Membership.organization_id == organization_id,
+                Membership.user_id.in_(sms_only),
+            )
+        )
+        or 0
+    )
+
+
 def organization_grace_end(organization: Organization) -> datetime | None:
     """When the organization's grace period for setting up 2FA ends, or None."""
     return grace_end(
@@ -184,19 +222,37 @@ def set_policy(
     two_factor: TwoFactorPolicy,
     grace_days: int | None,
     sign_out_everyone: bool,
+    methods: frozenset[str] | None = None,
     actor_id: int | None = None,
     client: ClientInfo | None = None,
     keep_session_id: int | None = None,
 ) -> int:
     """Apply a policy; returns how many sessions were ended. The grace period counts from
-    when `required` was switched on, so changing it takes effect at once for everyone."""
+    when `required` was switched on, so changing it takes effect at once for everyone.
+    `methods`: the second factors allowed (None: unchanged); when SMS stops being allowed,
+    members whose only method it is keep it for the grace days from now."""
     _check_grace_days(grace_days)
+    if methods is not None:
+        check_methods_allowed(runtime, methods)
     now = runtime.now()
     before = (organization.two_factor_policy, organization.grace_days)
+    methods_before = organization.allowed_methods
     organization.required_since = _required_since_after(organization, two_factor, now)
     organization.two_factor_policy = two_factor.value
     if grace_days is not None:
         organization.grace_days = grace_days
+    if methods is not None:
+        had_sms = MethodKind.SMS.value in stored_methods(organization.allowed_methods)
+        organization.allowed_methods = methods_text(methods)
+        if had_sms and MethodKind.SMS.value not in methods:
+            organization.methods_changed_at = now
+        elif MethodKind.SMS.value in methods:
+            organization.methods_changed_at = None
+    methods_change = (
+        {"methods_before": methods_before, "methods_after": organization.allowed_methods}
+        if methods_before != organization.allowed_methods
+        else {}
+    )
     audit.record(
         db,
         now,
@@ -206,6 +262,7 @@ def set_policy(
         client=client,
         before=f"{before[0]} (grace {before[1]} days)",
         after=f"{organization.two_factor_policy} (grace {organization.grace_days} days)",
+        **methods_change,  # type: ignore[arg-type]  # str values only, never the named ones
     )
     ended = 0
     if sign_out_everyone:
@@ -340,6 +397,8 @@ def membership_views(db: Session, user: User) -> list[MembershipView]:
             policy=TwoFactorPolicy(organization.two_factor_policy),
             required_since=organization.required_since,
             grace_days=organization.grace_days,
+            allowed_methods=stored_methods(organization.allowed_methods),
+            methods_changed_at=organization.methods_changed_at,
         )
         for membership, organization in rows
     ]
@@ -372,7 +431,8 @@ def standing(
         # The current organization is gone (removed from it): fall back to the first one.
         current = views[0]
         sessions.update_session_row(db, session, organization_id=current.organization_id)
-    two_factor = has_two_factor(db, user.id)
+    kinds = method_kinds(db, user.id)
+    two_factor = bool(kinds)
     access = access_for(
         has_two_factor=two_factor,
         is_superadmin=user.is_superadmin,
@@ -382,6 +442,7 @@ def standing(
         and current.organization_id in sessions.verified_organizations(session),
         now=runtime.now(),
         reset_pending=user.two_factor_reset_at is not None and not two_factor,
+        method_kinds=kinds,
     )
     return Standing(memberships=views, current=current, access=access, has_two_factor=two_factor)
 

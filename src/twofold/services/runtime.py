@@ -33,7 +33,7 @@ from twofold.store.db import (
     pending_migrations,
     read_only,
 )
-from twofold.store.models import KeyFingerprint
+from twofold.store.models import KeyFingerprint, Organization
 
 
 @dataclass
@@ -53,6 +53,7 @@ class Runtime:
     engine: Engine
     session_factory: sessionmaker[Session]
     mailer: Mailer
+    sms: SmsSender
     read_session_factory: sessionmaker[Session] | None = None
 
     def now(self) -> datetime:
@@ -164,6 +165,18 @@ def outbox_refused_in_production(settings: Settings) -> bool:
     return settings.env == "production" and settings.sms_provider == "outbox"
 
 
+def check_sms_provider(db: Session, settings: Settings) -> None:
+    """Refuse to start in production with the development outbox while an organization
+    allows SMS: codes would go to a file instead of to people."""
+    if not outbox_refused_in_production(settings):
+        return
+    allowing = db.scalar(
+        select(Organization.id).where(Organization.allowed_methods.like("%sms%")).limit(1)
+    )
+    if allowing is not None:
+        raise ConfigurationError(words.PRODUCTION_REFUSES_SMS_OUTBOX)
+
+
 def _required(value: str | None, provider: str, variable: str) -> str:
     if value is None or not value.strip():
         raise ConfigurationError(words.SMS_SETTING_MISSING(provider=provider, variable=variable))
@@ -192,6 +205,7 @@ def build_runtime(
     apply_migrations: bool | None = None,
     mailer: Mailer | None = None,
     engine: Engine | None = None,
+    sms: SmsSender | None = None,
 ) -> Runtime:
     """Connect, migrate (by default only the embedded database), and check the keys.
 
@@ -226,12 +240,14 @@ def build_runtime(
             engine=engine,
             session_factory=make_session_factory(engine),
             mailer=mailer,
+            sms=sms or make_sms_sender(settings, clock),
             read_session_factory=make_session_factory(read_only(engine)),
         )
         with runtime.db() as db:
             check_recorded_primary(db, keys)
             check_key_fingerprints(db, keys, runtime.now())
             record_primary_if_missing(db, keys, runtime.now())
+            check_sms_provider(db, settings)
             db.commit()
     except BaseException:
         if not given_engine:

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import (
     CodeReused,
@@ -22,6 +23,7 @@ from twofold.core.errors import (
     MalformedRecoveryCode,
     NotPasswordVerified,
     SecondFactorLocked,
+    SmsCodeExpired,
     TwoFactorNotEnabled,
 )
 from twofold.core.lockout import key_failure_outcome, lock_after_failure
@@ -33,7 +35,7 @@ from twofold.otp.clock import unix_time
 from twofold.otp.codes import is_numeric_code, normalize_code
 from twofold.otp.recovery import is_well_formed_recovery_code, normalize_recovery_code
 from twofold.otp.totp import TotpParams
-from twofold.services import audit, sessions
+from twofold.services import audit, sessions, sms_codes
 from twofold.services.notifications import FAILED_CODES_WORTH_NOTICE, notify
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.totp_secrets import open_secret
@@ -334,6 +336,41 @@ def verify_recovery_code(
     return _succeed(db, runtime, session, user, Method.RECOVERY_CODE, client)
 
 
+@use_case
+def send_sign_in_code(
+    db: Session, runtime: Runtime, session: AuthSession, client: ClientInfo
+) -> sms_codes.SentCode:
+    """ "Text me a code": a code for this session, sent to the person's phone (limits,
+    resend wait and provider failures as in sms_codes.issue)."""
+    user = _pending_user(db, runtime, session)
+    phone = sms_codes.sms_method(db, user.id)
+    if phone is None:
+        raise TwoFactorNotEnabled(words.SMS_NOT_SET_UP)
+    return sms_codes.issue(
+        db, runtime, user, phone, sms_codes.Purpose.SIGN_IN, client, session_id=session.id
+    )
+
+
+@use_case
+def verify_sms_code(
+    db: Session, runtime: Runtime, session: AuthSession, code: str, client: ClientInfo
+) -> str:
+    """Second step with the code texted for this session; returns the new session token.
+    A wrong code counts on the code (5 at most) and toward the same lock as every method."""
+    user = _pending_user(db, runtime, session)
+    challenge = sms_codes.live_challenge(
+        db, runtime, user.id, sms_codes.Purpose.SIGN_IN, session_id=session.id
+    )
+    if challenge is None:
+        sms_codes.well_formed(code)  # a typo is said as such first
+        raise SmsCodeExpired()
+    sms_codes.check(db, runtime, user, challenge, code, client, _count_failure)
+    phone = db.get(Authenticator, challenge.authenticator_id)
+    if phone is not None:
+        phone.last_used_at = runtime.now()
+    return _succeed(db, runtime, session, user, Method.SMS, client)
+
+
 def _use_recovery_code(
     db: Session,
     runtime: Runtime,
@@ -413,11 +450,48 @@ def confirm_any_second_factor_for_change(
     if looks_like_recovery_code(code):
         _use_recovery_code(db, runtime, user, code, client)
         method = Method.RECOVERY_CODE
+    elif _texted_change_code_used(db, runtime, user, code, client):
+        method = Method.SMS
     else:
         _check_totp(db, runtime, user, code, client)
         method = Method.TOTP
     clear_code_failures(user)
     return method
+
+
+def _texted_change_code_used(
+    db: Session, runtime: Runtime, user: User, code: str, client: ClientInfo
+) -> bool:
+    """Whether `code` is the live code texted to confirm a change (then used up). A person
+    with no authenticator app has their wrong code counted here; anyone else's goes on to
+    be tried as an app's code (and counted there once)."""
+    challenge = sms_codes.live_challenge(db, runtime, user.id, sms_codes.Purpose.CHANGE)
+    if challenge is None:
+        return False
+    normalized = normalize_code(code[: MAX_CODE_INPUT + 1])
+    if not is_numeric_code(normalized, sms_codes.CODE_DIGITS):
+        return False
+    if sms_codes.matches(runtime, challenge, normalized):
+        sms_codes.consume(db, runtime, challenge)
+        return True
+    if confirmed_authenticators(db, user.id):
+        return False
+    sms_codes.check(db, runtime, user, challenge, code, client, _count_failure)
+    return False  # pragma: no cover - check raised
+
+
+@use_case
+def send_change_code(db: Session, runtime: Runtime, user: User, client: ClientInfo) -> None:
+    """A code texted to confirm a change to the second factors (for a person whose phone
+    is their only method, or who has no app at hand)."""
+    current = lock_user_row(db, user.id)
+    if current is None:
+        raise NotPasswordVerified()
+    ensure_not_locked(current, runtime.now())
+    phone = sms_codes.sms_method(db, user.id)
+    if phone is None:
+        raise TwoFactorNotEnabled(words.SMS_NOT_SET_UP)
+    sms_codes.issue(db, runtime, current, phone, sms_codes.Purpose.CHANGE, client)
 
 
 def looks_like_recovery_code(code: str) -> bool:

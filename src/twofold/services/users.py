@@ -15,9 +15,11 @@ from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import AlreadyExists, InvalidInput, NotFound
 from twofold.core.lockout import PERMANENT_LOCK_AT, is_locked
 from twofold.core.validation import check_password_length, normalize_email, normalize_login
+from twofold.notify.phones import mask, pretty
 from twofold.services import audit, oidc_grants
 from twofold.services.passwords import check_new_password, hash_new_password
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.sms_codes import open_phone
 from twofold.services.transactions import use_case
 from twofold.store.models import (
     ApiKeyCodeFailures,
@@ -124,14 +126,29 @@ def confirmed_authenticator(db: Session, user_id: int) -> Authenticator | None:
     )
 
 
-def confirmed_authenticators(db: Session, user_id: int) -> list[Authenticator]:
-    """Every confirmed authenticator of the person, oldest first: a code from any of them
-    is accepted at sign-in (decision 0020)."""
+def confirmed_authenticators(db: Session, user_id: int, kind: str = "totp") -> list[Authenticator]:
+    """Every confirmed authenticator app (or, with `kind`, other method) of the person,
+    oldest first: a code from any app is accepted at sign-in (decision 0020)."""
     return list(
         db.scalars(
             select(Authenticator)
-            .where(Authenticator.user_id == user_id, two_factor_is_on())
+            .where(
+                Authenticator.user_id == user_id,
+                Authenticator.kind == kind,
+                two_factor_is_on(),
+            )
             .order_by(Authenticator.id)
+        )
+    )
+
+
+def method_kinds(db: Session, user_id: int) -> frozenset[str]:
+    """The kinds ("totp", "sms") of the person's confirmed second factors; empty: 2FA off."""
+    return frozenset(
+        db.scalars(
+            select(Authenticator.kind)
+            .where(Authenticator.user_id == user_id, two_factor_is_on())
+            .distinct()
         )
     )
 
@@ -168,18 +185,37 @@ class MethodView:
     name: str
     created_at: datetime
     last_used_at: datetime | None
+    # For a phone: its number, whole for its owner, masked for anyone else (services.sms).
+    phone: str | None = None
 
 
-def methods_of(db: Session, user_id: int) -> list[MethodView]:
-    """The person's confirmed second factors, oldest first."""
+def methods_of(
+    db: Session, user_id: int, runtime: Runtime | None = None, *, to_owner: bool = False
+) -> list[MethodView]:
+    """The person's confirmed second factors, oldest first. With `runtime`, each phone
+    carries its number: whole for its owner (`to_owner`), masked ("+44 •••• ••34 56") for
+    anyone else (their admins, the CLI)."""
     rows = db.scalars(
         select(Authenticator)
         .where(Authenticator.user_id == user_id, two_factor_is_on())
         .order_by(Authenticator.id)
     )
     return [
-        MethodView(row.id, row.kind, row.name, row.created_at, row.last_used_at) for row in rows
+        MethodView(
+            row.id,
+            row.kind,
+            row.name,
+            row.created_at,
+            row.last_used_at,
+            _phone_shown(runtime, row, to_owner) if runtime and row.kind == "sms" else None,
+        )
+        for row in rows
     ]
+
+
+def _phone_shown(runtime: Runtime, row: Authenticator, to_owner: bool) -> str:
+    number = open_phone(runtime, row)
+    return pretty(number) if to_owner else mask(number)
 
 
 @dataclass(frozen=True)
@@ -214,7 +250,7 @@ def describe(db: Session, runtime: Runtime, user: User) -> UserStatus:
         locked=locked,
         locked_until=user.code_locked_until if locked else None,
         organizations=sorted(f"{m.organization.slug} ({m.role})" for m in user.memberships),
-        methods=methods_of(db, user.id),
+        methods=methods_of(db, user.id, runtime),
     )
 
 

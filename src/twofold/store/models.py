@@ -68,6 +68,12 @@ class Organization(Base):
     grace_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     signup_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The second factors its members may use, comma-separated in the order totp,sms
+    # (core.policy.parse_methods); totp is always among them (decision 0021).
+    allowed_methods: Mapped[str] = mapped_column(String(32), default="totp", server_default="totp")
+    # When SMS stopped being allowed: members whose only method is SMS keep it for the
+    # organization's grace days from then.
+    methods_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class User(Base):
@@ -118,10 +124,12 @@ class Membership(Base):
 
 
 DEFAULT_AUTHENTICATOR_NAME = "Authenticator app"
+DEFAULT_SMS_NAME = "Text messages"
 
 
 class Authenticator(Base):
-    """A second factor. A TOTP secret is sealed (AES-GCM); `secret_kid` names the key."""
+    """A second factor. kind "totp": the TOTP secret is sealed (AES-GCM); kind "sms": the
+    phone number in E.164 is sealed instead (decision 0021). `secret_kid` names the key."""
 
     __tablename__ = "authenticators"
     # "Has a confirmed authenticator" (the admin table's 2FA filter, sort and adoption) is
@@ -456,3 +464,41 @@ class ApiKeyCodeFailures(Base):
     )
     failed_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SmsChallenge(Base):
+    """One code sent by text message, kept only as a keyed digest (key id beside it). It is
+    good for one use, until `expires_at`, and for MAX wrong tries; a sign-in code is bound to
+    the session that asked for it, an API one to its transaction id."""
+
+    __tablename__ = "sms_challenges"
+    __table_args__ = (Index("ix_sms_challenges_user_id_purpose", "user_id", "purpose"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    authenticator_id: Mapped[int] = mapped_column(
+        ForeignKey("authenticators.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16))  # sign_in | enroll | api | change
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
+    )
+    transaction_id: Mapped[str | None] = mapped_column(String(43), unique=True)
+    code_kid: Mapped[str] = mapped_column(String(32))
+    code_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    wrong_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SmsRateWindow(Base):
+    """A fixed one-hour window of texts sent per key ('account:<id>', 'ip:<address>',
+    'global'), counted by one conditional UPDATE so that every process shares the limit."""
+
+    __tablename__ = "sms_rate_windows"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

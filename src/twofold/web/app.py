@@ -42,6 +42,7 @@ from twofold.web.pages import (
     authenticators,
     forward,
     invite,
+    phone,
     recovery_links,
     reenroll,
     setup,
@@ -233,6 +234,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(account.router)
     app.include_router(authenticators.router)
+    app.include_router(phone.router)
     app.include_router(setup.router)
     app.include_router(signup.router)
     app.include_router(recovery_links.router)

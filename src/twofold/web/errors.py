@@ -14,6 +14,9 @@ from twofold.core.words import Words, translate
 STATUS: dict[type[e.TwofoldError], int] = {
     e.PasswordAttemptsThrottled: 429,
     e.SecondFactorLocked: 429,
+    e.SmsLimitReached: 429,
+    e.SmsResendTooSoon: 429,
+    e.SmsSendFailed: 503,
     e.InvalidToken: 404,
     e.NotFound: 404,
     e.Forbidden: 403,

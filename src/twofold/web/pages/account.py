@@ -17,7 +17,7 @@ from twofold.core.errors import (
     SecondFactorLocked,
 )
 from twofold.core.methods import MAX_AUTHENTICATORS
-from twofold.core.policy import Demand, blockers_to_disabling, two_factor_offered
+from twofold.core.policy import Demand, blockers_to_disabling, sms_offered, two_factor_offered
 from twofold.core.sessions import Method, amr_methods
 from twofold.core.words import Words, translate
 from twofold.oidc import pending as oidc_pending
@@ -63,6 +63,8 @@ SECURITY_NOTICES = {
     "authenticator_added": words.NOTICE_AUTHENTICATOR_ADDED,
     "authenticator_renamed": words.NOTICE_AUTHENTICATOR_RENAMED,
     "authenticator_removed": words.NOTICE_AUTHENTICATOR_REMOVED,
+    "sms_added": words.NOTICE_SMS_ADDED,
+    "sms_not_offered": words.SMS_NOT_AVAILABLE,
 }
 
 MISSING_SETUP_CODE = words.ENTER_SETUP_CODE
@@ -90,6 +92,7 @@ def _setup_page(
         secret_plain=pending.secret_b32,
         params=pending.params,
         not_now=_not_now(request),
+        sms_offered=sms_offered(standing.current, runtime_of(request).settings.sms_countries),
     )
 
 
@@ -134,7 +137,8 @@ def security_page(
         offered=two_factor_offered(standing.memberships, user.is_superadmin, enabled),
         disable_blockers=blockers_to_disabling(standing.memberships, user.is_superadmin),
         codes_left=recovery_codes_left(db, user.id) if enabled else 0,
-        methods=user_methods(db, user.id) if enabled else [],
+        methods=user_methods(db, user.id, runtime, to_owner=True) if enabled else [],
+        sms_offered=sms_offered(standing.current, runtime.settings.sms_countries),
         max_authenticators=MAX_AUTHENTICATORS,
         used_recovery_code=Method.RECOVERY_CODE in amr_methods(session.amr),
     )
@@ -146,6 +150,8 @@ def setup_page(
     request: Request, db: DbDep, runtime: RuntimeDep, user: EnrollingUser, standing: StandingDep
 ) -> Response:
     if standing.has_two_factor:
+        if standing.access.another_method:  # SMS alone is no longer enough somewhere
+            return redirect("/account/security/authenticators/new")
         return redirect("/account/security")
     if not account.setup_offered(user, standing.memberships):
         return redirect("/account/security?notice=not_offered")

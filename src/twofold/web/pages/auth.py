@@ -14,10 +14,12 @@ from twofold.core.errors import SecondFactorLocked
 from twofold.core.lockout import next_failure_locks
 from twofold.core.policy import Demand
 from twofold.core.sessions import SessionState
-from twofold.core.words import Msg
+from twofold.core.words import Msg, translate
+from twofold.notify.phones import mask
 from twofold.oidc import pending as oidc_pending
-from twofold.services import oidc_clients, organizations, second_factor, signin, signup
+from twofold.services import oidc_clients, organizations, second_factor, signin, signup, sms_codes
 from twofold.services.runtime import ClientInfo, Runtime
+from twofold.services.users import method_kinds
 from twofold.store.models import AuthSession, User
 from twofold.web import forward_pending
 from twofold.web.deps import (
@@ -223,7 +225,10 @@ def _prompt_context(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> dic
     now = runtime.now()
     current = organizations.standing(db, runtime, user, session).current
     locks, until = next_failure_locks(user.failed_code_count, now, user.key_failed_code_count)
+    kinds = method_kinds(db, user.id)
     return {
+        "has_sms": "sms" in kinds,
+        "has_totp": "totp" in kinds,
         "account": user.login,
         "organization": current.name if current else None,
         "asked_again": session.state == SessionState.AUTHENTICATED,
@@ -248,7 +253,7 @@ def _prompt(
     return render(request, template, **context)
 
 
-def _lock(error: Exception) -> dict[str, Any]:
+def _lock(error: Exception | None) -> dict[str, Any]:
     """What the prompt shows of a lock: none, or locked and until when (None: until an
     administrator unlocks it)."""
     if isinstance(error, SecondFactorLocked):
@@ -260,7 +265,117 @@ def _lock(error: Exception) -> dict[str, Any]:
 def code_page(
     request: Request, db: DbDep, runtime: RuntimeDep, session: PendingSession
 ) -> Response:
+    if method_kinds(db, session.user_id) == {"sms"}:
+        return redirect(SMS_PAGE)  # a phone is their only method: no app code to ask for
     return _prompt(request, "code.html", db, runtime, session)
+
+
+SMS_PAGE = "/login/sms"
+
+
+def _sms_context(db: Session, runtime: Runtime, session: AuthSession) -> dict[str, Any]:
+    """The texted-code page: to which (masked) number, and how long before a resend."""
+    phone = sms_codes.sms_method(db, session.user_id)
+    return {
+        "phone": mask(sms_codes.open_phone(runtime, phone)) if phone else None,
+        "wait_seconds": sms_codes.seconds_until_resend(
+            db, runtime, session.user_id, sms_codes.Purpose.SIGN_IN
+        ),
+        **_prompt_context(db, runtime, session),
+    }
+
+
+def _sms_prompt(
+    request: Request,
+    db: Session,
+    runtime: Runtime,
+    session: AuthSession,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    sent: bool = False,
+    lock: dict[str, Any] | None = None,
+) -> Response:
+    context = _sms_context(db, runtime, session)
+    notice = (
+        words.NOTICE_SMS_CODE_SENT(phone=context["phone"]) if sent and context["phone"] else None
+    )
+    if lock is None:
+        user = db.get(User, session.user_id)
+        try:
+            if user is not None:
+                second_factor.ensure_not_locked(user, runtime.now())
+            lock = _lock(None)
+        except SecondFactorLocked as exc:
+            lock = _lock(exc)
+            error = error or message_for(exc, runtime.now())
+    return render(
+        request, "sms_code.html", status_code=status, error=error, notice=notice, **lock, **context
+    )
+
+
+@router.get("/login/sms")
+def sms_page(
+    request: Request, db: DbDep, runtime: RuntimeDep, session: PendingSession, notice: str = ""
+) -> Response:
+    if sms_codes.sms_method(db, session.user_id) is None:
+        return redirect(CODE_PAGE)
+    return _sms_prompt(request, db, runtime, session, sent=notice == "sent")
+
+
+@router.post("/login/sms/send")
+def sms_send(
+    request: Request,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    session: PendingSession,
+) -> Response:
+    """ "Text me a code" and "Send again": a refusal (the wait, a limit, the provider) is
+    said on the page with the other ways in, never as an error page."""
+    sent = submit(runtime, lambda: second_factor.send_sign_in_code(db, runtime, session, client))
+    if isinstance(sent, Refused):
+        return _sms_prompt(
+            request,
+            db,
+            runtime,
+            session,
+            error=sent.message,
+            status=sent.status,
+            lock=_lock(sent.error),
+        )
+    return redirect(f"{SMS_PAGE}?notice=sent")
+
+
+@router.post("/login/sms")
+def sms_submit(
+    request: Request,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    session: PendingSession,
+    code: Annotated[str, Form()] = "",
+) -> Response:
+    if not code.strip():
+        return _sms_prompt(
+            request, db, runtime, session, error=translate(words.ENTER_SMS_CODE), status=400
+        )
+    token = submit(
+        runtime, lambda: second_factor.verify_sms_code(db, runtime, session, code, client)
+    )
+    if isinstance(token, Refused):
+        return _sms_prompt(
+            request,
+            db,
+            runtime,
+            session,
+            error=token.message,
+            status=token.status,
+            lock=_lock(token.error) if isinstance(token.error, SecondFactorLocked) else None,
+        )
+    response = redirect(after_sign_in_step(request, db, runtime, session))
+    set_session_cookie(request, response, token)
+    return response
 
 
 # A second-factor check (db, runtime, session, code, client): the new session token.

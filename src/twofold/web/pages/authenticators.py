@@ -3,20 +3,28 @@ second factor, then the usual QR code, key and first code), rename, remove."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from twofold.core import words
 from twofold.core.errors import InvalidRecoveryCode, MalformedRecoveryCode, NotFound
 from twofold.core.policy import blockers_to_disabling
 from twofold.core.words import Words
-from twofold.services import authenticators
+from twofold.services import authenticators, second_factor, sms_codes
 from twofold.services.account import PendingEnrollment
 from twofold.services.users import MethodView
 from twofold.services.users import methods_of as user_methods
 from twofold.store.models import User
-from twofold.web.deps import ClientDep, CurrentUser, DbDep, RuntimeDep, StandingDep
+from twofold.web.deps import (
+    ClientDep,
+    CurrentUser,
+    DbDep,
+    EnrollingUser,
+    RuntimeDep,
+    StandingDep,
+)
 from twofold.web.forms import Refused, submit
 from twofold.web.pages.account import CODE_ERRORS, qr_svg
 from twofold.web.rendering import redirect, render
@@ -51,11 +59,56 @@ def _confirm_page(
     )
 
 
+def _new_context(db: DbDep, user: User, standing: StandingDep) -> dict[str, Any]:
+    """Why another method is owed (SMS alone no longer allowed somewhere), and whether a
+    code may be texted to confirm it's them."""
+    access = standing.access
+    return {
+        "owed": words.SMS_ANOTHER_METHOD_OWED(organization=access.because or "")
+        if access.another_method
+        else None,
+        "has_sms": sms_codes.sms_method(db, user.id) is not None,
+    }
+
+
+# These pages take EnrollingUser: someone who must add a method (their phone is no longer
+# enough for an organization) reaches them, and nothing else, until they have.
 @router.get("/new")
-def new_page(request: Request, db: DbDep, user: CurrentUser) -> Response:
+def new_page(request: Request, db: DbDep, user: EnrollingUser, standing: StandingDep) -> Response:
     if not user_methods(db, user.id):
         return redirect("/account/security/setup")
-    return render(request, "authenticator_new.html", field_errors={})
+    return render(
+        request, "authenticator_new.html", field_errors={}, **_new_context(db, user, standing)
+    )
+
+
+@router.post("/new/text-code")
+def new_text_code(
+    request: Request,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: EnrollingUser,
+    standing: StandingDep,
+) -> Response:
+    """A code texted to the person's phone, to confirm adding the authenticator with."""
+    sent = submit(runtime, lambda: second_factor.send_change_code(db, runtime, user, client))
+    context = _new_context(db, user, standing)
+    if isinstance(sent, Refused):
+        return render(
+            request,
+            "authenticator_new.html",
+            status_code=sent.status,
+            field_errors={"code": sent.message},
+            **context,
+        )
+    return render(
+        request,
+        "authenticator_new.html",
+        field_errors={},
+        notice=words.SMS_CHANGE_CODE_SENT,
+        **context,
+    )
 
 
 @router.post("/new")
@@ -64,7 +117,8 @@ def new_submit(
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
-    user: CurrentUser,
+    user: EnrollingUser,
+    standing: StandingDep,
     name: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     code: Annotated[str, Form()] = "",
@@ -85,12 +139,13 @@ def new_submit(
             status_code=begun.status,
             name=name[:64],
             field_errors=begun.field_errors(field),
+            **_new_context(db, user, standing),
         )
     return redirect(CONFIRM)
 
 
 @router.get("/new/confirm")
-def confirm_page(request: Request, db: DbDep, runtime: RuntimeDep, user: CurrentUser) -> Response:
+def confirm_page(request: Request, db: DbDep, runtime: RuntimeDep, user: EnrollingUser) -> Response:
     waiting = authenticators.pending_addition(db, runtime, user)
     if waiting is None:
         return redirect(NEW)
@@ -103,7 +158,7 @@ def confirm_submit(
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
-    user: CurrentUser,
+    user: EnrollingUser,
     code: Annotated[str, Form()] = "",
 ) -> Response:
     done = submit(runtime, lambda: authenticators.confirm_adding(db, runtime, user, code, client))
