@@ -45,7 +45,7 @@ def test_a_phone_is_set_up_from_the_setup_page_with_the_plain_warning(
     assert done.status_code == 200
     assert "recovery" in text_of(done).lower()
     security = text_of(client.get("/account/security"))
-    assert "text messages to +44 7400 123456" in security
+    assert "Text messages to +44 7400 123456" in security
 
 
 def test_sms_is_not_offered_where_the_organization_does_not_allow_it(
