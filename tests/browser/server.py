@@ -66,6 +66,9 @@ def server_env(data_dir: Path) -> dict[str, str]:
         **CHEAP_ARGON2,
         "TWOFOLD_DATA_DIR": str(data_dir),
         "TWOFOLD_MAIL_POLL_SECONDS": MAIL_POLL_SECONDS,
+        # Where an organization allows SMS, numbers from these countries may be enrolled;
+        # texts go to the development outbox (<data dir>/outbox/sms/, tests/browser/texts.py).
+        "TWOFOLD_SMS_ALLOWED_COUNTRIES": "GB,US",
         "PYTHONUNBUFFERED": "1",
     }
 

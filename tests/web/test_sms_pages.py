@@ -138,3 +138,24 @@ def test_a_provider_failure_says_so_and_offers_the_other_ways_never_a_500(
     texts.fail = None
     sent = post_form(client, "/login/sms", {}, action="/login/sms/send")
     assert sent.status_code == 303
+
+
+def test_an_expired_texted_code_is_refused_and_a_new_one_works(
+    client: TestClient, runtime: Runtime, clock: FixedClock
+) -> None:
+    texts = allow_sms(runtime)
+    bob = make_person(runtime, "bob")
+    enroll_sms(runtime, bob, PHONE)
+    clock.advance(60)
+    _password(client, bob)
+    post_form(client, "/login/sms", {}, action="/login/sms/send")
+    expired = texts.last_code()
+    clock.advance(5 * 60 + 1)  # codes are valid 5 minutes
+    refused = post_form(client, "/login/sms", {"code": expired})
+    assert refused.status_code == 400
+    assert "That code has expired, was used, or was tried too many times." in text_of(refused)
+    sent = post_form(client, "/login/sms", {}, action="/login/sms/send")
+    assert sent.status_code == 303
+    fresh = texts.last_code()
+    signed_in = post_form(client, "/login/sms", {"code": fresh})
+    assert signed_in.headers["location"] == "/account/security"
