@@ -95,9 +95,7 @@ def serve_many(
     count: int, data_dir: Path, database_url: str, extra_env: dict[str, str] | None = None
 ) -> Iterator[list[Served]]:
     with ExitStack() as stack:
-        yield [
-            stack.enter_context(serve(data_dir, database_url, extra_env)) for _ in range(count)
-        ]
+        yield [stack.enter_context(serve(data_dir, database_url, extra_env)) for _ in range(count)]
 
 
 @dataclass(frozen=True)

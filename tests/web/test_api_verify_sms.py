@@ -297,7 +297,7 @@ def test_the_challenge_is_stored_as_a_digest_and_never_logged_or_audited(
     answer(client, key, "bob", challenge, wrong(texts.last_code()))
     answer(client, key, "bob", challenge, texts.last_code())
     with runtime.db() as db:
-        stored = list(db.scalars(select(SmsChallenge.transaction_id)))
+        stored = list(db.scalars(select(SmsChallenge.transaction_id).order_by(SmsChallenge.id)))
         details = " ".join(db.scalars(select(AuditEvent.detail)))
     assert stored == [None, sms_codes.transaction_digest(challenge)]
     assert challenge not in details
