@@ -91,9 +91,11 @@ def serve(
 
 
 @contextmanager
-def serve_many(count: int, data_dir: Path, database_url: str) -> Iterator[list[Served]]:
+def serve_many(
+    count: int, data_dir: Path, database_url: str, extra_env: dict[str, str] | None = None
+) -> Iterator[list[Served]]:
     with ExitStack() as stack:
-        yield [stack.enter_context(serve(data_dir, database_url)) for _ in range(count)]
+        yield [stack.enter_context(serve(data_dir, database_url, extra_env)) for _ in range(count)]
 
 
 @dataclass(frozen=True)

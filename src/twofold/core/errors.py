@@ -265,9 +265,10 @@ class SmsLimitReached(TwofoldError):
 
     code = "sms_limit_reached"
 
-    def __init__(self, scope: str) -> None:
+    def __init__(self, scope: str, retry_after_seconds: int | None = None) -> None:
         super().__init__()
         self.scope = scope
+        self.retry_after_seconds = retry_after_seconds  # until the full window ends
 
     def default_words(self, now: datetime | None = None) -> Words:
         return words.SMS_ACCOUNT_LIMIT if self.scope == "account" else words.SMS_BUSY

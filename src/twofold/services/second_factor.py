@@ -27,6 +27,7 @@ from twofold.core.errors import (
     TwoFactorNotEnabled,
 )
 from twofold.core.lockout import key_failure_outcome, lock_after_failure
+from twofold.core.policy import MethodKind, stored_methods
 from twofold.core.sessions import Method, SessionState
 from twofold.core.validation import MAX_CODE_INPUT
 from twofold.notify import messages
@@ -53,6 +54,7 @@ from twofold.store.models import (
     Authenticator,
     AuthSession,
     Membership,
+    Organization,
     RecoveryCode,
     User,
 )
@@ -499,14 +501,11 @@ def looks_like_recovery_code(code: str) -> bool:
     return is_well_formed_recovery_code(normalize_recovery_code(code[: MAX_CODE_INPUT + 1]))
 
 
-@use_case
-def verify_for_api_key(
-    db: Session, runtime: Runtime, key: ApiKey, login: str, code: str, client: ClientInfo
-) -> Method | None:
-    """The verify endpoint: the method by which `code` proved to be `login`'s second factor,
-    or None. The same replay, single-use, lock and audit rules as the sign-in pages; only
-    members of the key's organization are ever checked (anyone else is None, like an unknown
-    login); wrong codes count toward the (key, person) budget and the hard stop."""
+def _key_member(db: Session, runtime: Runtime, key: ApiKey, login: str) -> User | None:
+    """The active member of the key's organization called `login`, their row locked, when
+    the key may still check their codes: not locked (the pages' lock or the hard stop), the
+    key's budget for them not spent. None otherwise, for each of these reasons alike and
+    like an unknown login: only members are ever looked at any further (decision 0017)."""
     needle = login.strip().lower()
     if not needle or len(needle) > LOGIN_MAX:
         return None
@@ -527,16 +526,12 @@ def verify_for_api_key(
     budget = db.get(ApiKeyCodeFailures, (key.id, user.id), populate_existing=True)
     if budget is not None and budget.locked_at is not None:
         return None
-    count = functools.partial(_count_key_failure, key=key)
-    try:
-        if looks_like_recovery_code(code):
-            _use_recovery_code(db, runtime, user, code, client, count)
-            method = Method.RECOVERY_CODE
-        else:
-            _check_totp(db, runtime, user, code, client, count)
-            method = Method.TOTP
-    except (TwoFactorNotEnabled, MalformedCode, InvalidCode, CodeReused, InvalidRecoveryCode):
-        return None
+    return user
+
+
+def _verified_through_key(
+    db: Session, runtime: Runtime, key: ApiKey, user: User, method: Method, client: ClientInfo
+) -> Method:
     clear_code_failures(user)
     audit.record(
         db,
@@ -549,3 +544,100 @@ def verify_for_api_key(
         method=method.value,
     )
     return method
+
+
+@use_case
+def verify_for_api_key(
+    db: Session, runtime: Runtime, key: ApiKey, login: str, code: str, client: ClientInfo
+) -> Method | None:
+    """The verify endpoint: the method by which `code` proved to be `login`'s second factor,
+    or None. The same replay, single-use, lock and audit rules as the sign-in pages; only
+    members of the key's organization are ever checked (anyone else is None, like an unknown
+    login); wrong codes count toward the (key, person) budget and the hard stop."""
+    user = _key_member(db, runtime, key, login)
+    if user is None:
+        return None
+    count = functools.partial(_count_key_failure, key=key)
+    try:
+        if looks_like_recovery_code(code):
+            _use_recovery_code(db, runtime, user, code, client, count)
+            method = Method.RECOVERY_CODE
+        else:
+            _check_totp(db, runtime, user, code, client, count)
+            method = Method.TOTP
+    except (TwoFactorNotEnabled, MalformedCode, InvalidCode, CodeReused, InvalidRecoveryCode):
+        return None
+    return _verified_through_key(db, runtime, key, user, method, client)
+
+
+def _organization_allows_sms(runtime: Runtime, organization: Organization | None) -> bool:
+    """SMS is on for the operator (a country allowed) and allowed by the organization."""
+    return (
+        organization is not None
+        and bool(runtime.settings.sms_countries)
+        and MethodKind.SMS.value in stored_methods(organization.allowed_methods)
+    )
+
+
+@use_case
+def send_api_sms_code(
+    db: Session, runtime: Runtime, key: ApiKey, login: str, client: ClientInfo
+) -> sms_codes.SentCode | None:
+    """The first call of the verify endpoint's SMS exchange: a code texted to `login`'s
+    phone, bound to `key` and to a new transaction id (in the answer; only its digest is
+    stored). None, alike, for an unknown login, a non-member, a person without a confirmed
+    phone, a locked person (or one the key may no longer check) and an organization that
+    does not allow SMS: nothing is sent or counted. For a member with a phone, the resend
+    wait, the limits (per account, per client address, in all) and provider failures are
+    raised as in sms_codes.issue, which leaves no slot and no code behind on failure."""
+    if not _organization_allows_sms(runtime, db.get(Organization, key.organization_id)):
+        return None
+    user = _key_member(db, runtime, key, login)
+    if user is None:
+        return None
+    phone = sms_codes.sms_method(db, user.id)
+    if phone is None:
+        return None
+    return sms_codes.issue(
+        db, runtime, user, phone, sms_codes.Purpose.API, client, api_key_id=key.id
+    )
+
+
+@use_case
+def verify_api_sms_code(
+    db: Session,
+    runtime: Runtime,
+    key: ApiKey,
+    login: str,
+    transaction_id: str,
+    code: str,
+    client: ClientInfo,
+) -> Method | None:
+    """The second call: whether `code` is the one texted for `transaction_id`, a challenge
+    of `login` made through this very key. Method.SMS once (the code is used up by one
+    conditional UPDATE), None otherwise: an unknown, expired, used or dead challenge,
+    another key's or another person's, and a wrong code, which counts on the challenge (5
+    at most) and, like every wrong code through a key, toward the (key, person) budget and
+    the person's hard stop — never the pages' timed lock."""
+    user = _key_member(db, runtime, key, login)
+    if user is None:
+        return None
+    challenge = sms_codes.live_challenge(
+        db,
+        runtime,
+        user.id,
+        sms_codes.Purpose.API,
+        transaction_id=transaction_id,
+        api_key_id=key.id,
+    )
+    if challenge is None:
+        return None
+    count = functools.partial(_count_key_failure, key=key)
+    try:
+        sms_codes.check(db, runtime, user, challenge, code, client, count)
+    except (MalformedCode, InvalidCode, SmsCodeExpired):
+        return None
+    phone = db.get(Authenticator, challenge.authenticator_id)
+    if phone is not None:
+        phone.last_used_at = runtime.now()
+    return _verified_through_key(db, runtime, key, user, Method.SMS, client)

@@ -10,6 +10,8 @@ dropped (so the resend wait does not start) and the failure is audited.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import math
 import secrets
@@ -60,6 +62,19 @@ class Purpose(StrEnum):
 
 def generate_code() -> str:
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def new_transaction_id() -> str:
+    """An API challenge's transaction id: 256 random bits, URL-safe (43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
+def transaction_digest(transaction_id: str) -> str:
+    """What is stored of a transaction id: its SHA-256, base64url without padding (43
+    characters). A high-entropy token needs no key or slow hash (like API keys, decision
+    0017); a copy of the database gives no challenge that could be answered."""
+    digest = hashlib.sha256(transaction_id.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 # --- the phone number, sealed at rest ------------------------------------------------------
@@ -162,6 +177,9 @@ def _take_slots(
     for scope, key, limit in _limits(runtime, user_id, client):
         started = take_slot(db, key, limit, now)
         if started is None:
+            full_since = db.scalar(
+                select(SmsRateWindow.window_started_at).where(SmsRateWindow.key == key)
+            )
             db.rollback()  # the slots taken so far go back with everything else
             audit.record(
                 db,
@@ -173,7 +191,8 @@ def _take_slots(
                 purpose=purpose.value,
             )
             db.commit()
-            raise SmsLimitReached(scope)
+            left = (full_since + WINDOW - now).total_seconds() if full_since else 0
+            raise SmsLimitReached(scope, retry_after_seconds=max(1, math.ceil(left)))
         taken.append((key, started))
     return taken
 
@@ -185,7 +204,8 @@ def _take_slots(
 class SentCode:
     phone_masked: str
     resend_at: datetime
-    transaction_id: str | None = None
+    transaction_id: str | None = None  # an API challenge's, given once and never stored
+    expires_at: datetime | None = None
 
 
 def seconds_until_resend(db: Session, runtime: Runtime, user_id: int, purpose: Purpose) -> int:
@@ -211,26 +231,30 @@ def issue(
     client: ClientInfo,
     *,
     session_id: int | None = None,
-    with_transaction: bool = False,
+    api_key_id: int | None = None,
 ) -> SentCode:
     """Make a code, count it against the limits, commit, then send it (no transaction is
     open while the provider is called). The caller holds the person's row (lock_user_row),
     so the resend wait is decided and the code stored in one step per person.
     SmsResendTooSoon, SmsLimitReached or SmsSendFailed otherwise (each leaves no slot and
-    no code behind; the last two are audited)."""
+    no code behind; the last two are audited). With `api_key_id`, the code is an API
+    challenge bound to that key and to a new transaction id, returned in the SentCode and
+    stored only as its digest."""
     wait = seconds_until_resend(db, runtime, user.id, purpose)
     if wait > 0:
         raise SmsResendTooSoon(wait)
     slots = _take_slots(db, runtime, user.id, client, purpose)
     now = runtime.now()
     code = generate_code()
+    transaction_id = new_transaction_id() if api_key_id is not None else None
     kid, digest = runtime.keys.primary_sms_code_digest(user.id, code)
     challenge = SmsChallenge(
         user_id=user.id,
         authenticator_id=authenticator.id,
         purpose=purpose.value,
         session_id=session_id,
-        transaction_id=secrets.token_urlsafe(32) if with_transaction else None,
+        transaction_id=transaction_digest(transaction_id) if transaction_id else None,
+        api_key_id=api_key_id,
         code_kid=kid,
         code_digest=digest,
         created_at=now,
@@ -239,7 +263,7 @@ def issue(
     )
     db.add(challenge)
     db.flush()
-    challenge_id, transaction_id = challenge.id, challenge.transaction_id
+    challenge_id = challenge.id
     phone = open_phone(runtime, authenticator)
     masked = mask(phone)
     db.commit()  # the person's row and the windows are free while the provider works
@@ -282,7 +306,7 @@ def issue(
         purpose=purpose.value,
     )
     db.commit()
-    return SentCode(masked, now + RESEND_AFTER, transaction_id)
+    return SentCode(masked, now + RESEND_AFTER, transaction_id, now + CODE_TTL)
 
 
 # --- checking ------------------------------------------------------------------------------
@@ -296,18 +320,21 @@ def live_challenge(
     *,
     session_id: int | None = None,
     transaction_id: str | None = None,
+    api_key_id: int | None = None,
     authenticator_id: int | None = None,
 ) -> SmsChallenge | None:
-    """The newest code of `purpose` (for that session, transaction or phone), if it may
-    still be tried: sent, unused, unexpired, wrong tries left. An older one is superseded
-    by a newer one even when the newer one is dead."""
+    """The newest code of `purpose` (for that session, transaction id and API key, or
+    phone), if it may still be tried: sent, unused, unexpired, wrong tries left. An older
+    one is superseded by a newer one even when the newer one is dead."""
     query = select(SmsChallenge).where(
         SmsChallenge.user_id == user_id, SmsChallenge.purpose == purpose.value
     )
     if session_id is not None:
         query = query.where(SmsChallenge.session_id == session_id)
     if transaction_id is not None:
-        query = query.where(SmsChallenge.transaction_id == transaction_id)
+        query = query.where(SmsChallenge.transaction_id == transaction_digest(transaction_id))
+    if api_key_id is not None:
+        query = query.where(SmsChallenge.api_key_id == api_key_id)
     if authenticator_id is not None:
         query = query.where(SmsChallenge.authenticator_id == authenticator_id)
     newest = db.scalar(

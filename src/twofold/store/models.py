@@ -469,7 +469,7 @@ class ApiKeyCodeFailures(Base):
 class SmsChallenge(Base):
     """One code sent by text message, kept only as a keyed digest (key id beside it). It is
     good for one use, until `expires_at`, and for MAX wrong tries; a sign-in code is bound to
-    the session that asked for it, an API one to its transaction id."""
+    the session that asked for it, an API one to its transaction id and its API key."""
 
     __tablename__ = "sms_challenges"
     __table_args__ = (Index("ix_sms_challenges_user_id_purpose", "user_id", "purpose"),)
@@ -483,7 +483,12 @@ class SmsChallenge(Base):
     session_id: Mapped[int | None] = mapped_column(
         ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
     )
+    # An API challenge (purpose 'api'): the SHA-256 of its transaction id (base64url, never
+    # the id itself) and the API key that asked for it, the only one that may answer it.
     transaction_id: Mapped[str | None] = mapped_column(String(43), unique=True)
+    api_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
     code_kid: Mapped[str] = mapped_column(String(32))
     code_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -16,7 +16,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from twofold.core import words
-from twofold.core.errors import PasswordAttemptsThrottled, SecondFactorLocked, TwofoldError
+from twofold.core.errors import (
+    PasswordAttemptsThrottled,
+    SecondFactorLocked,
+    SmsLimitReached,
+    SmsResendTooSoon,
+    TwofoldError,
+)
 from twofold.core.words import Words, translate
 from twofold.store.db import DatabaseBusy, is_contention
 from twofold.web.errors import message_for, status_for
@@ -45,8 +51,8 @@ STATUS_MEANINGS = {
     409: "The account is not in a state for this (e.g. 2FA already on, or not on).",
     413: "The request body is too large.",
     422: "The body or a parameter is malformed, has an unknown field or a wrong type.",
-    429: "Too many attempts: password throttled or second factor locked; see Retry-After "
-    "when given.",
+    429: "Too many attempts: password throttled, second factor locked, or too many text "
+    "messages (sms_limit_reached, sms_resend_too_soon); see Retry-After when given.",
     503: "Busy for a moment; nothing was changed. Retry after the Retry-After seconds.",
 }
 
@@ -108,6 +114,10 @@ def retry_after(exc: TwofoldError, now: datetime) -> dict[str, str] | None:
         return {"Retry-After": str(max(1, exc.retry_after_seconds))}
     if isinstance(exc, SecondFactorLocked) and exc.until is not None:
         return {"Retry-After": str(max(1, int((exc.until - now).total_seconds())))}
+    if isinstance(exc, SmsResendTooSoon):
+        return {"Retry-After": str(max(1, exc.seconds))}
+    if isinstance(exc, SmsLimitReached) and exc.retry_after_seconds is not None:
+        return {"Retry-After": str(max(1, exc.retry_after_seconds))}
     return None
 
 

@@ -1,19 +1,24 @@
 """POST /api/v1/verify: an organization's application asks whether a code is one of its
 member's second factor. Authenticated by an organization API key (`Authorization: Bearer`);
 the rules are the services' (api_keys: the key and its request window; second_factor: the
-code, its replay and single use, the budgets and the audit)."""
+code, its replay and single use, the budgets and the audit; sms_codes: texted codes and
+their limits).
+
+Three bodies: `{user, code}` (an app's code or a recovery code); `{user, method: "sms"}`
+(text a code: 202 with a `challenge`); `{user, challenge, code}` (the texted code)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from twofold.core import words
 from twofold.core.sessions import Method
-from twofold.services import api_keys, second_factor
+from twofold.services import api_keys, second_factor, sms_codes
 from twofold.store.db import end_reading
 from twofold.store.models import ApiKey
 from twofold.web.api.errors import ApiError, ErrorBody
@@ -27,16 +32,20 @@ _bearer = HTTPBearer(
     description="An organization API key (`twofold apikey create SLUG --name N`).",
 )
 
-METHOD_NAMES: dict[Method, Literal["totp", "recovery_code"]] = {
+METHOD_NAMES: dict[Method, Literal["totp", "recovery_code", "sms"]] = {
     Method.TOTP: "totp",
     Method.RECOVERY_CODE: "recovery_code",
+    Method.SMS: "sms",
 }
+CHALLENGE_MAX = 128  # a transaction id is 43 characters
 
 
-class VerifyRequest(BaseModel):
-    """Exactly these two strings; anything else is refused (422)."""
-
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class VerifyRequest(_Strict):
+    """An app's code or a recovery code: exactly these two strings."""
 
     user: str = Field(min_length=1, max_length=254, description="The person's login name.")
     code: str = Field(
@@ -46,6 +55,32 @@ class VerifyRequest(BaseModel):
     )
 
 
+class SmsSendRequest(_Strict):
+    """The first call of the SMS exchange: text the person a code."""
+
+    user: str = Field(min_length=1, max_length=254, description="The person's login name.")
+    method: Literal["sms"] = Field(description="`sms`: send a code by text message.")
+
+
+class SmsCodeRequest(_Strict):
+    """The second call: the texted code, with the challenge the first call answered."""
+
+    user: str = Field(min_length=1, max_length=254, description="The person's login name.")
+    method: Literal["sms"] | None = Field(default=None, description="Optional: `sms`.")
+    challenge: str = Field(
+        min_length=1, max_length=CHALLENGE_MAX, description="The first call's `challenge`."
+    )
+    code: str = Field(min_length=1, max_length=64, description="The code in the text message.")
+
+
+class SmsChallengeAnswer(BaseModel):
+    """A code was texted to the person: send it back with `challenge` within `expires_in`
+    seconds. `challenge` works only with this API key and this person, once."""
+
+    challenge: str
+    expires_in: int
+
+
 class VerifyAnswer(BaseModel):
     """`ok` with the method that proved it, or `{"ok": false}` alone — for a wrong, reused or
     malformed code, a locked person, and anyone who is not a member of the key's
@@ -53,7 +88,7 @@ class VerifyAnswer(BaseModel):
 
     ok: bool
     method: Literal["totp", "recovery_code", "sms", "webauthn"] | None = Field(
-        default=None, description="Present when ok: totp or recovery_code (later sms, webauthn)."
+        default=None, description="Present when ok: totp, recovery_code or sms (later webauthn)."
     )
 
 
@@ -92,27 +127,58 @@ ApiKeyDep = Annotated[ApiKey, Depends(require_api_key)]
     "/verify",
     response_model=VerifyAnswer,
     response_model_exclude_none=True,
-    summary="Check a member's second-factor code",
+    summary="Check a member's second-factor code, or text them one",
     responses={
+        202: {
+            "model": SmsChallengeAnswer,
+            "description": "`method: sms`: a code was texted to the member; answer it with "
+            "`challenge` and `code`.",
+        },
         401: _error("No API key, or an unknown or revoked one (`WWW-Authenticate: Bearer`)."),
         413: _error("The request body is larger than 64 KiB."),
-        422: _error("The body is not a JSON object of exactly the strings `user` and `code`."),
-        429: _error("The key sent too many requests this minute; see `Retry-After`."),
-        503: _error("The database is busy; nothing was changed. See `Retry-After`."),
+        422: _error(
+            "The body is not a JSON object of exactly `user` and `code`, `user` and "
+            "`method: sms`, or `user`, `challenge` and `code` (all strings)."
+        ),
+        429: _error(
+            "The key sent too many requests this minute (`rate_limited`), or, for a member "
+            "with a phone, a text message is refused by the resend wait "
+            "(`sms_resend_too_soon`) or a limit (`sms_limit_reached`); see `Retry-After`."
+        ),
+        503: _error(
+            "The database is busy (`busy`, see `Retry-After`), or the SMS provider failed "
+            "(`sms_send_failed`); nothing was changed."
+        ),
         500: _error("An unexpected error; nothing was changed."),
     },
 )
 def verify(
-    body: VerifyRequest,
+    body: VerifyRequest | SmsSendRequest | SmsCodeRequest,
     key: ApiKeyDep,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
-) -> VerifyAnswer:
-    """Whether `code` is `user`'s second factor now. A TOTP step and a recovery code are
-    used up by the first request that proves them; wrong codes count toward a budget per
-    (key, person) and toward the person's hard stop (docs/api.md)."""
-    method = second_factor.verify_for_api_key(db, runtime, key, body.user, body.code, client)
+) -> VerifyAnswer | JSONResponse:
+    """Whether `code` is `user`'s second factor now. A TOTP step, a recovery code and a
+    texted code are used up by the first request that proves them; wrong codes count toward
+    a budget per (key, person) and toward the person's hard stop. `method: sms` texts a code
+    and answers 202 with a `challenge`, for a member with a phone in an organization that
+    allows SMS; anyone else gets `{"ok": false}`, alike (docs/api.md)."""
+    if isinstance(body, SmsSendRequest):
+        sent = second_factor.send_api_sms_code(db, runtime, key, body.user, client)
+        if sent is None or sent.transaction_id is None:
+            return VerifyAnswer(ok=False)
+        answer = SmsChallengeAnswer(
+            challenge=sent.transaction_id,
+            expires_in=int(sms_codes.CODE_TTL.total_seconds()),
+        )
+        return JSONResponse(answer.model_dump(), status_code=202)
+    if isinstance(body, SmsCodeRequest):
+        method = second_factor.verify_api_sms_code(
+            db, runtime, key, body.user, body.challenge, body.code, client
+        )
+    else:
+        method = second_factor.verify_for_api_key(db, runtime, key, body.user, body.code, client)
     if method is None:
         return VerifyAnswer(ok=False)
     return VerifyAnswer(ok=True, method=METHOD_NAMES[method])
