@@ -408,6 +408,25 @@ def enroll_sms(runtime: Runtime, person: Person, phone: str = "+447400123456") -
     return codes
 
 
+def columns_holding(runtime: Runtime, blob: bytes, text: str) -> list[str]:
+    """The table.column of every value holding `blob` or `text` (or `text` without its
+    first character, as a number without its "+"), in every table: to show it is gone."""
+    from sqlalchemy import select
+
+    from twofold.store.models import Base
+
+    found = []
+    with runtime.db() as db:
+        for table in Base.metadata.sorted_tables:
+            for row in db.execute(select(table)).mappings():
+                for column, value in row.items():
+                    if isinstance(value, bytes) and blob in value:
+                        found.append(f"{table.name}.{column}")
+                    if isinstance(value, str) and (text in value or text[1:] in value):
+                        found.append(f"{table.name}.{column}")
+    return found
+
+
 def mail_sent_to(runtime: Runtime, address: str) -> list[str]:
     """Deliver the queue; the subjects and plain-text bodies sent to `address`."""
     mailer = CapturingMailer()

@@ -180,7 +180,10 @@ def test_reset_2fa_lets_the_member_set_it_up_again_only_through_the_emailed_link
         consequences = page.locator(".warning li")
         expect(consequences).to_have_text(
             [
-                "delete their authenticator entry and all their recovery codes,",
+                (
+                    "delete every second factor they have (authenticator apps, and their phone "
+                    "for text messages with any code sent to it) and all their recovery codes,"
+                ),
                 "sign them out everywhere,",
                 re.compile(r"^email them a link \(single use, 24 hours\)\. Only through that link"),
             ]

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from cli.commands import ok, runner, twofold
-from support import STRONG_PASSWORD
+from support import SMS_COUNTRIES, STRONG_PASSWORD, CapturingSms, columns_holding
 from twofold.cli.main import app
 from twofold.core.errors import InvalidCredentials
 from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import unix_time
-from twofold.services import account, links, signin, users
+from twofold.services import account, links, organizations, signin, sms, users
 from twofold.services.member_actions import REENROLL_PURPOSE
 from twofold.services.runtime import ClientInfo, Runtime, build_runtime
 from twofold.settings import Settings
@@ -26,6 +26,7 @@ from twofold.store.models import (
     AuthSession,
     OutgoingEmail,
     RecoveryCode,
+    SmsChallenge,
     User,
 )
 
@@ -167,6 +168,43 @@ def test_reset_2fa_removes_2fa_codes_and_sessions(tmp_path: Path, dave: str) -> 
         "active": True,
         "reset_mails": 1,
     }
+
+
+def test_reset_2fa_removes_the_phone_its_codes_and_its_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWOFOLD_SMS_ALLOWED_COUNTRIES", SMS_COUNTRIES)
+    create_user(tmp_path, "erin", "--email", "erin@example.org")
+    ok(tmp_path, "org", "policy", "default", "--methods", "totp,sms", "--yes")
+    runtime = build_runtime(
+        Settings(data_dir=tmp_path, sms_allowed_countries=SMS_COUNTRIES),
+        hashing=PasswordHashingParams.for_tests(),
+    )
+    texts = CapturingSms()
+    runtime.sms = texts
+    with runtime.db() as db:
+        user = users.get_by_login(db, "erin")
+        current = organizations.membership_views(db, user)[0]
+        sms.begin_phone(
+            db, runtime, user, phone="+447400123456", current=current, client=ClientInfo()
+        )
+        sms.confirm_phone(db, runtime, user, texts.last_code(), ClientInfo())
+        sealed = db.scalar(
+            select(Authenticator.secret_sealed).where(Authenticator.user_id == user.id)
+        )
+        assert sealed is not None
+        assert db.scalar(select(func.count()).select_from(SmsChallenge)) == 1
+
+    output = ok(tmp_path, "user", "reset-2fa", "erin", "--reason", "lost phone", "--yes")
+    assert "Reset two-factor authentication of 'erin'." in output
+    assert "7400" not in output
+    with runtime.db() as db:
+        assert db.scalar(select(func.count()).select_from(Authenticator)) == 0
+        assert db.scalar(select(func.count()).select_from(SmsChallenge)) == 0
+        assert db.scalar(select(func.count()).select_from(RecoveryCode)) == 0
+    assert columns_holding(runtime, sealed, "+447400123456") == []
+    runtime.engine.dispose()
+    assert state(tmp_path, "erin")["two_factor"] is False
 
 
 def test_reset_2fa_is_recorded_with_the_reason_and_no_admin(tmp_path: Path, dave: str) -> None:

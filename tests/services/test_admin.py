@@ -16,7 +16,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from support import STRONG_PASSWORD, CapturingMailer, Person, enroll_totp, join, snapshot
+from support import (
+    STRONG_PASSWORD,
+    CapturingMailer,
+    Person,
+    allow_sms,
+    columns_holding,
+    enroll_totp,
+    join,
+    snapshot,
+)
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import (
     Forbidden,
@@ -39,8 +48,10 @@ from twofold.services import (
     members,
     organizations,
     reenrollment,
+    second_factor,
     sessions,
     signin,
+    sms,
     users,
 )
 from twofold.services.admin_scope import AdminScope
@@ -53,6 +64,7 @@ from twofold.store.models import (
     Organization,
     OutgoingEmail,
     RecoveryCode,
+    SmsChallenge,
     User,
 )
 
@@ -1081,3 +1093,57 @@ def test_the_page_looks_up_only_the_logins_on_the_page(
         assert audit_log.logins_of(db, rows) == {bob.id: "bob", boss.id: "boss"}
         assert carol.id not in audit_log.logins_of(db, rows)
         assert audit_log.logins_of(db, []) == {}
+
+
+# --- a reset removes the phone too -----------------------------------------------------------
+
+
+PHONE = "+447400123456"
+
+
+def test_a_reset_removes_every_method_the_phone_its_codes_and_the_number(
+    runtime: Runtime, clock: FixedClock, boss: Person
+) -> None:
+    texts = allow_sms(runtime, "acme")
+    carol = person(runtime, "carol", with_totp=True)
+    clock.advance(30)
+    with runtime.db() as db:
+        user = load(db, carol)
+        sms.begin_phone(
+            db,
+            runtime,
+            user,
+            phone=PHONE,
+            current=organizations.membership_views(db, user)[0],
+            client=CLIENT,
+            password=carol.password,
+            code=carol.totp(clock),
+        )
+        sms.confirm_phone(db, runtime, user, texts.last_code(PHONE), CLIENT)
+    clock.advance(60)
+    with runtime.db() as db:  # a sign-in waiting for its texted code
+        session = sessions.find_session(db, runtime, start_session(runtime, carol))
+        assert session is not None
+        second_factor.send_sign_in_code(db, runtime, session, CLIENT)
+    with runtime.db() as db:
+        kinds = sorted(
+            db.scalars(select(Authenticator.kind).where(Authenticator.user_id == carol.id))
+        )
+        assert kinds == ["sms", "totp"]
+        sealed = db.scalar(
+            select(Authenticator.secret_sealed).where(
+                Authenticator.user_id == carol.id, Authenticator.kind == "sms"
+            )
+        )
+        assert sealed is not None
+    assert count(runtime, SmsChallenge, carol) == 2  # the enrollment's and the sign-in's
+    assert columns_holding(runtime, sealed, PHONE) == ["authenticators.secret_sealed"]
+
+    reset(runtime, boss, carol)
+
+    assert count(runtime, Authenticator, carol) == 0
+    assert count(runtime, SmsChallenge, carol) == 0
+    assert count(runtime, RecoveryCode, carol) == 0
+    with runtime.db() as db:
+        assert not users.has_two_factor(db, carol.id)
+    assert columns_holding(runtime, sealed, PHONE) == []

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from asgi_client import TestClient
 from browser.server import server_env
 from launcher import launch
-from support import TEST_KEYS, Person, make_person
+from support import TEST_KEYS, Person, allow_sms, enroll_sms, make_person
 from twofold.cli.main import app as cli_app
 from twofold.core.audit_events import AuditEventType
 from twofold.core.sessions import Method, SessionState
@@ -37,6 +37,8 @@ from twofold.store.models import (
     AuthSession,
     OneTimeToken,
     OutgoingEmail,
+    SmsChallenge,
+    SmsRateWindow,
     Throttle,
     User,
 )
@@ -205,6 +207,68 @@ def test_throttle_rows_are_purged_once_their_failures_no_longer_count(
         keys = set(db.scalars(select(Throttle.key)))
     assert len(keys) == 2
     assert any(key.startswith("ip:") for key in keys)  # bob's failure refreshed it
+
+
+def test_texted_codes_are_purged_a_day_after_they_expired_or_were_used(
+    runtime: Runtime, clock: FixedClock, alice: Person
+) -> None:
+    allow_sms(runtime)
+    enroll_sms(runtime, alice)  # its code used now, expiring in 5 minutes
+    clock.advance(3600)
+    with runtime.db() as db:
+        used = db.scalars(select(SmsChallenge)).one()
+        # A later code nobody entered (as after "Send again" and giving up).
+        db.add(
+            SmsChallenge(
+                user_id=alice.id,
+                authenticator_id=used.authenticator_id,
+                purpose="sign_in",
+                code_kid=used.code_kid,
+                code_digest=bytes(32),
+                created_at=runtime.now(),
+                expires_at=runtime.now() + timedelta(minutes=5),
+                sent_at=runtime.now(),
+            )
+        )
+        db.commit()
+    day = int(housekeeping.SMS_CODE_RETENTION.total_seconds())
+
+    clock.advance(day - 3600 - 1)
+    assert housekeeping.purge(runtime).sms_codes == 0  # used a day ago less a second
+    clock.advance(1)
+    assert housekeeping.purge(runtime).sms_codes == 1
+    clock.advance(3600 + 5 * 60 - 1)
+    assert housekeeping.purge(runtime).sms_codes == 0  # expired a day ago less a second
+    clock.advance(1)
+    assert housekeeping.purge(runtime).sms_codes == 1
+    assert count(runtime, SmsChallenge) == 0
+
+
+def test_sms_rate_windows_are_purged_an_hour_after_they_ended(
+    runtime: Runtime, clock: FixedClock, alice: Person
+) -> None:
+    allow_sms(runtime)
+    enroll_sms(runtime, alice)  # counted in the account's and the global window
+    with runtime.db() as db:
+        keys = set(db.scalars(select(SmsRateWindow.key)))
+    assert keys == {f"account:{alice.id}", "global"}
+    two_hours = int((housekeeping.SMS_WINDOW_RETENTION + timedelta(hours=1)).total_seconds())
+
+    clock.advance(two_hours - 1)
+    assert housekeeping.purge(runtime).sms_windows == 0  # ended less than an hour ago
+    bob = make_person(runtime, "bob")
+    enroll_sms(runtime, bob, "+447400123457")  # a new global window starts now
+    clock.advance(1)
+    assert housekeeping.purge(runtime).sms_windows == 1  # alice's account window only
+    with runtime.db() as db:
+        assert set(db.scalars(select(SmsRateWindow.key))) == {f"account:{bob.id}", "global"}
+    clock.advance(two_hours)
+    assert housekeeping.purge(runtime).sms_windows == 2
+    assert count(runtime, SmsRateWindow) == 0
+    # The next text simply starts new windows.
+    carol = make_person(runtime, "carol")
+    enroll_sms(runtime, carol, "+447400123458")
+    assert count(runtime, SmsRateWindow) == 2
 
 
 def test_the_audit_log_is_never_purged(runtime: Runtime, clock: FixedClock, alice: Person) -> None:

@@ -571,7 +571,10 @@ def test_the_reset_page_says_what_will_happen(as_boss: TestClient, bob: Person) 
     assert page.status_code == 200
     text = words(page)
     assert "Reset two-factor authentication for bob" in text
-    assert "delete their authenticator entry and all their recovery codes" in text
+    assert (
+        "delete every second factor they have (authenticator apps, and their phone for text "
+        "messages with any code sent to it) and all their recovery codes"
+    ) in text
     assert "sign them out everywhere" in text
     assert "email them a link (single use, 24 hours)" in text
     assert "until then they can reach nothing" in text

@@ -9,13 +9,7 @@ import typer
 from twofold.cli.common import DataDirOption, open_runtime
 from twofold.core import words
 from twofold.core.errors import InvalidInput
-from twofold.core.policy import (
-    TwoFactorPolicy,
-    methods_text,
-    parse_methods,
-    parse_policy,
-    stored_methods,
-)
+from twofold.core.policy import TwoFactorPolicy, parse_methods, parse_policy
 from twofold.core.words import translate
 from twofold.services import organizations as org_service
 
@@ -118,22 +112,19 @@ def org_policy(
     with open_runtime(data_dir) as (runtime, db):
         organization = org_service.get_organization(db, slug)
         allowed = parse_methods(methods) if methods is not None else None
-        if allowed is not None:
-            org_service.check_methods_allowed(runtime, allowed)
-            before = organization.allowed_methods
-            typer.echo(f"Methods: {before} -> {methods_text(allowed)}.")
-            if "sms" in stored_methods(before) and "sms" not in allowed:
-                sms_only = org_service.members_with_sms_only(db, organization.id)
-                typer.echo(
-                    f"{sms_only} member(s) use SMS only: they keep it for "
-                    f"{organization.grace_days if grace_days is None else grace_days} grace "
-                    "day(s), then must set up an authenticator app."
-                )
         current = TwoFactorPolicy(organization.two_factor_policy)
         policy = parse_policy(two_factor) if two_factor else current
         effect = org_service.preview_policy(
-            db, runtime, organization, two_factor=policy, grace_days=grace_days
+            db, runtime, organization, two_factor=policy, grace_days=grace_days, methods=allowed
         )
+        if allowed is not None:
+            typer.echo(f"Methods: {effect.methods_before} -> {effect.methods_after}.")
+            if effect.members_with_sms_only is not None:
+                typer.echo(
+                    f"{effect.members_with_sms_only} member(s) use SMS only: they keep it for "
+                    f"{organization.grace_days if grace_days is None else grace_days} grace "
+                    "day(s), then must set up an authenticator app."
+                )
         change = (
             f"stays {policy.value}" if policy is current else f"{current.value} -> {policy.value}"
         )

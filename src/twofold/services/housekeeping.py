@@ -3,7 +3,8 @@
 Purged: expired sessions; one-time links once expired, or a day after use; sent mail a week
 after sending and given-up mail after thirty days; password-throttle rows whose last failure
 no longer counts; ID-token signing keys past their `unpublish_at` (out of the JWKS, and
-every token they signed has expired). The audit log is never purged. Safe to run in several
+every token they signed has expired); texted codes a day after they expired or were used;
+SMS rate windows an hour after they ended. The audit log is never purged. Safe to run in several
 processes at once: each batch re-checks its condition in the DELETE, so a row is removed
 once and counted once.
 """
@@ -21,6 +22,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from twofold.services.passwords import FAILURE_MEMORY
 from twofold.services.runtime import Runtime
+from twofold.services.sms_codes import WINDOW as SMS_WINDOW
 from twofold.services.workers import PeriodicWorker
 from twofold.store.db import rows_affected
 from twofold.store.models import (
@@ -28,6 +30,8 @@ from twofold.store.models import (
     OidcSigningKey,
     OneTimeToken,
     OutgoingEmail,
+    SmsChallenge,
+    SmsRateWindow,
     Throttle,
 )
 
@@ -39,6 +43,13 @@ log = logging.getLogger("twofold.housekeeping")
 USED_LINK_RETENTION = timedelta(days=1)
 SENT_MAIL_RETENTION = timedelta(days=7)  # its content (and link) was wiped when it was sent
 GIVEN_UP_MAIL_RETENTION = timedelta(days=30)  # long enough to look into a delivery problem
+# A texted code lives 5 minutes; kept a day after it expired or was used, so an operator
+# looking into a complaint still sees when it was sent and how often it was tried. Nothing
+# reads a dead code: only the newest live one of a purpose counts, and the resend wait
+# looks at the last 30 seconds.
+SMS_CODE_RETENTION = timedelta(days=1)
+# A rate window that ended an hour ago counts nothing: the next text starts a new one.
+SMS_WINDOW_RETENTION = timedelta(hours=1)
 # Rows per DELETE: each batch is its own short transaction (SQLite has one writer at a time).
 BATCH_SIZE = 500
 
@@ -52,6 +63,8 @@ class PurgeReport:
     emails: int = 0
     throttles: int = 0
     signing_keys: int = 0
+    sms_codes: int = 0
+    sms_windows: int = 0
 
     @property
     def total(self) -> int:
@@ -79,6 +92,17 @@ def _emails_due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def _sms_codes_due(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        SmsChallenge.expires_at <= now - SMS_CODE_RETENTION,
+        SmsChallenge.used_at <= now - SMS_CODE_RETENTION,
+    )
+
+
+def _sms_windows_due(now: datetime) -> ColumnElement[bool]:
+    return SmsRateWindow.window_started_at <= now - SMS_WINDOW - SMS_WINDOW_RETENTION
+
+
 KINDS = (
     # find_session treats a session whose expires_at has come as gone.
     _Kind("sessions", AuthSession.id, lambda now: AuthSession.expires_at <= now),
@@ -88,6 +112,8 @@ KINDS = (
     _Kind("throttles", Throttle.key, lambda now: Throttle.last_failure_at < now - FAILURE_MEMORY),
     # Unpublished: no client can verify with it any more, and it signs nothing (signing_keys).
     _Kind("signing_keys", OidcSigningKey.id, lambda now: OidcSigningKey.unpublish_at <= now),
+    _Kind("sms_codes", SmsChallenge.id, _sms_codes_due),
+    _Kind("sms_windows", SmsRateWindow.key, _sms_windows_due),
 )
 
 
@@ -154,10 +180,13 @@ def _purge_and_log(runtime: Runtime) -> None:
     if report.total:
         log.info(
             "purged %d expired sessions, %d used or expired links, %d old emails, "
-            "%d old throttle rows, %d unpublished signing keys",
+            "%d old throttle rows, %d unpublished signing keys, %d old texted codes, "
+            "%d ended SMS rate windows",
             report.sessions,
             report.links,
             report.emails,
             report.throttles,
             report.signing_keys,
+            report.sms_codes,
+            report.sms_windows,
         )

@@ -27,6 +27,7 @@ from twofold.store.models import (
     AuthSession,
     Organization,
     RecoveryCode,
+    SmsChallenge,
     User,
 )
 
@@ -91,8 +92,9 @@ def reset_two_factor(
     client: ClientInfo | None,
     send_email: bool = True,
 ) -> str:
-    """The lost-phone case: delete the secret and codes, end the member's sessions, and mail
-    them a single-use link (24 h) — the only way to set up 2FA again. Returns the link.
+    """The lost-phone case: delete every method (app secrets, the phone and its texted
+    codes) and the recovery codes, end the member's sessions, and mail them a single-use
+    link (24 h) — the only way to set up 2FA again. Returns the link.
 
     Refused, with nothing changed, when the scope rule forbids it (recorded as a refused
     action) or when the member has no 2FA to reset (`reset_refusal`)."""
@@ -105,6 +107,9 @@ def reset_two_factor(
     if send_email and not has_address:
         raise InvalidInput("reason", words.RESET_NEEDS_CONFIRMED_ADDRESS(login=target.login))
     now = runtime.now()
+    # Every method goes, the phone (its sealed number) included, with any code texted to it;
+    # the SMS rate windows stay: a reset does not give the account new texts.
+    db.execute(delete(SmsChallenge).where(SmsChallenge.user_id == target.id))
     db.execute(delete(Authenticator).where(Authenticator.user_id == target.id))
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == target.id))
     crash_point("reset.after_delete", db)

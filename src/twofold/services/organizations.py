@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from twofold.core.policy import (
     methods_text,
     stored_methods,
 )
+from twofold.core.words import Words
 from twofold.services import audit, oidc_grants, sessions
 from twofold.services.runtime import ClientInfo, Runtime, outbox_refused_in_production
 from twofold.services.transactions import use_case
@@ -124,6 +125,12 @@ class PolicyEffect:
     members: int
     members_without_2fa: int
     grace_ends_at: datetime | None
+    methods_before: str = ""
+    methods_after: str = ""
+    # When SMS stops being allowed: members whose only method is SMS, and until when they
+    # keep it (None: they must add an app at once). None when SMS is not being turned off.
+    members_with_sms_only: int | None = None
+    sms_grace_ends_at: datetime | None = None
 
 
 def members_without_2fa(db: Session, organization_id: int) -> int:
@@ -159,26 +166,55 @@ def preview_policy(
     *,
     two_factor: TwoFactorPolicy,
     grace_days: int | None,
+    methods: frozenset[str] | None = None,
 ) -> PolicyEffect:
+    """What `set_policy` with the same arguments would do; refuses what it would refuse."""
     _check_grace_days(grace_days)
-    since = _required_since_after(organization, two_factor, runtime.now())
+    if methods is not None:
+        check_methods_allowed(runtime, methods)
+    now = runtime.now()
+    since = _required_since_after(organization, two_factor, now)
     days = organization.grace_days if grace_days is None else grace_days
+    before = stored_methods(organization.allowed_methods)
+    after = before if methods is None else methods
+    sms_only: int | None = None
+    sms_grace: datetime | None = None
+    if MethodKind.SMS.value in before and MethodKind.SMS.value not in after:
+        sms_only = members_with_sms_only(db, organization.id)
+        sms_grace = now + timedelta(days=days) if days > 0 else None
     return PolicyEffect(
         members=member_count(db, organization.id),
         members_without_2fa=members_without_2fa(db, organization.id),
         grace_ends_at=grace_end(two_factor, since, days),
+        methods_before=methods_text(before),
+        methods_after=methods_text(after),
+        members_with_sms_only=sms_only,
+        sms_grace_ends_at=sms_grace,
     )
 
 
+def allows_sms(organization: Organization) -> bool:
+    return MethodKind.SMS.value in stored_methods(organization.allowed_methods)
+
+
+def sms_unavailable_reason(runtime: Runtime) -> Words | None:
+    """Why no organization may allow SMS here, or None when it may: texts can go only
+    where TWOFOLD_SMS_ALLOWED_COUNTRIES names a country, and production does not write
+    them to the development outbox."""
+    if not runtime.settings.sms_countries:
+        return words.SMS_NEEDS_COUNTRIES
+    if outbox_refused_in_production(runtime.settings):
+        return words.PRODUCTION_REFUSES_SMS_OUTBOX
+    return None
+
+
 def check_methods_allowed(runtime: Runtime, methods: frozenset[str]) -> None:
-    """SMS may be allowed only where texts can go: TWOFOLD_SMS_ALLOWED_COUNTRIES names a
-    country, and production does not write them to the development outbox."""
+    """Refuse allowing SMS where it cannot work (`sms_unavailable_reason`)."""
     if MethodKind.SMS.value not in methods:
         return
-    if not runtime.settings.sms_countries:
-        raise InvalidInput("methods", words.SMS_NEEDS_COUNTRIES)
-    if outbox_refused_in_production(runtime.settings):
-        raise InvalidInput("methods", words.PRODUCTION_REFUSES_SMS_OUTBOX)
+    reason = sms_unavailable_reason(runtime)
+    if reason is not None:
+        raise InvalidInput("methods", reason)
 
 
 def members_with_sms_only(db: Session, organization_id: int) -> int:

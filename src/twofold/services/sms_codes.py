@@ -127,21 +127,29 @@ def _insert_window(db: Session, key: str, now: datetime) -> None:
 
 def take_slot(db: Session, key: str, limit: int, now: datetime) -> datetime | None:
     """Count one text in `key`'s window, or None when it is full: decided and counted by
-    one conditional UPDATE. Returns the window's start (to give the slot back)."""
-    _insert_window(db, key, now)
+    one conditional UPDATE. Returns the window's start (to give the slot back). The purge
+    may delete an ended window's row between the INSERT and the UPDATE: then it is made
+    again, once, rather than the text refused."""
     expired = SmsRateWindow.window_started_at <= now - WINDOW
-    return db.execute(
-        update(SmsRateWindow)
-        .where(SmsRateWindow.key == key, expired | (SmsRateWindow.count < limit))
-        .values(
-            count=case((expired, 1), else_=SmsRateWindow.count + 1),
-            window_started_at=case(
-                (expired, literal(now, UTCDateTime())), else_=SmsRateWindow.window_started_at
-            ),
-        )
-        .returning(SmsRateWindow.window_started_at)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    for _attempt in range(2):
+        _insert_window(db, key, now)
+        started = db.execute(
+            update(SmsRateWindow)
+            .where(SmsRateWindow.key == key, expired | (SmsRateWindow.count < limit))
+            .values(
+                count=case((expired, 1), else_=SmsRateWindow.count + 1),
+                window_started_at=case(
+                    (expired, literal(now, UTCDateTime())), else_=SmsRateWindow.window_started_at
+                ),
+            )
+            .returning(SmsRateWindow.window_started_at)
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+        if started is not None:
+            return started
+        if db.scalar(select(SmsRateWindow.key).where(SmsRateWindow.key == key)) is not None:
+            return None  # the window is full
+    return None
 
 
 def give_back_slot(db: Session, key: str, window_started_at: datetime) -> None:
