@@ -290,7 +290,9 @@ def test_the_person_reads_a_clear_message_and_the_page_is_not_a_500(
         "We could not send the text message. Try again in a moment, or use another method "
         "or a recovery code."
     )
-    assert status_for(failure) < 500
+    # 503: the provider is unavailable, said as such with the other ways in (the page and the
+    # API alike), never the 500 "something went wrong" page of an unexpected error.
+    assert status_for(failure) == 503
     assert failure.code == "sms_send_failed"
 
 

@@ -74,7 +74,11 @@ def answer(client: TestClient, key: str, user: str, challenge: str, code: str) -
 
 def events(runtime: Runtime, event: AuditEventType) -> list[AuditEvent]:
     with runtime.db() as db:
-        return list(db.scalars(select(AuditEvent).where(AuditEvent.event == event.value)))
+        return list(
+            db.scalars(
+                select(AuditEvent).where(AuditEvent.event == event.value).order_by(AuditEvent.id)
+            )
+        )
 
 
 def wrong(code: str) -> str:
