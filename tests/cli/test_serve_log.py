@@ -221,3 +221,9 @@ def test_serve_makes_the_signing_keys_on_its_first_start(server: Server, runtime
         ("ES256", "signing"),
         ("RS256", "signing"),
     ]
+
+
+def test_serve_says_where_text_messages_go(server: Server) -> None:
+    """Like the mail line: the development outbox's folder (no secret is ever in it)."""
+    output = "".join(server.output)
+    assert re.search(r"^Text messages: SMS outbox directory .*outbox/sms$", output, re.M), output

@@ -70,6 +70,7 @@ def serve(
         if setup_service.needs_setup(db):
             setup_link = f"{url}/setup/{setup_service.issue_setup_token(db, runtime)}"
     typer.echo(f"Email: {runtime.mailer.describe()}")
+    typer.echo(f"Text messages: {runtime.sms.describe()}")
     if settings.proxy_setting_warning is not None:
         typer.secho(f"Warning: {translate(settings.proxy_setting_warning)}", fg=typer.colors.YELLOW)
     config = uvicorn.Config(
