@@ -48,7 +48,13 @@ from twofold.services.users import (
     has_two_factor,
     mark_credentials_changed,
 )
-from twofold.store.models import Authenticator, AuthSession, RecoveryCode, User
+from twofold.store.models import (
+    DEFAULT_AUTHENTICATOR_NAME,
+    Authenticator,
+    AuthSession,
+    RecoveryCode,
+    User,
+)
 
 # A setup page reopened within this time shows the same key, so a half-finished
 # scan in another tab still works; after it, a new key is made.
@@ -99,34 +105,43 @@ def begin_totp_enrollment(
         raise TwoFactorAlreadyEnabled()
     if user.two_factor_reset_at is not None and not via_reset_link:
         raise ReenrollmentLinkRequired()
-    now = runtime.now()
-    pending = _pending_authenticator(db, user.id)
-    if pending is None or now - pending.created_at > PENDING_ENROLLMENT_TTL:
-        db.execute(
-            delete(Authenticator).where(
-                Authenticator.user_id == user.id,
-                Authenticator.kind == "totp",
-                Authenticator.confirmed_at.is_(None),
-            )
-        )
-        params = TotpParams()
-        kid, sealed = seal_secret(runtime.keys, generate_secret(), user.id)
-        pending = Authenticator(
-            user_id=user.id,
-            kind="totp",
-            secret_kid=kid,
-            secret_sealed=sealed,
-            algorithm=params.algorithm,
-            digits=params.digits,
-            period=params.period,
-            created_at=now,
-        )
-        db.add(pending)
+    pending = fresh_pending_authenticator(db, runtime, user.id)
+    if pending is None:
+        pending = new_pending_totp(db, runtime, user)
         db.commit()
-    return _enrollment_view(runtime, user, pending)
+    return enrollment_view(runtime, user, pending)
 
 
-def _enrollment_view(runtime: Runtime, user: User, pending: Authenticator) -> PendingEnrollment:
+def new_pending_totp(
+    db: Session, runtime: Runtime, user: User, name: str = DEFAULT_AUTHENTICATOR_NAME
+) -> Authenticator:
+    """A new authenticator app's key, sealed, waiting for its first code (in the caller's
+    transaction); any other app setup left unfinished is dropped."""
+    db.execute(
+        delete(Authenticator).where(
+            Authenticator.user_id == user.id,
+            Authenticator.kind == "totp",
+            Authenticator.confirmed_at.is_(None),
+        )
+    )
+    params = TotpParams()
+    kid, sealed = seal_secret(runtime.keys, generate_secret(), user.id)
+    pending = Authenticator(
+        user_id=user.id,
+        kind="totp",
+        name=name,
+        secret_kid=kid,
+        secret_sealed=sealed,
+        algorithm=params.algorithm,
+        digits=params.digits,
+        period=params.period,
+        created_at=runtime.now(),
+    )
+    db.add(pending)
+    return pending
+
+
+def enrollment_view(runtime: Runtime, user: User, pending: Authenticator) -> PendingEnrollment:
     params = TotpParams(pending.algorithm, pending.digits, pending.period)
     secret = open_secret(runtime, pending, user.id)
     b32 = encode_secret(secret)
@@ -140,17 +155,12 @@ def _enrollment_view(runtime: Runtime, user: User, pending: Authenticator) -> Pe
     )
 
 
-def pending_enrollment_of(db: Session, runtime: Runtime, user: User) -> PendingEnrollment | None:
-    """The key of the authenticator waiting for its first code, while it may still be
-    confirmed (PENDING_ENROLLMENT_TTL); None otherwise."""
-    pending = _pending_authenticator(db, user.id)
-    if pending is None or runtime.now() - pending.created_at > PENDING_ENROLLMENT_TTL:
-        return None
-    return _enrollment_view(runtime, user, pending)
-
-
-def _pending_authenticator(db: Session, user_id: int) -> Authenticator | None:
-    return db.scalar(
+def fresh_pending_authenticator(
+    db: Session, runtime: Runtime, user_id: int
+) -> Authenticator | None:
+    """The authenticator app waiting for its first code, while it may still be confirmed
+    (PENDING_ENROLLMENT_TTL); None otherwise."""
+    pending = db.scalar(
         select(Authenticator)
         .where(
             Authenticator.user_id == user_id,
@@ -160,6 +170,9 @@ def _pending_authenticator(db: Session, user_id: int) -> Authenticator | None:
         .order_by(Authenticator.id.desc())
         .limit(1)
     )
+    if pending is None or runtime.now() - pending.created_at > PENDING_ENROLLMENT_TTL:
+        return None
+    return pending
 
 
 def confirm_totp_enrollment(
@@ -194,8 +207,8 @@ def turn_on_totp(
         raise TwoFactorAlreadyEnabled()
     if user.two_factor_reset_at is not None and not via_reset_link:
         raise ReenrollmentLinkRequired()
-    pending = _pending_authenticator(db, user.id)
-    if pending is None or runtime.now() - pending.created_at > PENDING_ENROLLMENT_TTL:
+    pending = fresh_pending_authenticator(db, runtime, user.id)
+    if pending is None:
         raise EnrollmentNotStarted()
     # Someone who holds the key is not guessing it, so a wrong code here is not counted.
     consume_totp_step(db, runtime, pending, user, code)

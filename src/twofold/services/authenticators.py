@@ -5,7 +5,7 @@ The pages, the admin console and the CLI list methods through `users.methods_of`
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from twofold.core import words
@@ -18,14 +18,13 @@ from twofold.core.errors import (
 from twofold.core.methods import authenticator_name, ensure_removable, ensure_room_for_another
 from twofold.core.policy import blockers_to_disabling
 from twofold.notify import messages
-from twofold.otp.secret import generate_secret
-from twofold.otp.totp import TotpParams
 from twofold.services import audit
 from twofold.services.account import (
-    PENDING_ENROLLMENT_TTL,
     PendingEnrollment,
     confirm_current_password,
-    pending_enrollment_of,
+    enrollment_view,
+    fresh_pending_authenticator,
+    new_pending_totp,
     turn_off_two_factor,
 )
 from twofold.services.notifications import notify
@@ -35,7 +34,6 @@ from twofold.services.second_factor import (
     confirm_any_second_factor_for_change,
     consume_totp_step,
 )
-from twofold.services.totp_secrets import seal_secret
 from twofold.services.transactions import use_case
 from twofold.services.users import (
     MethodView,
@@ -71,38 +69,15 @@ def begin_adding(
     second factor (a code from an authenticator the person has, or a recovery code).
     Returns its key (shown to its owner only) and its name."""
     name = authenticator_name(name)
-    if _confirmed_count(db, user.id) == 0:
+    confirmed = _confirmed_count(db, user.id)
+    if confirmed == 0:
         raise TwoFactorNotEnabled()  # the first one is set up on the setup page
-    ensure_room_for_another(_confirmed_count(db, user.id))
+    ensure_room_for_another(confirmed)
     confirm_current_password(db, runtime, user, password, client)
     confirm_any_second_factor_for_change(db, runtime, user, code, client)
-    db.execute(
-        delete(Authenticator).where(
-            Authenticator.user_id == user.id,
-            Authenticator.kind == "totp",
-            Authenticator.confirmed_at.is_(None),
-        )
-    )
-    params = TotpParams()
-    kid, sealed = seal_secret(runtime.keys, generate_secret(), user.id)
-    db.add(
-        Authenticator(
-            user_id=user.id,
-            kind="totp",
-            name=name,
-            secret_kid=kid,
-            secret_sealed=sealed,
-            algorithm=params.algorithm,
-            digits=params.digits,
-            period=params.period,
-            created_at=runtime.now(),
-        )
-    )
+    pending = new_pending_totp(db, runtime, user, name)
     db.commit()
-    pending = pending_addition(db, runtime, user)
-    if pending is None:  # pragma: no cover - just committed
-        raise EnrollmentNotStarted()
-    return pending
+    return enrollment_view(runtime, user, pending), pending.name
 
 
 def pending_addition(
@@ -112,20 +87,10 @@ def pending_addition(
     it waits for its first code) and its name, or None when none is waiting any more."""
     if _confirmed_count(db, user.id) == 0:
         return None
-    pending = pending_enrollment_of(db, runtime, user)
+    pending = fresh_pending_authenticator(db, runtime, user.id)
     if pending is None:
         return None
-    name = db.scalar(
-        select(Authenticator.name)
-        .where(
-            Authenticator.user_id == user.id,
-            Authenticator.kind == "totp",
-            Authenticator.confirmed_at.is_(None),
-        )
-        .order_by(Authenticator.id.desc())
-        .limit(1)
-    )
-    return pending, name or ""
+    return enrollment_view(runtime, user, pending), pending.name
 
 
 @use_case
@@ -134,45 +99,41 @@ def confirm_adding(
 ) -> MethodView:
     """The first code from the new authenticator turns it on; the person is told by email.
     The recovery codes stay as they are (they belong to the account, not to a phone)."""
-    pending = db.scalar(
-        select(Authenticator)
-        .where(
-            Authenticator.user_id == user.id,
-            Authenticator.kind == "totp",
-            Authenticator.confirmed_at.is_(None),
-        )
-        .order_by(Authenticator.id.desc())
-        .limit(1)
-    )
-    now = runtime.now()
-    if (
-        pending is None
-        or now - pending.created_at > PENDING_ENROLLMENT_TTL
-        or _confirmed_count(db, user.id) == 0
-    ):
+    pending = fresh_pending_authenticator(db, runtime, user.id)
+    confirmed = _confirmed_count(db, user.id)
+    if pending is None or confirmed == 0:
         raise EnrollmentNotStarted()
-    ensure_room_for_another(_confirmed_count(db, user.id))
+    ensure_room_for_another(confirmed)
     # Someone who holds the new key is not guessing it: a wrong code here is not counted.
     consume_totp_step(db, runtime, pending, user, code)
-    pending.confirmed_at = now
+    pending.confirmed_at = runtime.now()
+    record_added(db, runtime, user, pending, client)
+    db.commit()
+    return MethodView(pending.id, pending.kind, pending.name, pending.created_at, None)
+
+
+def record_added(
+    db: Session, runtime: Runtime, user: User, added: Authenticator, client: ClientInfo
+) -> None:
+    """Another second factor was confirmed (an app or a phone): audited with its name and
+    kind, and the person told by email (in the caller's transaction)."""
     audit.record(
         db,
-        now,
+        runtime.now(),
         AuditEventType.AUTHENTICATOR_ADDED,
         user_id=user.id,
         client=client,
-        authenticator_id=pending.id,
-        name=pending.name,
+        authenticator_id=added.id,
+        name=added.name,
+        kind=added.kind,
     )
     notify(
         db,
         runtime,
         user,
         "authenticator_added",
-        messages.authenticator_added(user.login, pending.name),
+        messages.authenticator_added(user.login, added.name),
     )
-    db.commit()
-    return MethodView(pending.id, pending.kind, pending.name, pending.created_at, None)
 
 
 def _own_authenticator(db: Session, user: User, authenticator_id: int) -> Authenticator:

@@ -31,6 +31,7 @@ from twofold.services.account import (
     _replace_recovery_codes,
     confirm_current_password,
 )
+from twofold.services.authenticators import record_added
 from twofold.services.notifications import notify
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.second_factor import confirm_any_second_factor_for_change, lock_user_row
@@ -191,23 +192,7 @@ def confirm_phone(
         if session is not None:
             token = sessions.step_up(db, runtime, session, Method.SMS)
     else:
-        audit.record(
-            db,
-            now,
-            AuditEventType.AUTHENTICATOR_ADDED,
-            user_id=user.id,
-            client=client,
-            authenticator_id=pending.id,
-            name=pending.name,
-            kind="sms",
-        )
-        notify(
-            db,
-            runtime,
-            locked,
-            "authenticator_added",
-            messages.authenticator_added(user.login, pending.name),
-        )
+        record_added(db, runtime, locked, pending, client)
     db.commit()
     return codes, token
 
