@@ -5,7 +5,9 @@ The pages, the admin console and the CLI list methods through `users.methods_of`
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from twofold.core import words
@@ -17,6 +19,7 @@ from twofold.core.errors import (
 )
 from twofold.core.methods import authenticator_name, ensure_removable, ensure_room_for_another
 from twofold.core.policy import blockers_to_disabling
+from twofold.core.words import Words
 from twofold.notify import messages
 from twofold.services import audit
 from twofold.services.account import (
@@ -38,6 +41,7 @@ from twofold.services.transactions import use_case
 from twofold.services.users import (
     MethodView,
     mark_credentials_changed,
+    methods_of,
     two_factor_is_on,
 )
 from twofold.store.models import Authenticator, User
@@ -172,6 +176,32 @@ def rename(
     db.commit()
 
 
+@dataclass(frozen=True)
+class Removal:
+    """What removing one of the person's methods would do: how many others stay and, where
+    none would, what requires 2FA (then it is refused; empty otherwise)."""
+
+    method: MethodView
+    others_left: int
+    blockers: list[Words]
+
+
+def removal(db: Session, user: User, authenticator_id: int) -> Removal:
+    """The outlook the remove page shows and `remove` enforces (NotFound for a method that
+    is not the person's)."""
+    methods = methods_of(db, user.id)
+    method = next((m for m in methods if m.id == authenticator_id), None)
+    if method is None:
+        raise NotFound(words.NO_SUCH_AUTHENTICATOR)
+    others_left = len(methods) - 1
+    blockers = (
+        blockers_to_disabling(membership_views(db, user), user.is_superadmin)
+        if others_left == 0
+        else []
+    )
+    return Removal(method, others_left, blockers)
+
+
 @use_case
 def remove(
     db: Session,
@@ -184,19 +214,16 @@ def remove(
     """Remove one authenticator after the password. Where it is the last one, 2FA goes off
     with it (recovery codes too), unless 2FA is required: then LastMethodRequired. Returns
     whether 2FA is still on. The applications the person signed in to must ask again."""
-    authenticator = _own_authenticator(db, user, authenticator_id)
-    others_left = _confirmed_count(db, user.id) - 1
+    outlook = removal(db, user, authenticator_id)
     # The reason it must stay comes first: no password is checked (or counted) for nothing.
-    ensure_removable(
-        others_left, blockers_to_disabling(membership_views(db, user), user.is_superadmin)
-    )
+    ensure_removable(outlook.others_left, outlook.blockers)
     confirm_current_password(db, runtime, user, password, client)
-    if others_left == 0:
+    if outlook.others_left == 0:
         turn_off_two_factor(db, runtime, user, client)
         db.commit()
         return False
-    name = authenticator.name
-    db.delete(authenticator)
+    name = outlook.method.name
+    db.execute(delete(Authenticator).where(Authenticator.id == authenticator_id))
     now = runtime.now()
     mark_credentials_changed(db, user, now)
     audit.record(

@@ -10,11 +10,8 @@ from fastapi.responses import Response
 
 from twofold.core import words
 from twofold.core.errors import InvalidRecoveryCode, MalformedRecoveryCode, NotFound
-from twofold.core.policy import blockers_to_disabling
-from twofold.core.words import Words
 from twofold.services import authenticators, second_factor, sms_codes
 from twofold.services.account import PendingEnrollment
-from twofold.services.users import MethodView
 from twofold.services.users import methods_of as user_methods
 from twofold.store.models import User
 from twofold.web.deps import (
@@ -170,19 +167,12 @@ def confirm_submit(
     return redirect("/account/security?notice=authenticator_added")
 
 
-def _method(db: DbDep, user: User, authenticator_id: int) -> MethodView:
-    for method in user_methods(db, user.id):
-        if method.id == authenticator_id:
-            return method
-    raise NotFound()
-
-
 @router.get("/{authenticator_id}/rename")
 def rename_page(request: Request, db: DbDep, user: CurrentUser, authenticator_id: int) -> Response:
     return render(
         request,
         "authenticator_rename.html",
-        method=_method(db, user, authenticator_id),
+        method=authenticators.removal(db, user, authenticator_id).method,
         field_errors={},
     )
 
@@ -197,7 +187,7 @@ def rename_submit(
     authenticator_id: int,
     name: Annotated[str, Form()] = "",
 ) -> Response:
-    method = _method(db, user, authenticator_id)
+    method = authenticators.removal(db, user, authenticator_id).method
     done = submit(
         runtime,
         lambda: authenticators.rename(db, runtime, user, authenticator_id, name, client),
@@ -215,26 +205,16 @@ def rename_submit(
     return redirect("/account/security?notice=authenticator_renamed")
 
 
-def _blockers_if_last(db: DbDep, user: User, standing: StandingDep) -> tuple[bool, list[Words]]:
-    """Whether the authenticator is the person's last one, and what then requires 2FA."""
-    last = len(user_methods(db, user.id)) == 1
-    blockers = blockers_to_disabling(standing.memberships, user.is_superadmin) if last else []
-    return last, blockers
-
-
 @router.get("/{authenticator_id}/remove")
-def remove_page(
-    request: Request, db: DbDep, user: CurrentUser, standing: StandingDep, authenticator_id: int
-) -> Response:
-    method = _method(db, user, authenticator_id)
-    last, blockers = _blockers_if_last(db, user, standing)
+def remove_page(request: Request, db: DbDep, user: CurrentUser, authenticator_id: int) -> Response:
+    outlook = authenticators.removal(db, user, authenticator_id)
     return render(
         request,
         "authenticator_remove.html",
         field_errors={},
-        method=method,
-        last=last,
-        blockers=blockers,
+        method=outlook.method,
+        last=outlook.others_left == 0,
+        blockers=outlook.blockers,
     )
 
 
@@ -245,12 +225,10 @@ def remove_submit(
     runtime: RuntimeDep,
     client: ClientDep,
     user: CurrentUser,
-    standing: StandingDep,
     authenticator_id: int,
     password: Annotated[str, Form()] = "",
 ) -> Response:
-    method = _method(db, user, authenticator_id)
-    last, blockers = _blockers_if_last(db, user, standing)
+    outlook = authenticators.removal(db, user, authenticator_id)
     still_on = submit(
         runtime,
         lambda: authenticators.remove(db, runtime, user, authenticator_id, password, client),
@@ -261,10 +239,10 @@ def remove_submit(
             request,
             "authenticator_remove.html",
             status_code=still_on.status,
-            field_errors={} if blockers else still_on.field_errors("password"),
-            method=method,
-            last=last,
-            blockers=blockers,
+            field_errors={} if outlook.blockers else still_on.field_errors("password"),
+            method=outlook.method,
+            last=outlook.others_left == 0,
+            blockers=outlook.blockers,
         )
     return redirect(
         "/account/security?notice=" + ("authenticator_removed" if still_on else "disabled")
