@@ -112,18 +112,23 @@ def begin_totp_enrollment(
     return enrollment_view(runtime, user, pending)
 
 
+def drop_unfinished(db: Session, user_id: int, kind: str) -> None:
+    """Forget the person's setups of this kind of method that never got their first code."""
+    db.execute(
+        delete(Authenticator).where(
+            Authenticator.user_id == user_id,
+            Authenticator.kind == kind,
+            Authenticator.confirmed_at.is_(None),
+        )
+    )
+
+
 def new_pending_totp(
     db: Session, runtime: Runtime, user: User, name: str = DEFAULT_AUTHENTICATOR_NAME
 ) -> Authenticator:
     """A new authenticator app's key, sealed, waiting for its first code (in the caller's
     transaction); any other app setup left unfinished is dropped."""
-    db.execute(
-        delete(Authenticator).where(
-            Authenticator.user_id == user.id,
-            Authenticator.kind == "totp",
-            Authenticator.confirmed_at.is_(None),
-        )
-    )
+    drop_unfinished(db, user.id, "totp")
     params = TotpParams()
     kid, sealed = seal_secret(runtime.keys, generate_secret(), user.id)
     pending = Authenticator(
@@ -156,15 +161,15 @@ def enrollment_view(runtime: Runtime, user: User, pending: Authenticator) -> Pen
 
 
 def fresh_pending_authenticator(
-    db: Session, runtime: Runtime, user_id: int
+    db: Session, runtime: Runtime, user_id: int, kind: str = "totp"
 ) -> Authenticator | None:
-    """The authenticator app waiting for its first code, while it may still be confirmed
-    (PENDING_ENROLLMENT_TTL); None otherwise."""
+    """The method of this kind (an app, or a phone) waiting for its first code, while it may
+    still be confirmed (PENDING_ENROLLMENT_TTL); None otherwise."""
     pending = db.scalar(
         select(Authenticator)
         .where(
             Authenticator.user_id == user_id,
-            Authenticator.kind == "totp",
+            Authenticator.kind == kind,
             Authenticator.confirmed_at.is_(None),
         )
         .order_by(Authenticator.id.desc())

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from twofold.core import words
@@ -40,22 +40,12 @@ from twofold.services.second_factor import (
 from twofold.services.transactions import use_case
 from twofold.services.users import (
     MethodView,
+    confirmed_count,
     mark_credentials_changed,
     methods_of,
     two_factor_is_on,
 )
 from twofold.store.models import Authenticator, User
-
-
-def _confirmed_count(db: Session, user_id: int) -> int:
-    return int(
-        db.scalar(
-            select(func.count())
-            .select_from(Authenticator)
-            .where(Authenticator.user_id == user_id, two_factor_is_on())
-        )
-        or 0
-    )
 
 
 @use_case
@@ -73,7 +63,7 @@ def begin_adding(
     second factor (a code from an authenticator the person has, or a recovery code).
     Returns its key (shown to its owner only) and its name."""
     name = authenticator_name(name)
-    confirmed = _confirmed_count(db, user.id)
+    confirmed = confirmed_count(db, user.id)
     if confirmed == 0:
         raise TwoFactorNotEnabled()  # the first one is set up on the setup page
     ensure_room_for_another(confirmed)
@@ -89,7 +79,7 @@ def pending_addition(
 ) -> tuple[PendingEnrollment, str] | None:
     """The authenticator being added (its key and QR code, shown to its owner only while
     it waits for its first code) and its name, or None when none is waiting any more."""
-    if _confirmed_count(db, user.id) == 0:
+    if confirmed_count(db, user.id) == 0:
         return None
     pending = fresh_pending_authenticator(db, runtime, user.id)
     if pending is None:
@@ -104,7 +94,7 @@ def confirm_adding(
     """The first code from the new authenticator turns it on; the person is told by email.
     The recovery codes stay as they are (they belong to the account, not to a phone)."""
     pending = fresh_pending_authenticator(db, runtime, user.id)
-    confirmed = _confirmed_count(db, user.id)
+    confirmed = confirmed_count(db, user.id)
     if pending is None or confirmed == 0:
         raise EnrollmentNotStarted()
     ensure_room_for_another(confirmed)

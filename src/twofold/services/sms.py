@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from twofold.core import words
@@ -27,9 +26,10 @@ from twofold.notify import messages
 from twofold.notify.phones import parse, pretty
 from twofold.services import audit, sessions
 from twofold.services.account import (
-    PENDING_ENROLLMENT_TTL,
     _replace_recovery_codes,
     confirm_current_password,
+    drop_unfinished,
+    fresh_pending_authenticator,
 )
 from twofold.services.authenticators import record_added
 from twofold.services.notifications import notify
@@ -47,28 +47,8 @@ from twofold.services.sms_codes import (
 )
 from twofold.services.sms_codes import check as check_code
 from twofold.services.transactions import use_case
-from twofold.services.users import MethodView, methods_of
+from twofold.services.users import MethodView, confirmed_count, methods_of
 from twofold.store.models import DEFAULT_SMS_NAME, Authenticator, AuthSession, User
-
-
-def _confirmed_count(db: Session, user_id: int) -> int:
-    return len(methods_of(db, user_id))
-
-
-def _pending_phone(db: Session, runtime: Runtime, user_id: int) -> Authenticator | None:
-    pending = db.scalar(
-        select(Authenticator)
-        .where(
-            Authenticator.user_id == user_id,
-            Authenticator.kind == "sms",
-            Authenticator.confirmed_at.is_(None),
-        )
-        .order_by(Authenticator.id.desc())
-        .limit(1)
-    )
-    if pending is None or runtime.now() - pending.created_at > PENDING_ENROLLMENT_TTL:
-        return None
-    return pending
 
 
 @use_case
@@ -89,13 +69,13 @@ def begin_phone(
     countries = runtime.settings.sms_countries
     if not sms_offered(current, countries):
         raise InvalidInput("phone", words.SMS_NOT_AVAILABLE)
-    first = _confirmed_count(db, user.id) == 0
+    first = confirmed_count(db, user.id) == 0
     if first and user.two_factor_reset_at is not None:
         raise ReenrollmentLinkRequired()
     if not first:
         if sms_method(db, user.id) is not None:
             raise AlreadyExists("phone", words.SMS_ALREADY_ON)
-        ensure_room_for_another(_confirmed_count(db, user.id))
+        ensure_room_for_another(confirmed_count(db, user.id))
     e164 = parse(phone, countries)  # a typo costs no password attempt
     if not first:
         confirm_current_password(db, runtime, user, password, client)
@@ -103,13 +83,7 @@ def begin_phone(
     locked = lock_user_row(db, user.id)
     if locked is None:
         raise NotPasswordVerified()
-    db.execute(
-        delete(Authenticator).where(
-            Authenticator.user_id == user.id,
-            Authenticator.kind == "sms",
-            Authenticator.confirmed_at.is_(None),
-        )
-    )
+    drop_unfinished(db, user.id, "sms")
     kid, sealed = seal_phone(runtime.keys, e164, user.id)
     pending = Authenticator(
         user_id=user.id,
@@ -133,7 +107,7 @@ class PendingPhone:
 
 
 def pending_phone(db: Session, runtime: Runtime, user: User) -> PendingPhone | None:
-    pending = _pending_phone(db, runtime, user.id)
+    pending = fresh_pending_authenticator(db, runtime, user.id, "sms")
     if pending is None:
         return None
     return PendingPhone(
@@ -147,7 +121,7 @@ def resend_enrollment_code(
     db: Session, runtime: Runtime, user: User, client: ClientInfo
 ) -> SentCode:
     locked = lock_user_row(db, user.id)
-    pending = _pending_phone(db, runtime, user.id)
+    pending = fresh_pending_authenticator(db, runtime, user.id, "sms")
     if locked is None or pending is None:
         raise EnrollmentNotStarted()
     return issue(db, runtime, locked, pending, Purpose.ENROLL, client)
@@ -167,17 +141,17 @@ def confirm_phone(
     once) and, with `session`, the session's step up (its new token). Whoever holds the
     phone is not guessing the sign-in factor, so a wrong code counts only on the code."""
     locked = lock_user_row(db, user.id)
-    pending = _pending_phone(db, runtime, user.id)
+    pending = fresh_pending_authenticator(db, runtime, user.id, "sms")
     if locked is None or pending is None:
         raise EnrollmentNotStarted()
     challenge = live_challenge(db, runtime, user.id, Purpose.ENROLL, authenticator_id=pending.id)
     if challenge is None:
         raise SmsCodeExpired()
-    first = _confirmed_count(db, user.id) == 0
+    first = confirmed_count(db, user.id) == 0
     if not first:
         if sms_method(db, user.id) is not None:
             raise AlreadyExists("phone", words.SMS_ALREADY_ON)
-        ensure_room_for_another(_confirmed_count(db, user.id))
+        ensure_room_for_another(confirmed_count(db, user.id))
     check_code(db, runtime, locked, challenge, code, client, None)
     now = runtime.now()
     pending.confirmed_at = now

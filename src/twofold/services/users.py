@@ -165,6 +165,18 @@ def has_two_factor(db: Session, user_id: int) -> bool:
     return confirmed_authenticator(db, user_id) is not None
 
 
+def confirmed_count(db: Session, user_id: int) -> int:
+    """How many second factors (apps and a phone) the person has confirmed."""
+    return int(
+        db.scalar(
+            select(func.count())
+            .select_from(Authenticator)
+            .where(Authenticator.user_id == user_id, two_factor_is_on())
+        )
+        or 0
+    )
+
+
 def recovery_codes_left(db: Session, user_id: int) -> int:
     return int(
         db.scalar(
