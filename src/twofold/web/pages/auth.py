@@ -10,11 +10,11 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from twofold.core import words
-from twofold.core.errors import SecondFactorLocked
+from twofold.core.errors import SecondFactorLocked, TwofoldError
 from twofold.core.lockout import next_failure_locks
 from twofold.core.policy import Demand
 from twofold.core.sessions import SessionState
-from twofold.core.words import Msg, translate
+from twofold.core.words import Msg, Words
 from twofold.notify.phones import mask
 from twofold.oidc import pending as oidc_pending
 from twofold.services import oidc_clients, organizations, second_factor, signin, signup, sms_codes
@@ -291,7 +291,7 @@ def _sms_prompt(
     runtime: Runtime,
     session: AuthSession,
     *,
-    error: str | None = None,
+    error: Words | None = None,
     status: int = 200,
     sent: bool = False,
     lock: dict[str, Any] | None = None,
@@ -356,35 +356,48 @@ def sms_submit(
     session: PendingSession,
     code: Annotated[str, Form()] = "",
 ) -> Response:
-    if not code.strip():
-        return _sms_prompt(
-            request, db, runtime, session, error=translate(words.ENTER_SMS_CODE), status=400
-        )
-    token = submit(
-        runtime, lambda: second_factor.verify_sms_code(db, runtime, session, code, client)
+    def again(error: Words, status: int, refusal: TwofoldError | None) -> Response:
+        lock = _lock(refusal) if isinstance(refusal, SecondFactorLocked) else None
+        return _sms_prompt(request, db, runtime, session, error=error, status=status, lock=lock)
+
+    return _second_step(
+        second_factor.verify_sms_code,
+        again,
+        words.ENTER_SMS_CODE,
+        request,
+        db,
+        runtime,
+        client,
+        session,
+        code,
     )
-    if isinstance(token, Refused):
-        return _sms_prompt(
-            request,
-            db,
-            runtime,
-            session,
-            error=token.message,
-            status=token.status,
-            lock=_lock(token.error) if isinstance(token.error, SecondFactorLocked) else None,
-        )
-    response = redirect(after_sign_in_step(request, db, runtime, session))
-    set_session_cookie(request, response, token)
-    return response
 
 
 # A second-factor check (db, runtime, session, code, client): the new session token.
 SecondStep = Callable[[Session, Runtime, AuthSession, str, ClientInfo], str]
 
 
+# The prompt shown again after an empty or refused code: (its words, status, the refusal).
+Reprompt = Callable[[Words, int, TwofoldError | None], Response]
+
+
+def _template_prompt(
+    request: Request, template: str, db: Session, runtime: Runtime, session: AuthSession
+) -> Reprompt:
+    """A code prompt page (`template`) with the error, or the lock, the refusal says."""
+
+    def again(error: Words, status: int, refusal: TwofoldError | None) -> Response:
+        context = _prompt_context(db, runtime, session)
+        return render(
+            request, template, status_code=status, error=error, **_lock(refusal), **context
+        )
+
+    return again
+
+
 def _second_step(
     verify: SecondStep,
-    template: str,
+    reprompt: Reprompt,
     empty_message: Msg,
     request: Request,
     db: Session,
@@ -393,21 +406,14 @@ def _second_step(
     session: AuthSession,
     code: str,
 ) -> Response:
-    """Run one second-factor check from its prompt (`template`), which shows `empty_message`
-    when the field is left empty and the error (or the lock) when the check refuses."""
+    """Run one second-factor check from its prompt: the prompt again with `empty_message`
+    when the field is left empty, or with the error (or the lock) when the check refuses;
+    else on to the next step with the new session cookie."""
     if not code.strip():
-        context = _prompt_context(db, runtime, session)
-        return render(request, template, status_code=400, error=empty_message, **context)
+        return reprompt(empty_message, 400, None)
     token = submit(runtime, lambda: verify(db, runtime, session, code, client))
     if isinstance(token, Refused):
-        return render(
-            request,
-            template,
-            status_code=token.status,
-            error=token.message,
-            **_lock(token.error),
-            **_prompt_context(db, runtime, session),
-        )
+        return reprompt(token.message, token.status, token.error)
     response = redirect(after_sign_in_step(request, db, runtime, session))
     set_session_cookie(request, response, token)
     return response
@@ -424,7 +430,7 @@ def code_submit(
 ) -> Response:
     return _second_step(
         second_factor.verify_totp,
-        "code.html",
+        _template_prompt(request, "code.html", db, runtime, session),
         words.ENTER_SIX_DIGIT_CODE,
         request,
         db,
@@ -453,7 +459,7 @@ def recovery_submit(
 ) -> Response:
     return _second_step(
         second_factor.verify_recovery_code,
-        "recovery.html",
+        _template_prompt(request, "recovery.html", db, runtime, session),
         words.ENTER_RECOVERY_CODE,
         request,
         db,
