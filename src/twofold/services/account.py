@@ -220,7 +220,7 @@ def turn_on_totp(
     crash_point("enroll.after_step", db)
     now = runtime.now()
     pending.confirmed_at = now
-    codes = _replace_recovery_codes(db, runtime, user)
+    codes = replace_recovery_codes(db, runtime, user)
     audit.record(db, now, AuditEventType.TWO_FACTOR_ENABLED, user_id=user.id, client=client)
     notify(db, runtime, user, "two_factor_enabled", messages.two_factor_enabled(user.login))
     return codes
@@ -246,7 +246,7 @@ def confirm_totp_enrollment_in_session(
     return codes, token
 
 
-def _replace_recovery_codes(db: Session, runtime: Runtime, user: User) -> list[str]:
+def replace_recovery_codes(db: Session, runtime: Runtime, user: User) -> list[str]:
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     crash_point("recovery_codes.after_delete", db)
     codes = generate_recovery_codes()
@@ -268,7 +268,7 @@ def regenerate_recovery_codes(
     confirm_current_password(db, runtime, user, password, client)
     if not has_two_factor(db, user.id):
         raise TwoFactorNotEnabled()
-    codes = _replace_recovery_codes(db, runtime, user)
+    codes = replace_recovery_codes(db, runtime, user)
     audit.record(
         db, runtime.now(), AuditEventType.RECOVERY_CODES_REGENERATED, user_id=user.id, client=client
     )

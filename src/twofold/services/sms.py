@@ -26,10 +26,10 @@ from twofold.notify import messages
 from twofold.notify.phones import parse, pretty
 from twofold.services import audit, sessions
 from twofold.services.account import (
-    _replace_recovery_codes,
     confirm_current_password,
     drop_unfinished,
     fresh_pending_authenticator,
+    replace_recovery_codes,
 )
 from twofold.services.authenticators import record_added
 from twofold.services.notifications import notify
@@ -158,7 +158,7 @@ def confirm_phone(
     codes: list[str] | None = None
     token: str | None = None
     if first:
-        codes = _replace_recovery_codes(db, runtime, locked)
+        codes = replace_recovery_codes(db, runtime, locked)
         audit.record(
             db, now, AuditEventType.TWO_FACTOR_ENABLED, user_id=user.id, client=client, kind="sms"
         )
