@@ -318,6 +318,11 @@ TRUST_PROXY_HEADERS_REMOVE = Msg(
     "no proxy is trusted)."
 )
 SCHEMA_OUT_OF_DATE = Msg("The database schema is not up to date. Run `twofold migrate` first.")
+WORKERS_NEED_POSTGRESQL = Msg(
+    "{workers} workers need PostgreSQL: the embedded SQLite database is for one server "
+    "process. Set TWOFOLD_DATABASE_URL to a PostgreSQL database (docs/deploy.md, "
+    '"Processes and workers"), or run one worker.'
+)
 UNKNOWN_SEALING_KEY = Msg(
     "The database holds data sealed with key id '{kid}', which is not in the "
     "configured keys. Start with the key ring this database was created with."
