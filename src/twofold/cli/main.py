@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from twofold.cli.apikeys import apikey_app
+from twofold.cli.check import check_command
 from twofold.cli.clients import client_app
 from twofold.cli.common import DataDirOption, fail, make_settings
 from twofold.cli.keys import keys_app
@@ -46,6 +47,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(client_app, name="client")
 app.add_typer(apikey_app, name="apikey")
 app.command("purge")(purge_command)
+app.command("check")(check_command)
 
 
 WORKER_APP = "twofold.web.app:create_app"  # a factory: each worker builds its own runtime
