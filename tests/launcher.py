@@ -51,6 +51,13 @@ def _run_twofold(argv: list[str], env: dict[str, str], output: int) -> None:
     os.dup2(output, 1)
     os.dup2(output, 2)
     os.close(output)
+    # No standard input, as a service has: /dev/null on descriptor 0, which processes this
+    # one spawns inherit (uvicorn's workers reopen it; multiprocessing's own stand-in for
+    # stdin is a descriptor they do not get).
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     os.environ.clear()

@@ -132,7 +132,25 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
     purge_interval_seconds: float = Field(
-        default=900, gt=0, le=86400, description="How often each server purges expired rows."
+        default=900, gt=0, le=86400, description="How often expired rows are purged."
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Server processes `twofold serve` runs (or --workers); more than one "
+        "needs PostgreSQL (docs/deploy.md, Processes and workers).",
+    )
+    shutdown_grace_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=3600,
+        description="On SIGTERM, how long requests in flight may take to finish before they "
+        "are cancelled.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis (redis:// or rediss://), optional: shared request-rate limits.",
     )
 
     @property

@@ -318,6 +318,66 @@ TRUST_PROXY_HEADERS_REMOVE = Msg(
     "no proxy is trusted)."
 )
 SCHEMA_OUT_OF_DATE = Msg("The database schema is not up to date. Run `twofold migrate` first.")
+# `twofold check`: one line per check, each saying what to do when it is not ok.
+CHECK_SETTINGS_PARSE = Msg("The TWOFOLD_* settings are valid.")
+CHECK_SETTING_INVALID = Msg("{variable}: {problem}")
+CHECK_BASE_URL = Msg("Links in emails and printed links start with {url}.")
+CHECK_BASE_URL_UNSET = Msg(
+    "TWOFOLD_BASE_URL is not set: links start with {url}, the address `serve` listens on. "
+    "Set it to the address people use."
+)
+CHECK_BASE_URL_NOT_HTTPS = Msg(
+    "TWOFOLD_BASE_URL is not https: in production, serve Twofold over TLS (docs/deploy.md)."
+)
+CHECK_HOSTS = Msg("Requests are answered for the host names: {hosts}.")
+CHECK_ANY_HOST = Msg("Requests are answered whatever their Host header (development).")
+CHECK_ANY_HOST_IN_PRODUCTION = Msg(
+    "TWOFOLD_ALLOWED_HOSTS=* answers requests for any Host: name the public host names."
+)
+CHECK_KEYS_CONFIGURED = Msg("The secret keys are valid ({count} in the key ring).")
+CHECK_KEY_FILE_NEW = Msg("A key file will be made at {path} on the first start.")
+CHECK_EMAIL = Msg("Delivered through: {how}.")
+CHECK_TEXT_MESSAGES = Msg("Sent through: {how}.")
+CHECK_WORKERS = Msg("Server processes: {workers}.")
+CHECK_DATABASE_NEW = Msg("The embedded database will be made at {path} on the first start.")
+CHECK_DATABASE_ANSWERS = Msg("The database answers.")
+CHECK_DATABASE_UNREACHABLE = Msg(
+    "The database does not answer ({reason}). Check TWOFOLD_DATABASE_URL and that the "
+    "database server runs and lets this host in."
+)
+CHECK_SCHEMA_CURRENT = Msg("The database schema is up to date.")
+CHECK_SCHEMA_MIGRATED_AT_START = Msg(
+    "The embedded database schema is not up to date; `twofold serve` migrates it at start."
+)
+CHECK_SCHEMA_NEWER = Msg(
+    "The database schema ({revision}) is newer than this version of Twofold knows: run the "
+    "version that migrated it."
+)
+CHECK_KEYS_MATCH = Msg("The secret keys match the keys recorded in the database.")
+CHECK_KEYS_NOT_COMPARED = Msg(
+    "The secret keys were not compared with the database (its schema is not up to date)."
+)
+CHECK_REDIS_ANSWERS = Msg("Redis answers at TWOFOLD_REDIS_URL.")
+CHECK_REDIS_UNREACHABLE = Msg(
+    "Redis does not answer at TWOFOLD_REDIS_URL ({reason}). Start it, fix the URL, or unset "
+    "it (rate limits are then kept per process)."
+)
+CHECK_TEST_HOOK_SET = Msg(
+    "{variable} is set: a test hook that pauses or kills the server. Unset it; never set it "
+    "on a real server."
+)
+CHECK_SUMMARY_OK = Plural(
+    "No errors ({n} warning): `twofold serve` can start.",
+    "No errors ({n} warnings): `twofold serve` can start.",
+)
+CHECK_SUMMARY_ERRORS = Plural(
+    "{n} error: fix it before `twofold serve`.", "{n} errors: fix them before `twofold serve`."
+)
+WORKERS_NEED_POSTGRESQL = Msg(
+    "{workers} workers need PostgreSQL: the embedded SQLite database is for one server "
+    "process. Set TWOFOLD_DATABASE_URL to a PostgreSQL database (docs/deploy.md, "
+    '"Processes and workers"), or run one worker.'
+)
 UNKNOWN_SEALING_KEY = Msg(
     "The database holds data sealed with key id '{kid}', which is not in the "
     "configured keys. Start with the key ring this database was created with."

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from twofold.services.leases import Lease
 from twofold.services.passwords import FAILURE_MEMORY
 from twofold.services.runtime import Runtime
 from twofold.services.sms_codes import WINDOW as SMS_WINDOW
@@ -166,12 +167,19 @@ def purge(
 
 
 class PurgeWorker(PeriodicWorker):
-    """Purges every `interval_seconds` (one per server process; several processes purging at
-    once is safe). The first pass comes one interval after start."""
+    """Purges every `interval_seconds`, passing only while `lease` (if given) is held, so
+    that one process of the deployment purges (several at once would still be safe). The
+    first pass comes one interval after start."""
 
-    def __init__(self, runtime: Runtime, interval_seconds: float) -> None:
+    def __init__(
+        self, runtime: Runtime, interval_seconds: float, lease: Lease | None = None
+    ) -> None:
         super().__init__(
-            "twofold-purge", lambda: _purge_and_log(runtime), interval_seconds, first_pass_now=False
+            "twofold-purge",
+            lambda: _purge_and_log(runtime),
+            interval_seconds,
+            first_pass_now=False,
+            only_while=None if lease is None else lease.held,
         )
 
 

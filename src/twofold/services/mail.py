@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from twofold.notify.mailer import Composed, DeliveryError, Mailer, build_message
+from twofold.services.leases import Lease
 from twofold.services.runtime import Runtime
 from twofold.services.workers import PeriodicWorker
 from twofold.store.db import rows_affected
@@ -208,12 +209,16 @@ def _deliver_one(runtime: Runtime, mailer: Mailer, message_id: int, report: Deli
 
 
 class MailWorker(PeriodicWorker):
-    """Sends queued mail every few seconds (one per server process)."""
+    """Sends queued mail every few seconds: in every server process, passing only while
+    `lease` (if given) is held, so that one process of the deployment sends."""
 
-    def __init__(self, runtime: Runtime, mailer: Mailer, poll_seconds: float) -> None:
+    def __init__(
+        self, runtime: Runtime, mailer: Mailer, poll_seconds: float, lease: Lease | None = None
+    ) -> None:
         super().__init__(
             "twofold-mail",
             lambda: deliver_pending(runtime, mailer),
             poll_seconds,
             first_pass_now=True,
+            only_while=None if lease is None else lease.held,
         )

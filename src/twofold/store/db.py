@@ -195,6 +195,11 @@ def _script_heads() -> frozenset[str]:
     return frozenset(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
 
 
+def shipped_heads() -> frozenset[str]:
+    """The revisions `twofold migrate` brings a database to."""
+    return _script_heads()
+
+
 def pending_migrations(engine: Engine) -> bool:
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_heads()

@@ -507,3 +507,15 @@ class SmsRateWindow(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Lease(Base):
+    """Which process of a deployment does a share of the background work (the mail queue,
+    housekeeping) until `expires_at`: taken and renewed by one conditional upsert, released
+    on shutdown, taken over once expired (services/leases.py)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -24,6 +24,7 @@ from twofold.core.words import translate
 from twofold.oidc import routes as oidc_routes
 from twofold.services import health, member_actions
 from twofold.services.housekeeping import PurgeWorker
+from twofold.services.leases import Lease, LeaseKeeper
 from twofold.services.mail import MailWorker
 from twofold.services.runtime import Runtime, build_runtime
 from twofold.services.signing_keys import ensure_signing_keys
@@ -203,11 +204,20 @@ def create_app(
         warning = built.settings.proxy_setting_warning
         if warning is not None:  # once per server process, among its start-up lines
             log.warning("%s", translate(warning))
+        # One process of the deployment holds the lease and does the background work.
+        keeper = LeaseKeeper(Lease(built)) if mail_worker or purge_worker else None
+        lease = keeper.lease if keeper is not None else None
+        if keeper is not None:
+            keeper.start()
         worker = None
         if mail_worker:
-            worker = MailWorker(built, built.mailer, built.settings.mail_poll_seconds)
+            worker = MailWorker(built, built.mailer, built.settings.mail_poll_seconds, lease)
             worker.start()
-        purger = PurgeWorker(built, built.settings.purge_interval_seconds) if purge_worker else None
+        purger = (
+            PurgeWorker(built, built.settings.purge_interval_seconds, lease)
+            if purge_worker
+            else None
+        )
         if purger is not None:
             purger.start()
         try:
@@ -217,6 +227,8 @@ def create_app(
                 purger.stop()
             if worker is not None:
                 worker.stop()
+            if keeper is not None:
+                keeper.stop()  # releases the lease: another process takes over at once
 
     app = FastAPI(
         title="Twofold",
