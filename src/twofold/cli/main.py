@@ -52,8 +52,10 @@ def serve(
     import uvicorn
 
     from twofold.web.app import create_app
+    from twofold.web.metrics import prepare_multiprocess
 
     settings = make_settings(data_dir, host=host, port=port)
+    prepare_multiprocess(settings)  # before any process counts (several workers share it)
     typer.echo(
         f"Twofold: data in {settings.data_dir.resolve()}"
         if settings.uses_embedded_database
@@ -81,7 +83,7 @@ def serve(
         # (web/client_address.py). uvicorn's own proxy headers (on by default, trusting
         # FORWARDED_ALLOW_IPS) would rewrite the client first, by a rule of its own.
         proxy_headers=False,
-        log_config=log_config(),
+        log_config=log_config(log_format=settings.resolved_log_format),
         log_level="info",
     )
     _run_then_announce(config, lambda: _announce(url, setup_link))

@@ -35,6 +35,8 @@ from twofold.web.client_address import ClientAddress
 from twofold.web.deps import CsrfRejected, Redirect, require_csrf
 from twofold.web.errors import message_for, status_for
 from twofold.web.hosts import AllowedHosts
+from twofold.web.metrics import RequestMetrics
+from twofold.web.metrics import router as metrics_router
 from twofold.web.pages import (
     account,
     admin,
@@ -49,6 +51,7 @@ from twofold.web.pages import (
     signup,
 )
 from twofold.web.rendering import STATIC_DIR, redirect, render, runtime_of
+from twofold.web.request_id import RequestId
 
 log = logging.getLogger("twofold.web")
 
@@ -243,6 +246,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(oidc_routes.router)
     app.include_router(forward.router)
+    app.include_router(metrics_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
@@ -250,10 +254,11 @@ def create_app(
 
     @app.get("/readyz", include_in_schema=False)
     def readyz(request: Request) -> JSONResponse:
-        if health.database_answers(runtime_of(request)):
-            return JSONResponse({"status": "ok", "database": "ok"})
+        checks = health.readiness(runtime_of(request))
+        if all(state == health.OK for state in checks.values()):
+            return JSONResponse({"status": "ok", **checks})
         return JSONResponse(
-            {"status": "unavailable", "database": "not answering"},
+            {"status": "unavailable", **checks},
             status_code=503,
             headers={"Retry-After": "5"},
         )
@@ -270,8 +275,11 @@ def create_app(
         policy=content_security_policy(runtime.settings.redirect_hosts),
     )
     app.add_middleware(BodySizeLimit)
-    # Outermost: everything below, the error pages' log lines included, sees the client.
+    app.add_middleware(RequestMetrics)
+    # Everything below, the error pages' log lines included, sees the client.
     app.add_middleware(ClientAddress, trusted=runtime.settings.proxy_trust)
+    # Outermost: every log line of the request, uvicorn's access line too, carries its id.
+    app.add_middleware(RequestId)
     return app
 
 
