@@ -46,7 +46,7 @@ def registered() -> Metrics:
     use, in whichever mode the process runs by then."""
     from prometheus_client import Counter, Histogram, disable_created_metrics
 
-    disable_created_metrics()  # no *_created series: multiprocess mode has none either
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # none in multiprocess mode
     return Metrics(
         http_requests=Counter(
             "twofold_http_requests",
