@@ -55,7 +55,6 @@ def serve(
     from twofold.web.metrics import prepare_multiprocess
 
     settings = make_settings(data_dir, host=host, port=port)
-    prepare_multiprocess(settings)  # before any process counts (several workers share it)
     typer.echo(
         f"Twofold: data in {settings.data_dir.resolve()}"
         if settings.uses_embedded_database
@@ -75,6 +74,7 @@ def serve(
     typer.echo(f"Text messages: {runtime.sms.describe()}")
     if settings.proxy_setting_warning is not None:
         typer.secho(f"Warning: {translate(settings.proxy_setting_warning)}", fg=typer.colors.YELLOW)
+    prepare_multiprocess(settings)  # before any request is counted (workers share it)
     config = uvicorn.Config(
         create_app(runtime=runtime),
         host=settings.host,
