@@ -17,6 +17,7 @@ from asgi_client import TestClient
 from twofold.cli.logging_filters import RedactTokensFilter, log_config, redact_path
 from twofold.services.runtime import Runtime
 from twofold.settings import Settings
+from twofold.web.app import create_app
 
 TOKEN = "s3cr3tT0ken_-AbC"
 
@@ -202,3 +203,24 @@ def test_the_log_format_defaults_to_json_in_production_and_text_otherwise() -> N
     assert Settings(env="production", log_format="text").resolved_log_format == "text"
     with pytest.raises(ValueError, match="log_format"):
         Settings(log_format="yaml")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("configured", ["json"], indirect=True)
+def test_an_unexpected_error_is_logged_and_answered_with_the_request_id(
+    configured: io.StringIO, runtime: Runtime
+) -> None:
+    """Starlette answers a bug outside every middleware; its line and page keep the id."""
+    app = create_app(runtime=runtime, mail_worker=False, purge_worker=False)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError(f"a bug near /invite/{TOKEN}")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/boom", headers={"X-Request-Id": "bug-report-1"})
+    assert answer.status_code == 500
+    assert answer.headers["x-request-id"] == "bug-report-1"
+    lines = [json.loads(line) for line in configured.getvalue().splitlines()]
+    failure = next(line for line in lines if line["message"].startswith("unexpected error"))
+    assert failure["request_id"] == "bug-report-1"
+    assert "RuntimeError: a bug near /invite/[redacted]" in failure["exception"]

@@ -51,7 +51,7 @@ from twofold.web.pages import (
     signup,
 )
 from twofold.web.rendering import STATIC_DIR, redirect, render, runtime_of
-from twofold.web.request_id import RequestId
+from twofold.web.request_id import RequestId, current_request_id
 
 log = logging.getLogger("twofold.web")
 
@@ -377,8 +377,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 def unexpected_error(request: Request, exc: Exception) -> Response:
     """A bug or an outage: logged with its traceback, and a page that promises nothing false."""
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    request_id = current_request_id()  # answered outside the RequestId middleware
     return HTMLResponse(
         f"<!doctype html><title>{escape(translate(words.TITLE_ERROR))}</title>"
         f"<p>{escape(translate(words.UNEXPECTED_ERROR))}</p>",
         status_code=500,
+        headers={"X-Request-Id": request_id} if request_id else None,
     )

@@ -62,8 +62,8 @@ class RequestId:
                 ]
             await send(message)
 
-        token = _current.set(request_id)
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            _current.reset(token)
+        # Not reset afterwards: Starlette's last-resort error handler runs outside this
+        # middleware, and its "unexpected error" line must carry the id too. Each request
+        # runs in a task of its own (a copy of the context), so the id ends with it.
+        _current.set(request_id)
+        await self.app(scope, receive, send_with_id)
