@@ -152,6 +152,26 @@ class Settings(BaseSettings):
         default=None,
         description="Redis (redis:// or rediss://), optional: shared request-rate limits.",
     )
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        description="json (one JSON object a line, with the request id) or text; default: "
+        "json in production, text in development.",
+    )
+    metrics_allowed: str | None = Field(
+        default=None,
+        description="Addresses and CIDR networks (commas or spaces) that may read /metrics, "
+        "besides loopback. The client address is the one TWOFOLD_TRUSTED_PROXIES decides.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="A bearer token that may read /metrics from any address "
+        "(`Authorization: Bearer ...`), at least 16 characters.",
+    )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="prometheus-client's multiprocess directory, emptied by `serve` at each "
+        "start; default: <data dir>/metrics.",
+    )
 
     @property
     def public_url(self) -> str:
@@ -219,6 +239,44 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"TWOFOLD_TRUSTED_PROXIES: {exc}") from None
         return value
+
+    @field_validator("metrics_allowed")
+    @classmethod
+    def _check_metrics_allowed(cls, value: str | None) -> str | None:
+        try:
+            parse_trusted_proxies(value)  # a mistyped entry stops the start
+        except ValueError as exc:
+            raise ValueError(f"TWOFOLD_METRICS_ALLOWED: {exc}") from None
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _check_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        token = value.get_secret_value().strip()
+        if len(token) < METRICS_TOKEN_MIN or not token.isascii() or not token.isprintable():
+            raise ValueError(
+                f"TWOFOLD_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN} printable ASCII "
+                "characters (try: openssl rand -hex 32)"
+            )
+        return SecretStr(token)
+
+    @property
+    def metrics_networks(self) -> TrustedProxies:
+        """Who may read /metrics besides loopback and holders of the token."""
+        return parse_trusted_proxies(self.metrics_allowed)
+
+    @property
+    def resolved_log_format(self) -> Literal["json", "text"]:
+        """JSON for a log collector in production, text for a person at a terminal."""
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.env == "production" else "text"
+
+    @property
+    def resolved_metrics_dir(self) -> Path:
+        return self.metrics_dir if self.metrics_dir is not None else self.data_dir / "metrics"
 
     @model_validator(mode="after")
     def _check_legacy_proxies(self) -> Settings:
@@ -297,6 +355,7 @@ class Settings(BaseSettings):
         return self.data_dir / "secret-keys"
 
 
+METRICS_TOKEN_MIN = 16
 LOOPBACK_OR_ANY = frozenset({"127.0.0.1", "0.0.0.0", "::", "::1", "localhost"})  # noqa: S104
 
 

@@ -127,7 +127,9 @@ def test_on_sigterm_a_request_in_flight_finishes_and_the_server_exits_0(tmp_path
         release.touch()
 
         request.join(timeout=STOP_TIMEOUT)
-        assert answers == [(200, '{"status":"ok","database":"ok"}')], server.output()
+        assert answers == [(200, '{"status":"ok","database":"ok","migrations":"ok"}')], (
+            server.output()
+        )
         assert server.process.wait(timeout=STOP_TIMEOUT) == 0, server.output()
     output = server.output()
     assert "Finished server process" in output

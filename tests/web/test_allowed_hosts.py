@@ -116,7 +116,7 @@ def test_development_answers_any_host_unless_allowed_hosts_is_set(
 def test_readyz_says_ok_when_the_database_answers(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "migrations": "ok"}
 
 
 def test_readyz_says_503_when_the_database_does_not_answer(runtime: Runtime) -> None:

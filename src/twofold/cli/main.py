@@ -73,6 +73,7 @@ def serve(
     import uvicorn
 
     from twofold.web.app import create_app
+    from twofold.web.metrics import prepare_multiprocess
 
     settings = make_settings(data_dir, host=host, port=port, workers=workers)
     if settings.workers > 1 and settings.uses_embedded_database:
@@ -103,12 +104,13 @@ def serve(
         # (web/client_address.py). uvicorn's own proxy headers (on by default, trusting
         # FORWARDED_ALLOW_IPS) would rewrite the client first, by a rule of its own.
         "proxy_headers": False,
-        "log_config": log_config(),
+        "log_config": log_config(log_format=settings.resolved_log_format),
         "log_level": "info",
         # On SIGTERM: stop accepting, let requests in flight finish (up to the grace), then
         # stop the background workers (the app's lifespan) and exit 0.
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
     }
+    prepare_multiprocess(settings)  # before any request is counted (workers share it)
     signal.signal(signal.SIGTERM, _stopped)
 
     def announce() -> None:

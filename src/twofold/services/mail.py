@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from twofold.notify.mailer import Composed, DeliveryError, Mailer, build_message
+from twofold.services import metrics
 from twofold.services.leases import Lease
 from twofold.services.runtime import Runtime
 from twofold.services.workers import PeriodicWorker
@@ -197,6 +198,7 @@ def _deliver_one(runtime: Runtime, mailer: Mailer, message_id: int, report: Deli
                     exc,
                 )
             db.commit()
+            metrics.mail_failed(final=row.failed_at is not None)
             return
         row.sent_at = runtime.now()
         row.attempts += 1
@@ -205,7 +207,26 @@ def _deliver_one(runtime: Runtime, mailer: Mailer, message_id: int, report: Deli
         row.content_sealed = None  # sent: the link inside is no longer kept
         row.content_kid = None
         db.commit()
+        metrics.mail_sent()
         report.sent += 1
+
+
+@dataclass(frozen=True)
+class QueueState:
+    waiting: int  # neither sent nor given up
+    oldest_seconds: float  # how long the oldest waiting message has waited; 0 when none
+
+
+def queue_state(runtime: Runtime) -> QueueState:
+    """The mail queue now, read from the table (one query): what a scrape reports."""
+    with runtime.read_db() as db:
+        waiting, oldest = db.execute(
+            select(func.count(OutgoingEmail.id), func.min(OutgoingEmail.created_at)).where(
+                OutgoingEmail.sent_at.is_(None), OutgoingEmail.failed_at.is_(None)
+            )
+        ).one()
+    age = (runtime.now() - oldest).total_seconds() if oldest is not None else 0.0
+    return QueueState(waiting=int(waiting), oldest_seconds=max(age, 0.0))
 
 
 class MailWorker(PeriodicWorker):

@@ -7,7 +7,8 @@ consumed the step or the code, so it holds under concurrency and across processe
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
@@ -25,6 +26,7 @@ from twofold.core.errors import (
     SecondFactorLocked,
     SmsCodeExpired,
     TwoFactorNotEnabled,
+    TwofoldError,
 )
 from twofold.core.lockout import key_failure_outcome, lock_after_failure
 from twofold.core.policy import MethodKind, stored_methods
@@ -36,7 +38,7 @@ from twofold.otp.clock import unix_time
 from twofold.otp.codes import is_numeric_code, normalize_code
 from twofold.otp.recovery import is_well_formed_recovery_code, normalize_recovery_code
 from twofold.otp.totp import TotpParams
-from twofold.services import audit, sessions, sms_codes
+from twofold.services import audit, metrics, sessions, sms_codes
 from twofold.services.notifications import FAILED_CODES_WORTH_NOTICE, notify
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.totp_secrets import open_secret
@@ -62,6 +64,30 @@ from twofold.store.models import (
 TOTP_WINDOW = 1
 LOGIN_MAX = 64  # users.login's length
 CHALLENGE_STATES = {SessionState.PASSWORD_VERIFIED.value, SessionState.AUTHENTICATED.value}
+# What a sign-in step refused as a wrong (or unusable) code, for the metrics.
+_REFUSED_CODES = (
+    InvalidCode,
+    CodeReused,
+    MalformedCode,
+    InvalidRecoveryCode,
+    MalformedRecoveryCode,
+    SmsCodeExpired,
+)
+
+
+@contextmanager
+def _counted(method: metrics.CodeMethod) -> Iterator[None]:
+    """Counts a sign-in's second step by its outcome: ok, refused (a wrong, reused, malformed
+    or expired code) or locked; a session that may not try a code is not an attempt."""
+    try:
+        yield
+    except SecondFactorLocked:
+        metrics.sign_in_second_factor(method, "locked")
+        raise
+    except _REFUSED_CODES:
+        metrics.sign_in_second_factor(method, "refused")
+        raise
+    metrics.sign_in_second_factor(method, "ok")
 
 
 def _pending_user(db: Session, runtime: Runtime, session: AuthSession) -> User:
@@ -120,6 +146,7 @@ def _count_failure(
         _record_lock(db, runtime, user, client, count + key_failures, until)
     db.commit()
     if locks:
+        metrics.lockout("timed" if until is not None else "until_unlocked")
         raise SecondFactorLocked(until)
 
 
@@ -201,6 +228,10 @@ def _count_key_failure(
     if hard_stop:
         _record_lock(db, runtime, user, client, failed_count + key_failures, None)
     db.commit()
+    if key_stops:
+        metrics.lockout("api_key")
+    if hard_stop:
+        metrics.lockout("until_unlocked")
 
 
 def _succeed(
@@ -323,9 +354,10 @@ def verify_totp(
     db: Session, runtime: Runtime, session: AuthSession, code: str, client: ClientInfo
 ) -> str:
     """Second step of sign-in with an authenticator app; returns the new session token."""
-    user = _pending_user(db, runtime, session)
-    _check_totp(db, runtime, user, code, client)
-    return _succeed(db, runtime, session, user, Method.TOTP, client)
+    with _counted("totp"):
+        user = _pending_user(db, runtime, session)
+        _check_totp(db, runtime, user, code, client)
+        return _succeed(db, runtime, session, user, Method.TOTP, client)
 
 
 @use_case
@@ -333,9 +365,10 @@ def verify_recovery_code(
     db: Session, runtime: Runtime, session: AuthSession, code: str, client: ClientInfo
 ) -> str:
     """Second step with a recovery code, used up by this sign-in; returns the new token."""
-    user = _pending_user(db, runtime, session)
-    _use_recovery_code(db, runtime, user, code, client)
-    return _succeed(db, runtime, session, user, Method.RECOVERY_CODE, client)
+    with _counted("recovery_code"):
+        user = _pending_user(db, runtime, session)
+        _use_recovery_code(db, runtime, user, code, client)
+        return _succeed(db, runtime, session, user, Method.RECOVERY_CODE, client)
 
 
 @use_case
@@ -359,18 +392,19 @@ def verify_sms_code(
 ) -> str:
     """Second step with the code texted for this session; returns the new session token.
     A wrong code counts on the code (5 at most) and toward the same lock as every method."""
-    user = _pending_user(db, runtime, session)
-    challenge = sms_codes.live_challenge(
-        db, runtime, user.id, sms_codes.Purpose.SIGN_IN, session_id=session.id
-    )
-    if challenge is None:
-        sms_codes.well_formed(code)  # a typo is said as such first
-        raise SmsCodeExpired()
-    sms_codes.check(db, runtime, user, challenge, code, client, _count_failure)
-    phone = db.get(Authenticator, challenge.authenticator_id)
-    if phone is not None:
-        phone.last_used_at = runtime.now()
-    return _succeed(db, runtime, session, user, Method.SMS, client)
+    with _counted("sms"):
+        user = _pending_user(db, runtime, session)
+        challenge = sms_codes.live_challenge(
+            db, runtime, user.id, sms_codes.Purpose.SIGN_IN, session_id=session.id
+        )
+        if challenge is None:
+            sms_codes.well_formed(code)  # a typo is said as such first
+            raise SmsCodeExpired()
+        sms_codes.check(db, runtime, user, challenge, code, client, _count_failure)
+        phone = db.get(Authenticator, challenge.authenticator_id)
+        if phone is not None:
+            phone.last_used_at = runtime.now()
+        return _succeed(db, runtime, session, user, Method.SMS, client)
 
 
 def _use_recovery_code(
@@ -554,19 +588,22 @@ def verify_for_api_key(
     or None. The same replay, single-use, lock and audit rules as the sign-in pages; only
     members of the key's organization are ever checked (anyone else is None, like an unknown
     login); wrong codes count toward the (key, person) budget and the hard stop."""
+    method = Method.RECOVERY_CODE if looks_like_recovery_code(code) else Method.TOTP
+    tried: metrics.CodeMethod = "recovery_code" if method is Method.RECOVERY_CODE else "totp"
     user = _key_member(db, runtime, key, login)
     if user is None:
+        metrics.api_verify(tried, "refused")
         return None
     count = functools.partial(_count_key_failure, key=key)
     try:
-        if looks_like_recovery_code(code):
+        if method is Method.RECOVERY_CODE:
             _use_recovery_code(db, runtime, user, code, client, count)
-            method = Method.RECOVERY_CODE
         else:
             _check_totp(db, runtime, user, code, client, count)
-            method = Method.TOTP
     except (TwoFactorNotEnabled, MalformedCode, InvalidCode, CodeReused, InvalidRecoveryCode):
+        metrics.api_verify(tried, "refused")
         return None
+    metrics.api_verify(tried, "ok")
     return _verified_through_key(db, runtime, key, user, method, client)
 
 
@@ -590,6 +627,18 @@ def send_api_sms_code(
     does not allow SMS: nothing is sent or counted. For a member with a phone, the resend
     wait, the limits (per account, per client address, in all) and provider failures are
     raised as in sms_codes.issue, which leaves no slot and no code behind on failure."""
+    try:
+        sent = _send_api_sms_code(db, runtime, key, login, client)
+    except TwofoldError:
+        metrics.api_verify("sms", "not_sent")
+        raise
+    metrics.api_verify("sms", "not_sent" if sent is None else "sent")
+    return sent
+
+
+def _send_api_sms_code(
+    db: Session, runtime: Runtime, key: ApiKey, login: str, client: ClientInfo
+) -> sms_codes.SentCode | None:
     if not _organization_allows_sms(runtime, db.get(Organization, key.organization_id)):
         return None
     user = _key_member(db, runtime, key, login)
@@ -619,6 +668,20 @@ def verify_api_sms_code(
     another key's or another person's, and a wrong code, which counts on the challenge (5
     at most) and, like every wrong code through a key, toward the (key, person) budget and
     the person's hard stop — never the pages' timed lock."""
+    method = _verify_api_sms_code(db, runtime, key, login, transaction_id, code, client)
+    metrics.api_verify("sms", "refused" if method is None else "ok")
+    return method
+
+
+def _verify_api_sms_code(
+    db: Session,
+    runtime: Runtime,
+    key: ApiKey,
+    login: str,
+    transaction_id: str,
+    code: str,
+    client: ClientInfo,
+) -> Method | None:
     user = _key_member(db, runtime, key, login)
     if user is None:
         return None

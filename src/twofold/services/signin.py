@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from twofold.core.audit_events import AuditEventType
-from twofold.core.errors import InvalidCredentials
+from twofold.core.errors import InvalidCredentials, PasswordAttemptsThrottled
 from twofold.core.sessions import Method, SessionKind, SessionState
 from twofold.core.validation import PASSWORD_MAX
-from twofold.services import audit, sessions
+from twofold.services import audit, metrics, sessions
 from twofold.services.passwords import (
     check_password,
     claim_password_attempt,
@@ -51,7 +51,11 @@ def sign_in_with_password(
     user = find_by_login_or_email(db, login)
     # One counter per account, whether the login name or the email address was typed.
     throttle_name = user.login if user is not None else login
-    claim_password_attempt(db, runtime, throttle_name, client)  # commits: no lock while hashing
+    try:
+        claim_password_attempt(db, runtime, throttle_name, client)  # commits: no lock while hashing
+    except PasswordAttemptsThrottled:
+        metrics.sign_in_password("throttled")
+        raise
     usable = user is not None and user.is_active and not awaits_address_confirmation(user)
     correct = check_password(runtime, user.password_hash if user and usable else None, password)
     if user is None or not usable or not correct:
@@ -64,6 +68,7 @@ def sign_in_with_password(
             reason=_failure_reason(user),
         )
         db.commit()
+        metrics.sign_in_password("refused")
         raise InvalidCredentials()
 
     if runtime.hasher.needs_rehash(user.password_hash):
@@ -78,6 +83,7 @@ def sign_in_with_password(
         sessions.replace_session(db, previous_session_id, session)
     if two_factor:
         db.commit()
+        metrics.sign_in_password("ok")
         return SignInStarted(session=session, token=token, needs_second_factor=True)
 
     user.last_sign_in_at = runtime.now()
@@ -90,6 +96,7 @@ def sign_in_with_password(
         amr=session.amr,
     )
     db.commit()
+    metrics.sign_in_password("ok")
     return SignInStarted(session=session, token=token, needs_second_factor=False)
 
 

@@ -7,7 +7,7 @@ import re
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from alembic import command
 from alembic.config import Config
@@ -204,6 +204,26 @@ def pending_migrations(engine: Engine) -> bool:
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_heads()
     return set(current) != _script_heads()
+
+
+@functools.cache
+def _script_revisions() -> frozenset[str]:
+    return frozenset(
+        script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()
+    )
+
+
+MigrationState = Literal["current", "behind", "unknown_revision"]
+
+
+def migration_state(engine: Engine) -> MigrationState:
+    """current: the newest revision this code ships; behind: older (run `twofold migrate`);
+    unknown_revision: one this code does not ship (a newer release migrated it)."""
+    with engine.connect() as connection:
+        current = frozenset(MigrationContext.configure(connection).get_current_heads())
+    if current == _script_heads():
+        return "current"
+    return "behind" if current <= _script_revisions() else "unknown_revision"
 
 
 def rows_affected(db: Session, statement: Executable) -> int:

@@ -36,6 +36,8 @@ from twofold.web.client_address import ClientAddress
 from twofold.web.deps import CsrfRejected, Redirect, require_csrf
 from twofold.web.errors import message_for, status_for
 from twofold.web.hosts import AllowedHosts
+from twofold.web.metrics import RequestMetrics
+from twofold.web.metrics import router as metrics_router
 from twofold.web.pages import (
     account,
     admin,
@@ -50,6 +52,7 @@ from twofold.web.pages import (
     signup,
 )
 from twofold.web.rendering import STATIC_DIR, redirect, render, runtime_of
+from twofold.web.request_id import RequestId, current_request_id
 
 log = logging.getLogger("twofold.web")
 
@@ -255,6 +258,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(oidc_routes.router)
     app.include_router(forward.router)
+    app.include_router(metrics_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
@@ -262,10 +266,11 @@ def create_app(
 
     @app.get("/readyz", include_in_schema=False)
     def readyz(request: Request) -> JSONResponse:
-        if health.database_answers(runtime_of(request)):
-            return JSONResponse({"status": "ok", "database": "ok"})
+        checks = health.readiness(runtime_of(request))
+        if all(state == health.OK for state in checks.values()):
+            return JSONResponse({"status": "ok", **checks})
         return JSONResponse(
-            {"status": "unavailable", "database": "not answering"},
+            {"status": "unavailable", **checks},
             status_code=503,
             headers={"Retry-After": "5"},
         )
@@ -282,8 +287,11 @@ def create_app(
         policy=content_security_policy(runtime.settings.redirect_hosts),
     )
     app.add_middleware(BodySizeLimit)
-    # Outermost: everything below, the error pages' log lines included, sees the client.
+    app.add_middleware(RequestMetrics)
+    # Everything below, the error pages' log lines included, sees the client.
     app.add_middleware(ClientAddress, trusted=runtime.settings.proxy_trust)
+    # Outermost: every log line of the request, uvicorn's access line too, carries its id.
+    app.add_middleware(RequestId)
     return app
 
 
@@ -381,8 +389,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 def unexpected_error(request: Request, exc: Exception) -> Response:
     """A bug or an outage: logged with its traceback, and a page that promises nothing false."""
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    request_id = current_request_id()  # answered outside the RequestId middleware
     return HTMLResponse(
         f"<!doctype html><title>{escape(translate(words.TITLE_ERROR))}</title>"
         f"<p>{escape(translate(words.UNEXPECTED_ERROR))}</p>",
         status_code=500,
+        headers={"X-Request-Id": request_id} if request_id else None,
     )

@@ -14,8 +14,9 @@ from twofold.settings import host_name
 
 log = logging.getLogger("twofold.web")
 
-# A load balancer or orchestrator probes these by IP address or an internal name.
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
+# A load balancer, an orchestrator or Prometheus reaches these by IP address or an internal
+# name (/metrics has its own access rule, web/metrics.py).
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 WRONG_HOST_PAGE = """<!doctype html>
 <html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width">
