@@ -1,4 +1,5 @@
-"""Readiness: whether this process can serve requests that need the database."""
+"""Readiness: whether this process can serve requests that need the database, and whether
+the Redis of the request-rate limits answers."""
 
 from __future__ import annotations
 
@@ -16,3 +17,9 @@ def database_answers(runtime: Runtime) -> bool:
     except SQLAlchemyError:
         return False
     return True
+
+
+def redis_state(runtime: Runtime) -> str | None:
+    """None without TWOFOLD_REDIS_URL; "ok" when Redis answers a PING now, else "not
+    answering" (the limits are then counted per process, decision 0023)."""
+    return runtime.request_limits.redis_state()

@@ -49,6 +49,7 @@ from twofold.web.pages import (
     signup,
 )
 from twofold.web.rendering import STATIC_DIR, redirect, render, runtime_of
+from twofold.web.request_rate import RequestRate
 
 log = logging.getLogger("twofold.web")
 
@@ -250,10 +251,15 @@ def create_app(
 
     @app.get("/readyz", include_in_schema=False)
     def readyz(request: Request) -> JSONResponse:
+        # Redis down is "degraded", still 200: sign-in works on per-process limits, and
+        # failing here would take every process out of the balancer at once (decision 0023).
+        redis = health.redis_state(runtime_of(request))
+        extra = {} if redis is None else {"redis": redis}
         if health.database_answers(runtime_of(request)):
-            return JSONResponse({"status": "ok", "database": "ok"})
+            status = "ok" if redis in (None, "ok") else "degraded"
+            return JSONResponse({"status": status, "database": "ok", **extra})
         return JSONResponse(
-            {"status": "unavailable", "database": "not answering"},
+            {"status": "unavailable", "database": "not answering", **extra},
             status_code=503,
             headers={"Retry-After": "5"},
         )
@@ -264,6 +270,7 @@ def create_app(
 
     _install_error_handlers(app)
     app.add_middleware(AllowedHosts, allowed=runtime.settings.allowed_host_names)
+    app.add_middleware(RequestRate)  # inside SecurityHeaders: a 429 page gets them too
     app.add_middleware(
         SecurityHeaders,
         hsts=runtime.settings.uses_https,
