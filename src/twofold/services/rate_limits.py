@@ -112,8 +112,8 @@ class RequestLimits:
 
     @property
     def shares_counts(self) -> bool:
-        """True while the counts are Redis's (a claim is then a network round trip)."""
-        return self._redis is not None and self._redis_down_until is None
+        """True when the next claim goes to Redis (a network round trip)."""
+        return self._live_redis() is not None
 
     def redis_state(self) -> str | None:
         """None without Redis; "ok" when it answers a PING now, else "not answering". A
