@@ -158,6 +158,17 @@ def test_the_api_answers_an_address_over_its_limit_in_its_error_shape(
     assert 1 <= int(refused.headers["Retry-After"]) <= 3600
 
 
+def test_oidc_endpoints_applications_read_answer_an_oauth_error(
+    runtime_with: RuntimeFactory, browsers: Callable[..., TestClient]
+) -> None:
+    browser = browsers(runtime_with(rate_limit_per_ip="1/hour"))
+    assert browser.get("/.well-known/openid-configuration").status_code == 200
+    refused = browser.get("/oidc/userinfo")
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "slow_down"
+    assert "Retry-After" in refused.headers
+
+
 def test_sign_in_pages_count_toward_the_address_limit(
     runtime_with: RuntimeFactory, browsers: Callable[..., TestClient], alice: Person
 ) -> None:
