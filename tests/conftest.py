@@ -210,6 +210,45 @@ def database_url(request: pytest.FixtureRequest, sqlite_path: Path, sqlite_templ
     return str(POSTGRES_URL)
 
 
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    """TWOFOLD_TEST_REDIS_URL, answering (required under CI, like PostgreSQL)."""
+    url = os.environ.get("TWOFOLD_TEST_REDIS_URL")
+    answers = False
+    if url:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            answers = bool(client.ping())
+        except (redis.RedisError, OSError):
+            answers = False
+        finally:
+            client.close()
+    require_or_skip(answers, "Redis (TWOFOLD_TEST_REDIS_URL)")
+    assert url is not None
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_server_url: str) -> Iterator[str]:
+    """A TWOFOLD_REDIS_KEY_PREFIX of this test's own (the suite's workers share one Redis
+    database); its keys are deleted afterwards."""
+    import uuid
+
+    import redis
+
+    prefix = f"test-{uuid.uuid4().hex}"
+    yield prefix
+    client = redis.Redis.from_url(redis_server_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(START)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from twofold.core import words
@@ -16,6 +16,7 @@ from twofold.core.client_ip import (
     TrustedProxies,
     parse_trusted_proxies,
 )
+from twofold.core.rate_limits import Rate, parse_rate
 from twofold.core.redirects import AllowedHost, parse_allowed_hosts
 from twofold.core.words import Words
 from twofold.notify.phones import parse_allowed_countries
@@ -148,10 +149,6 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long requests in flight may take to finish before they "
         "are cancelled.",
     )
-    redis_url: str | None = Field(
-        default=None,
-        description="Redis (redis:// or rediss://), optional: shared request-rate limits.",
-    )
     log_format: Literal["json", "text"] | None = Field(
         default=None,
         description="json (one JSON object a line, with the request id) or text; default: "
@@ -171,6 +168,26 @@ class Settings(BaseSettings):
         default=None,
         description="prometheus-client's multiprocess directory, emptied by `serve` at each "
         "start; default: <data dir>/metrics.",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis for the request-rate limits, shared by every process "
+        "(redis://[:password@]host:port/db, rediss://, unix:///path). Unset: each process "
+        "counts on its own. See docs/deploy.md, 'Redis and request-rate limits'.",
+    )
+    redis_key_prefix: str = Field(
+        default="twofold",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Prefix of this deployment's keys in Redis (several may share one).",
+    )
+    rate_limit_per_ip: str = Field(
+        default="300/minute",
+        description="Requests one client address may send (e.g. 300/minute; 0 or off: no "
+        "limit). Static files, /healthz, /readyz, /metrics and /auth/forward are not counted.",
+    )
+    rate_limit_per_client: str = Field(
+        default="600/minute",
+        description="Token requests one OpenID Connect client may send (0 or off: no limit).",
     )
 
     @property
@@ -220,6 +237,23 @@ class Settings(BaseSettings):
     def sms_countries(self) -> tuple[str, ...]:
         """The countries SMS codes may go to, upper case; empty: SMS is off everywhere."""
         return parse_allowed_countries(self.sms_allowed_countries)
+
+    @field_validator("rate_limit_per_ip", "rate_limit_per_client")
+    @classmethod
+    def _check_rate(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            parse_rate(value)  # a mistyped rate stops the start
+        except ValueError as exc:
+            raise ValueError(f"TWOFOLD_{str(info.field_name).upper()}: {exc}") from None
+        return value
+
+    @property
+    def ip_rate(self) -> Rate | None:
+        return parse_rate(self.rate_limit_per_ip)
+
+    @property
+    def client_rate(self) -> Rate | None:
+        return parse_rate(self.rate_limit_per_client)
 
     @field_validator("cookie_domain")
     @classmethod

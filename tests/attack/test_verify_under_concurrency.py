@@ -1,7 +1,8 @@
 """The verify endpoint attacked through two `twofold serve` processes sharing one database
 (SQLite file and PostgreSQL): one TOTP step and one recovery code sent 20 times at once
 succeed exactly once; 40 parallel wrong codes through one key evaluate exactly the
-(key, person) budget; the per-key request limit holds across both processes. One pair of
+(key, person) budget; the per-key request limit holds across both processes (sharing one
+Redis). One pair of
 servers per database serves every scenario (a server start costs ~2 s of CPU)."""
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from urllib.parse import urlsplit
 
 import pyotp
 import pytest
-from sqlalchemy import select
 
 from attack.servers import (
     REQUEST_TIMEOUT,
@@ -31,7 +31,7 @@ from twofold.otp.secret import encode_secret
 from twofold.services import api_keys
 from twofold.services.runtime import Runtime
 from twofold.settings import Settings
-from twofold.store.models import ApiKey, User
+from twofold.store.models import User
 
 pytestmark = pytest.mark.attack
 
@@ -77,7 +77,11 @@ def oks(results: list[Answer]) -> int:
 
 
 def test_verify_limits_hold_under_parallel_requests_through_two_servers(
-    live_runtime: Runtime, settings: Settings, database_url: str
+    live_runtime: Runtime,
+    settings: Settings,
+    database_url: str,
+    redis_server_url: str,
+    redis_prefix: str,
 ) -> None:
     alice = make_person(live_runtime, "alice", with_totp=True)
     bob: Person = make_person(live_runtime, "bob", with_totp=True)
@@ -85,7 +89,9 @@ def test_verify_limits_hold_under_parallel_requests_through_two_servers(
     leaked = new_key(live_runtime, "leaked")
     limited = new_key(live_runtime, "limited", per_minute=15)
     assert alice.recovery_codes
-    with serve_many(2, settings.data_dir, database_url) as served:
+    # The per-key request limit is shared through Redis (decision 0023).
+    redis = {"TWOFOLD_REDIS_URL": redis_server_url, "TWOFOLD_REDIS_KEY_PREFIX": redis_prefix}
+    with serve_many(2, settings.data_dir, database_url, redis) as served:
         servers = [s.base_url for s in served]
         # One recovery code, 20 times at once: used exactly once.
         results, _ = burst(servers, key, "alice", [alice.recovery_codes[0]] * 20)
@@ -125,6 +131,3 @@ def test_verify_limits_hold_under_parallel_requests_through_two_servers(
         assert user.failed_code_count == 0
         assert user.code_locked_until is None
         assert user.key_failed_code_count == 2 * KEY_FAILURES_PER_PERSON
-        limited_row = db.scalar(select(ApiKey).where(ApiKey.name == "limited"))
-        assert limited_row is not None
-        assert limited_row.window_count == 15

@@ -316,3 +316,22 @@ class OidcRefused(TwofoldError):
         self.error = error
         self.redirect_uri = redirect_uri
         self.state = state
+
+
+class RequestRateLimited(TwofoldError):
+    """Too many requests in the window of one request-rate limit (core.rate_limits.Scope
+    value in `scope`): the address's, an API key's or an OIDC client's."""
+
+    code = "rate_limited"
+
+    def __init__(self, scope: str, retry_after_seconds: int) -> None:
+        super().__init__()
+        self.scope = scope
+        self.retry_after_seconds = retry_after_seconds  # until the window ends
+
+    def default_words(self, now: datetime | None = None) -> Words:
+        if self.scope == "api_key":
+            return words.API_KEY_RATE_LIMITED(seconds=self.retry_after_seconds)
+        if self.scope == "oidc_client":
+            return words.OIDC_CLIENT_RATE_LIMITED(seconds=self.retry_after_seconds)
+        return words.ADDRESS_RATE_LIMITED(wait=words.wait_words(self.retry_after_seconds))

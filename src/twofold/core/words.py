@@ -916,6 +916,26 @@ API_KEY_MISSING = Msg(
 )
 API_KEY_INVALID = Msg("The API key is unknown or revoked.")
 API_KEY_RATE_LIMITED = Msg("This API key sent too many requests; try again in {seconds} seconds.")
+OIDC_CLIENT_RATE_LIMITED = Msg(
+    "This client sent too many token requests; try again in {seconds} seconds."
+)
+
+# --- Request-rate limits and Redis (issue #13, decision 0023) ---------------------------------
+TITLE_TOO_MANY_REQUESTS = Msg("Too many requests")
+ADDRESS_RATE_LIMITED = Msg(
+    "Too many requests came from your network address in a short time. Wait {wait}, then try again."
+)
+REDIS_URL_SHAPE = Msg(
+    "TWOFOLD_REDIS_URL must be an address such as redis://127.0.0.1:6379/0 (or "
+    "redis://:password@host:6379/0, rediss:// for TLS, unix:///path/to/redis.sock)."
+)
+REDIS_NOT_ANSWERING = Msg(
+    "Redis at {where} is not answering ({error}): request-rate limits are counted by each "
+    "process on its own until it answers again (tried again every {seconds} seconds)."
+)
+REDIS_ANSWERS_AGAIN = Msg(
+    "Redis at {where} answers again: request-rate limits are shared by every process again."
+)
 API_BODY_INVALID = Msg(
     "Send a JSON object with exactly two strings, 'user' and 'code', and nothing else."
 )

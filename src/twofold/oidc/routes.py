@@ -17,8 +17,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 
 from twofold.core import oidc, words
-from twofold.core.errors import OidcRefused
-from twofold.core.words import translate
+from twofold.core.errors import OidcRefused, RequestRateLimited
+from twofold.core.rate_limits import Scope
+from twofold.core.words import Words, translate
 from twofold.oidc import pending
 from twofold.services import oidc_flow, oidc_logout, oidc_tokens, signing_keys
 from twofold.services.oidc_flow import AuthorizationRequest
@@ -280,6 +281,14 @@ def _protocol_error(error: OidcRefused, status: int = 400) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def rate_limited(retry_after: int, message: Words) -> JSONResponse:
+    """429 in the token endpoint's error shape (RFC 6749 §5.2; `slow_down` as RFC 8628
+    registers it for a client that asks too often)."""
+    body = {"error": "slow_down", "error_description": translate(message)}
+    headers = {**_NO_CACHE, "Retry-After": str(max(1, retry_after))}
+    return JSONResponse(body, status_code=429, headers=headers)
+
+
 def _credentials(request: Request, client_id: str, client_secret: str) -> ClientCredentials | None:
     """client_secret_basic (the header; RFC 6749 §2.3.1 form-encodes both parts),
     client_secret_post, or none; None for a malformed header or two methods at once."""
@@ -319,6 +328,8 @@ def token(
     credentials = _credentials(request, client_id, client_secret)
     try:
         if credentials is None:
+            limits = runtime.request_limits
+            limits.check(Scope.ADDRESS, limits.claim_address(client_info.ip))
             raise OidcRefused("invalid_client", words.OIDC_CLIENT_AUTHENTICATION_FAILED)
         if grant_type == "authorization_code":
             body = oidc_tokens.exchange_code(
@@ -338,6 +349,8 @@ def token(
             raise OidcRefused("unsupported_grant_type", words.OIDC_UNSUPPORTED_GRANT_TYPE)
     except OidcRefused as exc:
         return _protocol_error(exc)
+    except RequestRateLimited as exc:
+        return rate_limited(exc.retry_after_seconds, exc.words_for())
     return JSONResponse(body, headers=_NO_CACHE)
 
 

@@ -2,20 +2,19 @@
 
 A key is 256 random bits, shown once, kept only as its SHA-256 (it is high-entropy: a
 password hash would only slow every request). It answers only for members of its
-organization. Its requests are limited by a fixed one-minute window kept on its row and
-counted by one conditional UPDATE, so the limit holds across every server process sharing
-the database. Creating and revoking are audited and mailed to the organization's admins
-(never with the key); who may do either is the admin scope's rule.
+organization. Its requests per minute are counted with the other request-rate limits
+(services/rate_limits.py: in Redis when configured, decision 0023); its row keeps only when
+it was last used, to the minute. Creating and revoking are audited and mailed to the
+organization's admins (never with the key); who may do either is the admin scope's rule.
 """
 
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from twofold.core import words
@@ -34,7 +33,6 @@ from twofold.store.db import rows_affected
 from twofold.store.models import ApiKey, Organization
 
 KEY_PREFIX = "tfk_"  # lets secret scanners recognise a leaked key
-RATE_WINDOW = timedelta(minutes=1)
 DEFAULT_REQUESTS_PER_MINUTE = 60
 MAX_REQUESTS_PER_MINUTE = 100_000
 MAX_KEY_LENGTH = 128
@@ -79,7 +77,6 @@ def create_key(
         name=name,
         key_digest=token_digest(secret),
         requests_per_minute=requests_per_minute,
-        window_count=0,
         created_at=now,
         created_by_id=actor.actor_id,
     )
@@ -187,36 +184,22 @@ def find_active_key(db: Session, secret: str) -> ApiKey | None:
     )
 
 
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
 @use_case
-def claim_request(db: Session, runtime: Runtime, key: ApiKey) -> int | None:
-    """Count one request against the key's window; None if it may go on, else the seconds
-    until the window ends (for Retry-After). Decided and counted by one conditional UPDATE:
-    every server process sharing the database sees one count."""
+def note_use(db: Session, runtime: Runtime, key: ApiKey) -> None:
+    """Record when the key was last used, to the minute the console and the CLI show: a
+    write at most once a minute per key, not one per request."""
     now = runtime.now()
-    window_over = or_(
-        ApiKey.window_started_at.is_(None), ApiKey.window_started_at <= now - RATE_WINDOW
-    )
-    claimed = rows_affected(
-        db,
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_PRECISION:
+        return
+    db.execute(
         update(ApiKey)
-        .where(
-            ApiKey.id == key.id,
-            ApiKey.revoked_at.is_(None),
-            or_(window_over, ApiKey.window_count < ApiKey.requests_per_minute),
-        )
-        .values(
-            window_count=case((window_over, 1), else_=ApiKey.window_count + 1),
-            window_started_at=case((window_over, now), else_=ApiKey.window_started_at),
-            last_used_at=now,
-        )
-        .execution_options(synchronize_session=False),
+        .where(ApiKey.id == key.id)
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
     )
-    if claimed:
-        return None
-    started = db.scalar(select(ApiKey.window_started_at).where(ApiKey.id == key.id))
-    if started is None:  # revoked meanwhile: its window is not the reason
-        return 1
-    return max(1, math.ceil((started + RATE_WINDOW - now).total_seconds()))
 
 
 def _tell_admins(

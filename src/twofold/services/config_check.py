@@ -26,6 +26,7 @@ from twofold.services.runtime import (
     check_public_url,
     make_mailer,
     make_sms_sender,
+    redis_url_of,
 )
 from twofold.settings import Settings
 from twofold.store.db import MIGRATIONS_DIR, make_engine, shipped_heads
@@ -191,13 +192,17 @@ def _keys_match(engine: Engine, keys: KeyRing) -> Finding:
 
 
 def _redis(settings: Settings) -> list[Finding]:
-    if not settings.redis_url:
+    try:
+        url = redis_url_of(settings)
+    except TwofoldError as exc:  # malformed: the message never repeats the URL
+        return [error("redis", exc.detail)]
+    if url is None:
         return []
     import redis
 
     try:
         client = redis.Redis.from_url(
-            settings.redis_url,
+            url,
             socket_timeout=REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         )

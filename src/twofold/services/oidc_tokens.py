@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from twofold.core import oidc, words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import OidcRefused
+from twofold.core.rate_limits import Scope
 from twofold.core.words import Msg
 from twofold.crypto.tokens import constant_time_equals, new_token, token_digest
 from twofold.services import audit, oidc_clients, oidc_grants, signing_keys
@@ -86,14 +87,19 @@ def authenticate_client(
     db: Session, runtime: Runtime, credentials: ClientCredentials, client_info: ClientInfo
 ) -> OidcClient:
     """The client, if it proved who it is: a confidential client by its secret (basic or
-    post), a public client by its id alone (PKCE then proves it started the flow)."""
+    post), a public client by its id alone (PKCE then proves it started the flow). Its
+    request is counted against the client's rate limit; a failed authentication against the
+    address's (RequestRateLimited when over, decision 0023)."""
     client = oidc_clients.find_active_client(db, credentials.client_id)
+    limits = runtime.request_limits
     if client is not None:
-        if client.is_public and credentials.method == "none":
-            return client
         secret = credentials.secret or ""
-        if credentials.method != "none" and oidc_clients.client_secret_matches(client, secret):
+        if (client.is_public and credentials.method == "none") or (
+            credentials.method != "none" and oidc_clients.client_secret_matches(client, secret)
+        ):
+            limits.check(Scope.OIDC_CLIENT, limits.claim_oidc_client(client.client_id))
             return client
+    limits.check(Scope.ADDRESS, limits.claim_address(client_info.ip))
     _refuse(
         db,
         runtime,

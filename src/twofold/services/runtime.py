@@ -25,6 +25,7 @@ from twofold.services.key_state import (
     check_recorded_primary,
     record_primary_if_missing,
 )
+from twofold.services.rate_limits import RequestLimits
 from twofold.settings import Settings
 from twofold.store.db import (
     make_engine,
@@ -54,6 +55,7 @@ class Runtime:
     session_factory: sessionmaker[Session]
     mailer: Mailer
     sms: SmsSender
+    request_limits: RequestLimits
     read_session_factory: sessionmaker[Session] | None = None
 
     def now(self) -> datetime:
@@ -114,6 +116,36 @@ def check_public_url(settings: Settings) -> None:
         valid = False
     if not valid:
         raise ConfigurationError(words.BASE_URL_SHAPE(given=repr(settings.base_url)))
+
+
+def redis_url_of(settings: Settings) -> str | None:
+    """TWOFOLD_REDIS_URL, checked now so that a mistyped one stops the start (the message
+    never repeats it: it may hold a password); None when unset."""
+    if settings.redis_url is None or not settings.redis_url.get_secret_value().strip():
+        return None
+    url = settings.redis_url.get_secret_value().strip()
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme in ("unix", "redis+unix"):
+            valid = bool(parts.path)
+        else:
+            valid = scheme in ("redis", "rediss") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number in 1-65535
+        valid = False
+    if not valid:
+        raise ConfigurationError(words.REDIS_URL_SHAPE)
+    return url
+
+
+def make_request_limits(settings: Settings, clock: Clock) -> RequestLimits:
+    return RequestLimits(
+        clock=clock,
+        per_address=settings.ip_rate,
+        per_client=settings.client_rate,
+        redis_url=redis_url_of(settings),
+        key_prefix=settings.redis_key_prefix,
+    )
 
 
 def make_mailer(settings: Settings) -> Mailer:
@@ -213,6 +245,7 @@ def build_runtime(
     migrated; it is used as it is (neither migrated nor checked), so that its compiled
     statements serve many runtimes (the test suite builds one runtime per test)."""
     check_public_url(settings)
+    redis_url_of(settings)
     mailer = mailer or make_mailer(settings)
     if settings.uses_embedded_database:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -241,6 +274,7 @@ def build_runtime(
             session_factory=make_session_factory(engine),
             mailer=mailer,
             sms=sms or make_sms_sender(settings, clock),
+            request_limits=make_request_limits(settings, clock),
             read_session_factory=make_session_factory(read_only(engine)),
         )
         with runtime.db() as db:

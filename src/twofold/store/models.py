@@ -419,8 +419,8 @@ class OidcToken(Base):
 
 
 class ApiKey(Base):
-    """An organization's key for the verify endpoint, kept only as its SHA-256, with the
-    fixed window that limits its requests (counted by one conditional UPDATE)."""
+    """An organization's key for the verify endpoint, kept only as its SHA-256. Its
+    requests_per_minute are counted by services/rate_limits.py (decision 0023)."""
 
     __tablename__ = "api_keys"
     # One active key of a name per organization, any case (migration 0011).
@@ -442,6 +442,8 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(200))
     key_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     requests_per_minute: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    # The request window of before decision 0023, no longer read or written: kept so that
+    # processes of the previous version, still running during a rolling upgrade, work.
     window_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

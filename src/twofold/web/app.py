@@ -53,6 +53,7 @@ from twofold.web.pages import (
 )
 from twofold.web.rendering import STATIC_DIR, redirect, render, runtime_of
 from twofold.web.request_id import RequestId, current_request_id
+from twofold.web.request_rate import RequestRate
 
 log = logging.getLogger("twofold.web")
 
@@ -266,11 +267,11 @@ def create_app(
 
     @app.get("/readyz", include_in_schema=False)
     def readyz(request: Request) -> JSONResponse:
-        checks = health.readiness(runtime_of(request))
-        if all(state == health.OK for state in checks.values()):
-            return JSONResponse({"status": "ok", **checks})
+        ready = health.readiness(runtime_of(request))
+        if ready.serves:
+            return JSONResponse({"status": ready.status, **ready.checks})
         return JSONResponse(
-            {"status": "unavailable", **checks},
+            {"status": ready.status, **ready.checks},
             status_code=503,
             headers={"Retry-After": "5"},
         )
@@ -281,6 +282,7 @@ def create_app(
 
     _install_error_handlers(app)
     app.add_middleware(AllowedHosts, allowed=runtime.settings.allowed_host_names)
+    app.add_middleware(RequestRate)  # inside SecurityHeaders: a 429 page gets them too
     app.add_middleware(
         SecurityHeaders,
         hsts=runtime.settings.uses_https,

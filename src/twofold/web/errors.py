@@ -16,6 +16,7 @@ STATUS: dict[type[e.TwofoldError], int] = {
     e.SecondFactorLocked: 429,
     e.SmsLimitReached: 429,
     e.SmsResendTooSoon: 429,
+    e.RequestRateLimited: 429,
     e.SmsSendFailed: 503,
     e.InvalidToken: 404,
     e.NotFound: 404,

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from twofold.core import words
 from twofold.core.errors import (
     PasswordAttemptsThrottled,
+    RequestRateLimited,
     SecondFactorLocked,
     SmsLimitReached,
     SmsResendTooSoon,
@@ -51,14 +52,15 @@ STATUS_MEANINGS = {
     409: "The account is not in a state for this (e.g. 2FA already on, or not on).",
     413: "The request body is too large.",
     422: "The body or a parameter is malformed, has an unknown field or a wrong type.",
-    429: "Too many attempts: password throttled, second factor locked, or too many text "
-    "messages (sms_limit_reached, sms_resend_too_soon); see Retry-After when given.",
+    429: "Too many attempts: password throttled, second factor locked, too many text "
+    "messages (sms_limit_reached, sms_resend_too_soon), or too many requests from one "
+    "address (rate_limited); see Retry-After when given.",
     503: "Busy for a moment; nothing was changed. Retry after the Retry-After seconds.",
 }
 
 # What every route can answer whatever it does (a bad body or parameter, a body too large,
-# a busy database).
-ALWAYS = (413, 422, 503)
+# too many requests from one address, a busy database).
+ALWAYS = (413, 422, 429, 503)
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, object]]:
@@ -114,6 +116,8 @@ def retry_after(exc: TwofoldError, now: datetime) -> dict[str, str] | None:
         return {"Retry-After": str(max(1, exc.retry_after_seconds))}
     if isinstance(exc, SecondFactorLocked) and exc.until is not None:
         return {"Retry-After": str(max(1, int((exc.until - now).total_seconds())))}
+    if isinstance(exc, RequestRateLimited):
+        return {"Retry-After": str(max(1, exc.retry_after_seconds))}
     if isinstance(exc, SmsResendTooSoon):
         return {"Retry-After": str(max(1, exc.seconds))}
     if isinstance(exc, SmsLimitReached) and exc.retry_after_seconds is not None:

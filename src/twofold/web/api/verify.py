@@ -1,8 +1,8 @@
 """POST /api/v1/verify: an organization's application asks whether a code is one of its
 member's second factor. Authenticated by an organization API key (`Authorization: Bearer`);
-the rules are the services' (api_keys: the key and its request window; second_factor: the
-code, its replay and single use, the budgets and the audit; sms_codes: texted codes and
-their limits).
+the rules are the services' (api_keys: the key; rate_limits: its requests per minute;
+second_factor: the code, its replay and single use, the budgets and the audit; sms_codes:
+texted codes and their limits).
 
 Three bodies: `{user, code}` (an app's code or a recovery code); `{user, method: "sms"}`
 (text a code: 202 with a `challenge`); `{user, challenge, code}` (the texted code)."""
@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from twofold.core import words
+from twofold.core.rate_limits import Scope
 from twofold.core.sessions import Method
 from twofold.services import api_keys, second_factor, sms_codes
 from twofold.store.db import end_reading
@@ -99,24 +100,24 @@ def _error(description: str) -> dict[str, Any]:
 def require_api_key(
     db: DbDep,
     runtime: RuntimeDep,
+    client: ClientDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiKey:
-    """The request's organization API key, its request counted against the key's window."""
+    """The request's organization API key, its request counted against the key's limit; a
+    request without a valid key is counted against its address (decision 0023)."""
     challenge = {"WWW-Authenticate": "Bearer"}
-    if credentials is None or not credentials.credentials:
-        raise ApiError(401, "missing_api_key", words.API_KEY_MISSING, challenge)
-    key = api_keys.find_active_key(db, credentials.credentials)
-    end_reading(db)
+    limits = runtime.request_limits
+    key = None
+    if credentials is not None and credentials.credentials:
+        key = api_keys.find_active_key(db, credentials.credentials)
+        end_reading(db)
     if key is None:
+        limits.check(Scope.ADDRESS, limits.claim_address(client.ip))
+        if credentials is None or not credentials.credentials:
+            raise ApiError(401, "missing_api_key", words.API_KEY_MISSING, challenge)
         raise ApiError(401, "invalid_api_key", words.API_KEY_INVALID, challenge)
-    retry_after = api_keys.claim_request(db, runtime, key)
-    if retry_after is not None:
-        raise ApiError(
-            429,
-            "rate_limited",
-            words.API_KEY_RATE_LIMITED(seconds=retry_after),
-            {"Retry-After": str(retry_after)},
-        )
+    limits.check(Scope.API_KEY, limits.claim_api_key(key.id, key.requests_per_minute))
+    api_keys.note_use(db, runtime, key)
     return key
 
 
@@ -141,7 +142,8 @@ ApiKeyDep = Annotated[ApiKey, Depends(require_api_key)]
             "`method: sms`, or `user`, `challenge` and `code` (all strings)."
         ),
         429: _error(
-            "The key sent too many requests this minute (`rate_limited`), or, for a member "
+            "The key sent too many requests this minute, or a request without a valid key "
+            "came from an address over its limit (`rate_limited`), or, for a member "
             "with a phone, a text message is refused by the resend wait "
             "(`sms_resend_too_soon`) or a limit (`sms_limit_reached`); see `Retry-After`."
         ),
