@@ -164,6 +164,15 @@ def running(
                 process.wait(timeout=10)
 
 
+def exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl+C, so every server this run started is stopped."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def process_tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) used so far by `pid` and its living descendants."""
     tick = os.sysconf("SC_CLK_TCK")

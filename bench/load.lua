@@ -60,9 +60,9 @@ function init(args)
   end
   file:close()
   if mode == "right" or mode == "pi_right" then
-    expect_text = mode == "right" and '"ok":true' or '"value":true'
+    expect_text = mode == "right" and '"ok":true' or '"value": true'
   else
-    expect_text = mode == "wrong" and '"ok":false' or '"value":false'
+    expect_text = mode == "wrong" and '"ok":false' or '"value": false'
   end
   wrk.method = "POST"
 end

@@ -48,6 +48,7 @@ from benchlib import (
     QUICK,
     Progress,
     Summary,
+    exit_on_sigterm,
     free_port,
     machine,
     ms,
@@ -366,6 +367,7 @@ def cpu_row(result: LoadResult) -> str:
 
 
 def main() -> None:
+    exit_on_sigterm()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     print("## Service: POST /api/v1/verify, /auth/forward, privacyIDEA (bench/service.py)\n")
