@@ -51,8 +51,9 @@ def hotp(secret: bytes, counter: int, *, digits: int = 6, algorithm: str = "SHA1
     _check(secret, digits, algorithm)
     mac = hmac.digest(secret, _PACK_COUNTER(counter), _DIGEST_NAMES[algorithm])
     # Dynamic truncation: the low nibble of the last byte picks 4 bytes; drop the sign bit.
-    (value,) = _UNPACK_WORD(mac, mac[-1] & 0x0F)
-    return _TEMPLATES[digits] % ((value & 0x7FFFFFFF) % 10**digits)
+    value: int = _UNPACK_WORD(mac, mac[-1] & 0x0F)[0]
+    modulus: int = 10**digits
+    return _TEMPLATES[digits] % ((value & 0x7FFFFFFF) % modulus)
 
 
 def matching_counters(
@@ -69,7 +70,7 @@ def matching_counters(
     key = key.ljust(block, b"\0")
     inner_copy = new(key.translate(_INNER_PAD)).copy
     outer_copy = new(key.translate(_OUTER_PAD)).copy
-    modulus = 10**digits
+    modulus: int = 10**digits
     template = _TEMPLATES[digits]
     compare = hmac.compare_digest
     matches: list[int] = []
