@@ -69,8 +69,13 @@ fuzz: $(STAMP)
 	TWOFOLD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 0 \
 		-p no:cacheprovider tests/web/test_api_schema.py
 
+# Issue 13's benchmarks (bench/README.md): BENCH_QUICK=1 for a smoke run (short loads, 10k
+# people). The service benchmark needs wrk (apt-get install -y wrk) and PostgreSQL; it
+# installs privacyIDEA into its own venv (BENCH_PI_VENV) the first time.
 bench: $(STAMP)
 	$(BIN)/python bench/verify_totp.py
+	$(BIN)/python bench/signin_cost.py
+	$(BIN)/python bench/service.py
 
 bench-admin: $(STAMP)
 	$(BIN)/python bench/admin_members.py

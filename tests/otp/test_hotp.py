@@ -1,8 +1,11 @@
 """HOTP against RFC 4226 Appendix D, plus its argument checks."""
 
+import hmac
+
 import pytest
 
 from twofold.otp import ALGORITHMS, hotp
+from twofold.otp.hotp import matching_counters
 
 RFC4226_SECRET = b"12345678901234567890"
 
@@ -80,3 +83,48 @@ def test_the_largest_64_bit_counter_is_accepted() -> None:
 def test_an_empty_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="secret"):
         hotp(b"", 0)
+
+
+# The checking path (matching_counters) computes HMAC from hashlib states set up once per
+# key; it must give exactly the codes of the reference path (one stdlib hmac.digest each).
+KEY_LENGTHS = [1, 16, 20, 32, 63, 64, 65, 127, 128, 129, 200]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("length", KEY_LENGTHS)
+def test_the_checking_path_finds_every_reference_code(algorithm: str, length: int) -> None:
+    secret = bytes((7 * i + length) % 256 for i in range(length))
+    for digits in (6, 7, 8):
+        for counter in (0, 1, 59_999_999, 2**32 + 5, 2**64 - 2):
+            code = hotp(secret, counter, digits=digits, algorithm=algorithm)
+            window = range(max(0, counter - 1), counter + 2)
+            found = matching_counters(secret, window, code, digits=digits, algorithm=algorithm)
+            assert counter in found
+            assert found == [
+                c for c in window if hotp(secret, c, digits=digits, algorithm=algorithm) == code
+            ]
+
+
+def test_the_checking_path_agrees_with_the_stdlib_hmac() -> None:
+    secret = b"a key longer than one SHA-1 block: " * 3
+    mac = hmac.digest(secret, (1234).to_bytes(8, "big"), "sha1")
+    offset = mac[-1] & 0x0F
+    value = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
+    assert matching_counters(secret, range(1233, 1236), f"{value % 10**6:06d}") == [1234]
+
+
+def test_the_checking_path_finds_nothing_for_a_wrong_code() -> None:
+    code = hotp(RFC4226_SECRET, 5)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    assert matching_counters(RFC4226_SECRET, range(4, 7), wrong) == []
+
+
+def test_the_checking_path_refuses_what_hotp_refuses() -> None:
+    with pytest.raises(ValueError, match="secret"):
+        matching_counters(b"", range(3), "123456")
+    with pytest.raises(ValueError, match="counter"):
+        matching_counters(RFC4226_SECRET, range(2**64 - 1, 2**64 + 1), "123456")
+    with pytest.raises(ValueError, match="digits"):
+        matching_counters(RFC4226_SECRET, range(3), "12345", digits=5)
+    with pytest.raises(ValueError, match="algorithm"):
+        matching_counters(RFC4226_SECRET, range(3), "123456", algorithm="MD5")

@@ -1,7 +1,5 @@
 """Cleaning up what a person typed before it is compared with anything."""
 
-_ASCII_DIGITS = frozenset("0123456789")
-
 
 def normalize_code(raw: str) -> str:
     """Drop the spaces and dashes people add while copying a code; nothing else changes."""
@@ -12,4 +10,5 @@ def is_numeric_code(code: str, digits: int) -> bool:
     """True for exactly `digits` ASCII digits; str.isdigit would also let through e.g. '٣'."""
     if digits < 1:
         raise ValueError("digits must be positive")
-    return len(code) == digits and all(ch in _ASCII_DIGITS for ch in code)
+    # An ASCII string's digits are exactly 0-9.
+    return len(code) == digits and code.isascii() and code.isdigit()

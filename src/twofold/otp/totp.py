@@ -1,10 +1,10 @@
 """RFC 6238 TOTP: HOTP over 30-second time steps, with a small window and replay refusal."""
 
-import hmac
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from twofold.otp.codes import is_numeric_code
-from twofold.otp.hotp import ALGORITHMS, hotp
+from twofold.otp.hotp import ALGORITHMS, hotp, matching_counters
 
 _TOTP_DIGITS = (6, 8)  # what authenticator apps actually display
 _MIN_PERIOD = 15
@@ -69,17 +69,12 @@ def matching_steps(
     current = time_step(unix_seconds, params.period)
     if not is_numeric_code(code, params.digits):
         return []  # a malformed code is the user's mistake, not an error
-    candidates = range(max(0, current - window), current + window + 1)
-    matches: list[int] = []
-    for step in candidates:
-        expected = hotp(secret, step, digits=params.digits, algorithm=params.algorithm)
-        if hmac.compare_digest(expected, code):
-            matches.append(step)
-    return matches
+    first = current - window if current > window else 0
+    steps = range(first, current + window + 1)
+    return matching_counters(secret, steps, code, digits=params.digits, algorithm=params.algorithm)
 
 
-@dataclass(frozen=True)
-class TotpVerdict:
+class TotpVerdict(NamedTuple):
     """What one code is worth now: the step to record as used, or why it is refused."""
 
     step: int | None  # the step to record as used; None: refuse the code
@@ -88,6 +83,10 @@ class TotpVerdict:
     @property
     def accepted(self) -> bool:
         return self.step is not None
+
+
+_REFUSED = TotpVerdict(None)
+_REPLAYED = TotpVerdict(None, replayed=True)
 
 
 def verify_totp(
@@ -107,4 +106,4 @@ def verify_totp(
     for step in steps:
         if last_used_step is None or step > last_used_step:
             return TotpVerdict(step)
-    return TotpVerdict(None, replayed=bool(steps))
+    return _REPLAYED if steps else _REFUSED
