@@ -126,7 +126,9 @@ def check(
     user = db.get(User, session.user_id)
     assert user is not None
     shown_id = organization_id if organization_id is not None else session.organization_id
-    slug = db.scalar(select(Organization.slug).where(Organization.id == shown_id)) or ""
+    # Usually loaded already by the membership check: the identity map answers.
+    shown = db.get(Organization, shown_id) if shown_id is not None else None
+    slug = shown.slug if shown is not None else ""
     identity = Identity(
         login=user.login,
         email=user.email or "",

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from twofold.core import words
 from twofold.core.audit_events import AuditEventType
@@ -262,9 +263,17 @@ def _succeed(
 
 
 def consume_totp_step(
-    db: Session, runtime: Runtime, authenticator: Authenticator, user: User, code: str
+    db: Session,
+    runtime: Runtime,
+    authenticator: Authenticator,
+    user: User,
+    code: str,
+    *,
+    note_use: bool = False,
 ) -> int:
-    """The step a code matches, consumed; CodeReused / InvalidCode / MalformedCode otherwise."""
+    """The step a code matches, consumed (and, with `note_use`, the authenticator's
+    last_used_at set, in the same UPDATE); CodeReused / InvalidCode / MalformedCode
+    otherwise."""
     params = TotpParams(
         algorithm=authenticator.algorithm, digits=authenticator.digits, period=authenticator.period
     )
@@ -291,12 +300,15 @@ def consume_totp_step(
             Authenticator.id == authenticator.id,
             or_(Authenticator.last_used_step.is_(None), Authenticator.last_used_step < step),
         )
-        .values(last_used_step=step)
+        .values(last_used_step=step, **({"last_used_at": runtime.now()} if note_use else {}))
         .execution_options(synchronize_session=False),
     )
     if consumed != 1:
         raise CodeReused()
-    authenticator.last_used_step = step
+    # Written above: the object learns it without a second UPDATE at the next flush.
+    set_committed_value(authenticator, "last_used_step", step)
+    if note_use:
+        set_committed_value(authenticator, "last_used_at", runtime.now())
     return step
 
 
@@ -310,7 +322,7 @@ def consume_any_totp_step(
     seen_code = replayed = False
     for authenticator in authenticators:
         try:
-            consume_totp_step(db, runtime, authenticator, user, code)
+            consume_totp_step(db, runtime, authenticator, user, code, note_use=True)
         except MalformedCode:
             continue
         except CodeReused:
@@ -319,8 +331,7 @@ def consume_any_totp_step(
         except InvalidCode:
             seen_code = True
             continue
-        authenticator.last_used_at = runtime.now()
-        return authenticator
+        return authenticator  # consume_totp_step recorded its use (last_used_at)
     if not seen_code:
         raise MalformedCode()
     raise CodeReused() if replayed else InvalidCode()
@@ -543,18 +554,19 @@ def _key_member(db: Session, runtime: Runtime, key: ApiKey, login: str) -> User 
     needle = login.strip().lower()
     if not needle or len(needle) > LOGIN_MAX:
         return None
-    user_id = db.scalar(
-        select(User.id)
+    # Found and locked in one statement: lock_user_row's lock and freshness (FOR UPDATE OF
+    # users only, populate_existing), without first looking the id up.
+    user = db.scalar(
+        select(User)
         .join(Membership, Membership.user_id == User.id)
         .where(
             User.login == needle,
             User.is_active.is_(True),
             Membership.organization_id == key.organization_id,
         )
+        .with_for_update(of=User)
+        .execution_options(populate_existing=True)
     )
-    if user_id is None:
-        return None
-    user = lock_user_row(db, user_id)
     if user is None or is_code_locked(user, runtime.now()):
         return None
     budget = db.get(ApiKeyCodeFailures, (key.id, user.id), populate_existing=True)

@@ -6,6 +6,7 @@ import functools
 import re
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -14,7 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +28,15 @@ WRITE_QUEUE_SECONDS = 10.0
 # server on the same file) before it gives up with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 READ_ONLY = "twofold_read_only"
+# A server's pool (PostgreSQL): enough connections kept open for every request a process runs
+# at once (anyio's 40 worker threads; the event loop's dependencies), so that a burst does
+# not open and close a connection per request (QueuePool closes an overflow connection when
+# it is given back). Idle ones cost PostgreSQL a backend each, nothing else.
+POOL_SIZE = 20
+POOL_OVERFLOW = 30
+# A pooled connection that has been idle this long is pinged (one round trip) before use; one
+# used more recently is only checked locally (decision 0026).
+PING_AFTER_IDLE_SECONDS = 10.0
 
 
 class DatabaseBusy(Exception):
@@ -139,9 +149,45 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         _track_writes(engine)
         return engine
-    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", POOL_OVERFLOW)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
     _track_writes(engine)
     return engine
+
+
+_IDLE_SINCE = "twofold_idle_since"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Liveness of a pooled connection at checkout, without a round trip per checkout
+    (`pool_pre_ping` pings every time): a connection the driver knows is closed or broken is
+    replaced; one idle for PING_AFTER_IDLE_SECONDS or more is pinged first, and replaced if
+    the ping fails (a restarted server, a proxy's idle timeout, a failover). A connection
+    given back moments ago is used as it is: if the server went away in those seconds, the
+    request fails once (500) and SQLAlchemy invalidates the whole pool on that disconnect,
+    so the next requests get new connections."""
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _given_back(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
+            raise DisconnectionError("the connection was closed")
+        since = record.info.get(_IDLE_SINCE)
+        if since is not None and time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError("the connection did not answer a ping") from error
 
 
 _WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
@@ -262,3 +308,23 @@ def _track_writes(engine: Engine) -> None:
     def _note(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if _WRITES.match(statement):
             conn.info[_WROTE] = True
+
+
+_HELD = "twofold_held"
+
+
+def hold_loaded(db: Session) -> None:
+    """Keep every object `db` loads until the session closes. SQLAlchemy's identity map holds
+    objects weakly: a row loaded in one step of a request (the session's person) and dropped
+    was read again by the next step's `db.get` (three SELECTs of one person per forward-auth
+    request). For a request's short session, holding them makes `db.get` by primary key
+    answer from the identity map. Nothing about freshness changes: objects already stayed
+    loaded across commits (expire_on_commit is off), and decisions that must be current
+    re-read their rows (`populate_existing`, row locks). Only for sessions that end soon (a
+    request's): a long-lived one would grow."""
+    held: list[object] = []
+    db.info[_HELD] = held
+
+    @event.listens_for(db, "loaded_as_persistent")
+    def _hold(_session: Session, instance: object) -> None:
+        held.append(instance)

@@ -15,7 +15,7 @@ from twofold.otp.clock import unix_time
 from twofold.services import organizations, sessions
 from twofold.services.organizations import Standing
 from twofold.services.runtime import ClientInfo, Runtime
-from twofold.store.db import end_reading
+from twofold.store.db import end_reading, hold_loaded
 from twofold.store.models import AuthSession, User
 from twofold.web import csrf
 from twofold.web.rendering import SESSION_COOKIE, read_cookie, runtime_of
@@ -59,6 +59,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         endpoint, "twofold_writes_on_get", False
     )
     db = runtime.read_db() if reads_only else runtime.db()
+    hold_loaded(db)
     try:
         yield db
     finally:
