@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+import redis
 from sqlalchemy import Engine
 
 from attack.servers import Answer, Browser, describe, serve_many, until_answered
@@ -89,8 +90,6 @@ def deployment(
         with serve_many(2, data_dir, module_postgres_url, env) as (a, b):
             yield Deployment(a.base_url, b.base_url, runtime)
     finally:
-        import redis
-
         client = redis.Redis.from_url(redis_server_url)
         try:
             keys = list(client.scan_iter(match=f"{prefix}:*"))
@@ -217,6 +216,9 @@ def test_one_code_sent_to_both_processes_at_the_same_moment_is_accepted_once(
 def test_wrong_codes_alternated_between_the_processes_lock_as_on_one_and_both_see_the_lock(
     deployment: Deployment,
 ) -> None:
+    # This browser's requests (3 for the password, the wrong codes, 2 more) stay under its
+    # address's request-rate limit.
+    assert FAILURES_PER_LOCK + 5 <= PER_ADDRESS
     flo = make_person(deployment.runtime, "flo", with_totp=True)
     person = browser()
     token = sign_in_with_password(person, deployment.a, flo)
