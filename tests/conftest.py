@@ -210,6 +210,15 @@ def database_url(request: pytest.FixtureRequest, sqlite_path: Path, sqlite_templ
     return str(POSTGRES_URL)
 
 
+@pytest.fixture(scope="module")
+def module_postgres_url(postgres_engine: Engine) -> str:
+    """PostgreSQL alone, emptied once for a module whose tests share server processes on it
+    (each test then makes people of its own); the module must be in _ONE_WORKER_PER_MODULE."""
+    _empty_postgres(postgres_engine)
+    _SHARED_ENGINES.setdefault(str(POSTGRES_URL), postgres_engine)
+    return str(POSTGRES_URL)
+
+
 @pytest.fixture(scope="session")
 def redis_server_url() -> str:
     """TWOFOLD_TEST_REDIS_URL, answering (required under CI, like PostgreSQL)."""
@@ -304,7 +313,11 @@ def alice_with_totp(runtime: Runtime, clock: FixedClock) -> Person:
 # and one Chromium start per module instead of one per worker that gets some of its tests.
 # pytest-xdist's own `xdist_group` marker does nothing under pytest 9.2 (xdist 3.8 renames
 # `item._nodeid`, which pytest no longer reads), so the scheduler is chosen here.
-_ONE_WORKER_PER_MODULE = ("tests/browser/", "tests/cli/test_serve_log.py")
+_ONE_WORKER_PER_MODULE = (
+    "tests/browser/",
+    "tests/cli/test_serve_log.py",
+    "tests/attack/test_two_processes_behave_as_one.py",
+)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

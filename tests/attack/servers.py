@@ -106,10 +106,13 @@ class Answer:
 
 
 class Browser:
-    """Cookies kept by hand, so that one browser's cookies go to every server process."""
+    """Cookies kept by hand, so that one browser's cookies go to every server process;
+    `headers` go with every request (an X-Forwarded-For, for a browser with an address of
+    its own behind a trusted proxy)."""
 
-    def __init__(self) -> None:
+    def __init__(self, headers: dict[str, str] | None = None) -> None:
         self.cookies: dict[str, str] = {}
+        self.headers = dict(headers or {})
         self._lock = threading.Lock()
 
     def request(
@@ -119,7 +122,7 @@ class Browser:
         connection = http.client.HTTPConnection(
             parts.hostname or "127.0.0.1", parts.port, timeout=REQUEST_TIMEOUT
         )
-        headers = {"Host": parts.netloc}
+        headers = {**self.headers, "Host": parts.netloc}
         with self._lock:
             if self.cookies:
                 headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
