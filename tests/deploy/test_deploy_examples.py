@@ -1,4 +1,4 @@
-"""The production examples in deploy/ (systemd units, compose) and docs/deploy.md name only
+"""The production examples in deploy/ (systemd units, compose), docs/deploy.md and the README name only
 settings Twofold reads and commands it has, and their environment files are accepted by the
 settings as they stand: an example that drifted from the product would fail at an
 operator's first start, not here."""
@@ -48,7 +48,9 @@ def test_there_are_examples_for_systemd_and_compose() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [*EXAMPLES, ROOT / "docs" / "deploy.md"], ids=lambda p: str(p.relative_to(ROOT))
+    "path",
+    [*EXAMPLES, ROOT / "docs" / "deploy.md", ROOT / "README.md"],
+    ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_every_twofold_name_is_a_setting_and_every_command_exists(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
