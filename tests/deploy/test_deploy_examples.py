@@ -1,7 +1,7 @@
-"""The production examples in deploy/ (systemd units, compose), docs/deploy.md and the README name only
-settings Twofold reads and commands it has, and their environment files are accepted by the
-settings as they stand: an example that drifted from the product would fail at an
-operator's first start, not here."""
+"""The production examples in deploy/ (systemd units, compose), docs/deploy.md and the
+README name only settings Twofold reads and commands it has, and the examples' environment
+files are accepted by the settings as they stand: an example that drifted from the product
+would fail at an operator's first start, not here."""
 
 from __future__ import annotations
 
