@@ -24,6 +24,7 @@ from support import (
     START,
     Person,
     SigningKeyPool,
+    delete_redis_keys,
     make_person,
     require_or_skip,
     settings_for,
@@ -245,17 +246,9 @@ def redis_prefix(redis_server_url: str) -> Iterator[str]:
     database); its keys are deleted afterwards."""
     import uuid
 
-    import redis
-
     prefix = f"test-{uuid.uuid4().hex}"
     yield prefix
-    client = redis.Redis.from_url(redis_server_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_redis_keys(redis_server_url, prefix)
 
 
 @pytest.fixture

@@ -502,3 +502,16 @@ def add_authenticator(
 
 def code_of(secret: bytes, clock: FixedClock) -> str:
     return pyotp.TOTP(encode_secret(secret)).at(unix_time(clock.now()))
+
+
+def delete_redis_keys(redis_url: str, prefix: str) -> None:
+    """Every key under `prefix:` in that Redis: what a test's own key prefix left behind."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

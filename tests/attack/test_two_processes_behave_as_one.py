@@ -26,13 +26,12 @@ from pathlib import Path
 
 import pyotp
 import pytest
-import redis
 from sqlalchemy import Engine
 
 from attack.servers import Answer, Browser, describe, serve_many, until_answered
 from attack.test_limits_under_concurrency import sign_in_with_password, wrong_code
 from attack.test_verify_under_concurrency import new_key, verify
-from support import Person, make_person, settings_for
+from support import Person, delete_redis_keys, make_person, settings_for
 from twofold.core.lockout import FAILURES_PER_LOCK
 from twofold.crypto.passwords import PasswordHashingParams
 from twofold.otp.clock import SystemClock
@@ -90,13 +89,7 @@ def deployment(
         with serve_many(2, data_dir, module_postgres_url, env) as (a, b):
             yield Deployment(a.base_url, b.base_url, runtime)
     finally:
-        client = redis.Redis.from_url(redis_server_url)
-        try:
-            keys = list(client.scan_iter(match=f"{prefix}:*"))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_redis_keys(redis_server_url, prefix)
 
 
 def browser() -> Browser:
@@ -113,6 +106,31 @@ def fresh_code(person: Person) -> str:
 
 def submit_code(browser: Browser, server: str, token: str, code: str) -> Answer:
     return browser.request(server, "POST", "/login/code", {"code": code, "csrf_token": token})
+
+
+@dataclass
+class AtTheCodePrompt:
+    """A person with an authenticator app, past the password on both processes: one
+    browser at A's code prompt and one at B's, with each prompt's CSRF token."""
+
+    person: Person
+    on_a: Browser
+    token_a: str
+    on_b: Browser
+    token_b: str
+
+
+def at_the_code_prompt_of_both(deployment: Deployment, login: str) -> AtTheCodePrompt:
+    a, b = deployment.both
+    person = make_person(deployment.runtime, login, with_totp=True)
+    on_a, on_b = browser(), browser()
+    return AtTheCodePrompt(
+        person,
+        on_a,
+        sign_in_with_password(on_a, a, person),
+        on_b,
+        sign_in_with_password(on_b, b, person),
+    )
 
 
 def ok(answer: Answer) -> bool:
@@ -167,14 +185,11 @@ def test_a_code_accepted_by_one_process_is_refused_by_the_other(
 ) -> None:
     a, b = deployment.both
     runtime = deployment.runtime
-    bea = make_person(runtime, "bea", with_totp=True)
-    on_a, on_b = browser(), browser()
-    token_a = sign_in_with_password(on_a, a, bea)
-    token_b = sign_in_with_password(on_b, b, bea)
-    code = fresh_code(bea)
-    accepted = submit_code(on_a, a, token_a, code)
+    bea = at_the_code_prompt_of_both(deployment, "bea")
+    code = fresh_code(bea.person)
+    accepted = submit_code(bea.on_a, a, bea.token_a, code)
     assert accepted.status == 303, accepted.body
-    replayed = submit_code(on_b, b, token_b, code)
+    replayed = submit_code(bea.on_b, b, bea.token_b, code)
     assert replayed.status == 400, replayed.body
     assert "That code was used already." in replayed.body
 
@@ -191,15 +206,12 @@ def test_one_code_sent_to_both_processes_at_the_same_moment_is_accepted_once(
 ) -> None:
     a, b = deployment.both
     runtime = deployment.runtime
-    dot = make_person(runtime, "dot", with_totp=True)
-    on_a, on_b = browser(), browser()
-    token_a = sign_in_with_password(on_a, a, dot)
-    token_b = sign_in_with_password(on_b, b, dot)
-    code = fresh_code(dot)
+    dot = at_the_code_prompt_of_both(deployment, "dot")
+    code = fresh_code(dot.person)
     results = until_answered(
         [
-            partial(submit_code, on_a, a, token_a, code),
-            partial(submit_code, on_b, b, token_b, code),
+            partial(submit_code, dot.on_a, a, dot.token_a, code),
+            partial(submit_code, dot.on_b, b, dot.token_b, code),
         ]
     )
     assert sorted(answer.status for answer in results) == [303, 400], describe(results)

@@ -10,6 +10,7 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import ParamSpec
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -61,6 +62,8 @@ from twofold.store.models import (
     RecoveryCode,
     User,
 )
+
+P = ParamSpec("P")
 
 TOTP_WINDOW = 1
 LOGIN_MAX = 64  # users.login's length
@@ -664,7 +667,22 @@ def _send_api_sms_code(
     )
 
 
+def _counted_as_sms_verification(
+    function: Callable[P, Method | None],
+) -> Callable[P, Method | None]:
+    """Count the verification's outcome (metrics) once it is decided: None is a refusal."""
+
+    @functools.wraps(function)
+    def counted(*args: P.args, **kwargs: P.kwargs) -> Method | None:
+        method = function(*args, **kwargs)
+        metrics.api_verify("sms", "refused" if method is None else "ok")
+        return method
+
+    return counted
+
+
 @use_case
+@_counted_as_sms_verification
 def verify_api_sms_code(
     db: Session,
     runtime: Runtime,
@@ -680,20 +698,6 @@ def verify_api_sms_code(
     another key's or another person's, and a wrong code, which counts on the challenge (5
     at most) and, like every wrong code through a key, toward the (key, person) budget and
     the person's hard stop — never the pages' timed lock."""
-    method = _verify_api_sms_code(db, runtime, key, login, transaction_id, code, client)
-    metrics.api_verify("sms", "refused" if method is None else "ok")
-    return method
-
-
-def _verify_api_sms_code(
-    db: Session,
-    runtime: Runtime,
-    key: ApiKey,
-    login: str,
-    transaction_id: str,
-    code: str,
-    client: ClientInfo,
-) -> Method | None:
     user = _key_member(db, runtime, key, login)
     if user is None:
         return None
