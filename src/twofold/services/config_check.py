@@ -8,8 +8,6 @@ import os
 from dataclasses import dataclass
 from enum import StrEnum
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -29,7 +27,7 @@ from twofold.services.runtime import (
     redis_url_of,
 )
 from twofold.settings import Settings
-from twofold.store.db import MIGRATIONS_DIR, make_engine, shipped_heads
+from twofold.store.db import current_heads, make_engine, state_of
 
 REDIS_TIMEOUT_SECONDS = 3.0
 
@@ -156,14 +154,14 @@ def _database_checks(settings: Settings, engine: Engine, keys: KeyRing | None) -
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-            current = set(MigrationContext.configure(connection).get_current_heads())
+            current = current_heads(connection)
     except SQLAlchemyError as exc:
         return [error("database", words.CHECK_DATABASE_UNREACHABLE(reason=_reason(exc)))]
     findings = [ok("database", words.CHECK_DATABASE_ANSWERS)]
-    shipped = shipped_heads()
-    if current == shipped:
+    state = state_of(current)
+    if state == "current":
         findings.append(ok("migrations", words.CHECK_SCHEMA_CURRENT))
-    elif current and not current <= _known_revisions():
+    elif state == "unknown_revision":
         revision = ", ".join(sorted(current))
         findings.append(error("migrations", words.CHECK_SCHEMA_NEWER(revision=revision)))
     elif settings.uses_embedded_database:
@@ -171,7 +169,7 @@ def _database_checks(settings: Settings, engine: Engine, keys: KeyRing | None) -
     else:
         findings.append(error("migrations", words.SCHEMA_OUT_OF_DATE))
     if keys is not None:
-        if current == shipped:
+        if state == "current":
             findings.append(_keys_match(engine, keys))
         else:
             findings.append(warning("secret keys", words.CHECK_KEYS_NOT_COMPARED))
@@ -213,10 +211,6 @@ def _redis(settings: Settings) -> list[Finding]:
     except (redis.RedisError, ValueError, OSError) as exc:
         return [error("redis", words.CHECK_REDIS_UNREACHABLE(reason=_reason(exc)))]
     return [ok("redis", words.CHECK_REDIS_ANSWERS)]
-
-
-def _known_revisions() -> set[str]:
-    return {script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
 
 
 def _reason(exc: BaseException) -> str:

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -207,15 +207,8 @@ def _script_heads() -> frozenset[str]:
     return frozenset(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
 
 
-def shipped_heads() -> frozenset[str]:
-    """The revisions `twofold migrate` brings a database to."""
-    return _script_heads()
-
-
 def pending_migrations(engine: Engine) -> bool:
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_heads()
-    return set(current) != _script_heads()
+    return migration_state(engine) != "current"
 
 
 @functools.cache
@@ -228,14 +221,22 @@ def _script_revisions() -> frozenset[str]:
 MigrationState = Literal["current", "behind", "unknown_revision"]
 
 
-def migration_state(engine: Engine) -> MigrationState:
-    """current: the newest revision this code ships; behind: older (run `twofold migrate`);
-    unknown_revision: one this code does not ship (a newer release migrated it)."""
-    with engine.connect() as connection:
-        current = frozenset(MigrationContext.configure(connection).get_current_heads())
+def current_heads(connection: Connection) -> frozenset[str]:
+    """The revisions the database says it is at (none: never migrated)."""
+    return frozenset(MigrationContext.configure(connection).get_current_heads())
+
+
+def state_of(current: frozenset[str]) -> MigrationState:
+    """current: the newest revision this code ships; behind: older or none (run `twofold
+    migrate`); unknown_revision: one this code does not ship (a newer release migrated it)."""
     if current == _script_heads():
         return "current"
     return "behind" if current <= _script_revisions() else "unknown_revision"
+
+
+def migration_state(engine: Engine) -> MigrationState:
+    with engine.connect() as connection:
+        return state_of(current_heads(connection))
 
 
 def rows_affected(db: Session, statement: Executable) -> int:
