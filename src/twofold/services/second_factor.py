@@ -284,10 +284,11 @@ def consume_totp_step(
     if len(normalized) > MAX_CODE_INPUT or not is_numeric_code(normalized, params.digits):
         raise MalformedCode()
     secret = open_secret(runtime, authenticator, user.id)
+    now = runtime.now()  # one instant: the step checked and, with note_use, the use recorded
     verdict = totp.verify_totp(
         secret,
         normalized,
-        unix_time(runtime.now()),
+        unix_time(now),
         params,
         window=TOTP_WINDOW,
         last_used_step=authenticator.last_used_step,
@@ -303,7 +304,7 @@ def consume_totp_step(
             Authenticator.id == authenticator.id,
             or_(Authenticator.last_used_step.is_(None), Authenticator.last_used_step < step),
         )
-        .values(last_used_step=step, **({"last_used_at": runtime.now()} if note_use else {}))
+        .values(last_used_step=step, **({"last_used_at": now} if note_use else {}))
         .execution_options(synchronize_session=False),
     )
     if consumed != 1:
@@ -311,7 +312,7 @@ def consume_totp_step(
     # Written above: the object learns it without a second UPDATE at the next flush.
     set_committed_value(authenticator, "last_used_step", step)
     if note_use:
-        set_committed_value(authenticator, "last_used_at", runtime.now())
+        set_committed_value(authenticator, "last_used_at", now)
     return step
 
 
