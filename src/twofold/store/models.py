@@ -74,6 +74,16 @@ class Organization(Base):
     # When SMS stopped being allowed: members whose only method is SMS keep it for the
     # organization's grace days from then.
     methods_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Passkeys and security keys (decision 0027): off | second-factor | passwordless.
+    passkeys: Mapped[str] = mapped_column(
+        String(16), default="second-factor", server_default="second-factor"
+    )
+    # Whether members must use a phishing-resistant method (WebAuthn): off | admins | all,
+    # and since when (members then get the organization's grace days to add one).
+    phishing_resistant: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
+    phishing_resistant_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # "Don't ask for a code on this browser for N days" (decision 0028): 0 = off, at most 30.
+    remember_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class User(Base):
@@ -166,6 +176,68 @@ class RecoveryCode(Base):
     code_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebAuthnCredential(Base):
+    """A security key or passkey (decision 0027): only its public key is kept. `sign_count`
+    is the last counter the authenticator reported; a lower one (a cloned key) is refused."""
+
+    __tablename__ = "webauthn_credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The person's own name for it ("YubiKey 5", "This laptop").
+    name: Mapped[str] = mapped_column(String(64))
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE_Key
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[str] = mapped_column(String(200), default="", server_default="")  # a,b
+    aaguid: Mapped[str] = mapped_column(String(36), default="", server_default="")
+    # Backup eligible: a synced passkey (amr "swk"); otherwise bound to the device ("hwk").
+    backup_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
+    backed_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A discoverable (resident) credential that verified its user: usable without a password.
+    discoverable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebAuthnChallenge(Base):
+    """A WebAuthn challenge, kept only as its SHA-256: single use (`used_at`, set by one
+    conditional UPDATE), 5 minutes, and bound to the session that asked for it or, before a
+    session exists (passwordless sign-in), to the digest of a random cookie (`binding_digest`)."""
+
+    __tablename__ = "webauthn_challenges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # register | second_factor | passwordless
+    challenge_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
+    )
+    binding_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RememberedBrowser(Base):
+    """A browser whose person ticked "don't ask for a code on this browser" (decision 0028).
+    Its cookie holds a random token, kept here only as its SHA-256 and replaced on each use.
+    `remembered_at` is the second factor it stands for: it counts for the entered
+    organization's remember_days from then (read at each use), and never past `expires_at`."""
+
+    __tablename__ = "remembered_browsers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    remembered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
 
 
 class AuthSession(Base):
