@@ -6,7 +6,7 @@ from twofold.core.sessions import Method, SessionState, amr_methods, amr_string
 
 
 def test_amr_values_are_the_rfc8176_names() -> None:
-    assert [m.value for m in Method] == ["pwd", "otp", "rcv", "sms"]
+    assert [m.value for m in Method] == ["pwd", "otp", "rcv", "sms", "hwk", "swk", "user"]
 
 
 def test_amr_string_joins_methods_with_spaces_in_order() -> None:
@@ -24,7 +24,7 @@ def test_amr_methods_reads_back_what_amr_string_wrote() -> None:
 
 
 def test_amr_methods_skips_unknown_values_and_extra_spaces() -> None:
-    assert amr_methods("  pwd  hwk otp ") == [Method.PASSWORD, Method.TOTP]
+    assert amr_methods("  pwd  face otp ") == [Method.PASSWORD, Method.TOTP]
     assert amr_methods("") == []
 
 

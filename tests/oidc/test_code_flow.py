@@ -42,7 +42,11 @@ def test_discovery_names_the_issuer_exactly_and_every_endpoint_under_it(
     assert document["end_session_endpoint"] == ISSUER + "/oidc/logout"
     assert document["code_challenge_methods_supported"] == ["S256"]
     assert document["id_token_signing_alg_values_supported"] == ["RS256", "ES256"]
-    assert document["acr_values_supported"] == ["urn:twofold:acr:pwd", "urn:twofold:acr:mfa"]
+    assert document["acr_values_supported"] == [
+        "urn:twofold:acr:pwd",
+        "urn:twofold:acr:mfa",
+        "urn:twofold:acr:phr",
+    ]
     assert document["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",

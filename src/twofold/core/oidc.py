@@ -15,7 +15,9 @@ from twofold.core.sessions import Method
 
 ACR_PASSWORD = "urn:twofold:acr:pwd"  # noqa: S105 - a level name
 ACR_TWO_FACTOR = "urn:twofold:acr:mfa"
-ACR_VALUES = (ACR_PASSWORD, ACR_TWO_FACTOR)
+# Two factors, the second a phishing-resistant one (WebAuthn: bound to this site's origin).
+ACR_PHISHING_RESISTANT = "urn:twofold:acr:phr"
+ACR_VALUES = (ACR_PASSWORD, ACR_TWO_FACTOR, ACR_PHISHING_RESISTANT)
 
 CODE_LIFETIME = timedelta(seconds=60)
 ACCESS_TOKEN_LIFETIME = timedelta(hours=1)
@@ -36,18 +38,24 @@ SCOPES = (SCOPE_OPENID, SCOPE_PROFILE, SCOPE_EMAIL, SCOPE_OFFLINE)
 PROMPT_NONE = "none"
 PROMPT_LOGIN = "login"
 
-_SECOND_FACTORS = {Method.TOTP, Method.RECOVERY_CODE, Method.SMS}
+_PHISHING_RESISTANT = {Method.HARDWARE_KEY, Method.SOFTWARE_KEY}
+_SECOND_FACTORS = {Method.TOTP, Method.RECOVERY_CODE, Method.SMS, *_PHISHING_RESISTANT}
 
 
 def amr_claim(methods: Iterable[Method]) -> list[str]:
     """RFC 8176 values for the methods a session used, in a stable order: `otp` for an
-    authenticator app or a recovery code, `sms` for a texted code, `mfa` with any of them."""
+    authenticator app or a recovery code, `sms` for a texted code, `hwk` / `swk` for a
+    security key or passkey (synced: `swk`), `user` for the device's user verification, and
+    `mfa` with any second factor."""
     used = set(methods)
     values = ["pwd"] if Method.PASSWORD in used else []
     if used & {Method.TOTP, Method.RECOVERY_CODE}:
         values.append("otp")
     if Method.SMS in used:
         values.append("sms")
+    for method in (Method.HARDWARE_KEY, Method.SOFTWARE_KEY, Method.USER_VERIFICATION):
+        if method in used:
+            values.append(method.value)
     if used & _SECOND_FACTORS:
         values.append("mfa")
     return values
@@ -57,7 +65,14 @@ def has_second_factor(methods: Iterable[Method]) -> bool:
     return bool(set(methods) & _SECOND_FACTORS)
 
 
+def is_phishing_resistant(methods: Iterable[Method]) -> bool:
+    return bool(set(methods) & _PHISHING_RESISTANT)
+
+
 def acr_claim(methods: Iterable[Method]) -> str:
+    """The level reached: phr (a WebAuthn second factor) satisfies a request for mfa too."""
+    if is_phishing_resistant(methods):
+        return ACR_PHISHING_RESISTANT
     return ACR_TWO_FACTOR if has_second_factor(methods) else ACR_PASSWORD
 
 

@@ -26,6 +26,11 @@ class Method(StrEnum):
     TOTP = "otp"
     RECOVERY_CODE = "rcv"
     SMS = "sms"  # a code sent by text message
+    # WebAuthn (decision 0027): a device-bound security key or passkey, or a synced passkey
+    # (backup eligible); USER_VERIFICATION is the device's own PIN or biometric (passwordless).
+    HARDWARE_KEY = "hwk"
+    SOFTWARE_KEY = "swk"
+    USER_VERIFICATION = "user"
 
 
 def amr_string(methods: list[Method]) -> str:
