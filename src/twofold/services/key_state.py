@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from twofold.core import words
@@ -26,6 +25,7 @@ from twofold.core.errors import KeysMismatch
 from twofold.crypto.key_file import read_key_file
 from twofold.crypto.keyring import KeyRing, KeyRingError
 from twofold.otp.clock import Clock
+from twofold.store.db import insert_unless_present
 from twofold.store.models import KeyFingerprint, KeyPrimary
 
 log = logging.getLogger("twofold.keys")
@@ -74,14 +74,12 @@ def read_recorded_state(engine: Engine) -> RecordedState:
 
 def record_primary_if_missing(db: Session, keys: KeyRing, now: datetime) -> None:
     """At start-up: a database without a recorded primary adopts this ring's first key, so
-    from then on the order of keys in TWOFOLD_SECRET_KEYS no longer decides what seals."""
+    from then on the order of keys in TWOFOLD_SECRET_KEYS no longer decides what seals.
+    Another server starting at the same moment may record one first: then theirs stays."""
     if db.get(KeyPrimary, 1) is not None:
         return
-    try:
-        with db.begin_nested():
-            db.add(KeyPrimary(id=1, kid=keys.primary_kid, promoted_at=now))
-    except IntegrityError:  # another server starting just now recorded one first
-        pass
+    values = {"id": 1, "kid": keys.primary_kid, "promoted_at": now}
+    insert_unless_present(db, KeyPrimary, values)
 
 
 def check_recorded_primary(db: Session, keys: KeyRing) -> None:

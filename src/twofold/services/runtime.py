@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from twofold.core import words
@@ -28,6 +27,7 @@ from twofold.services.key_state import (
 from twofold.services.rate_limits import RequestLimits
 from twofold.settings import Settings
 from twofold.store.db import (
+    insert_unless_present,
     make_engine,
     make_session_factory,
     migrate,
@@ -304,10 +304,9 @@ def check_key_fingerprints(db: Session, keys: KeyRing, now: datetime) -> None:
     for kid, fingerprint in current.items():
         if kid in stored:
             continue
-        try:
-            with db.begin_nested():
-                db.add(KeyFingerprint(kid=kid, fingerprint=fingerprint, created_at=now))
-        except IntegrityError:  # another process starting just now recorded this kid first
+        values = {"kid": kid, "fingerprint": fingerprint, "created_at": now}
+        if not insert_unless_present(db, KeyFingerprint, values):
+            # another process starting just now recorded this kid first
             theirs = db.scalar(select(KeyFingerprint.fingerprint).where(KeyFingerprint.kid == kid))
             if theirs != fingerprint:
                 raise KeysMismatch(words.KEY_RECORDED_CONCURRENTLY(kid=kid)) from None

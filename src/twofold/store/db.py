@@ -14,6 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -243,6 +244,14 @@ def rows_affected(db: Session, statement: Executable) -> int:
     """Run an UPDATE/DELETE and return its row count: the single-use decision."""
     result = cast("CursorResult[Any]", db.execute(statement))
     return int(result.rowcount or 0)
+
+
+def insert_unless_present(db: Session, model: type[Any], values: dict[str, Any]) -> bool:
+    """INSERT the row unless one with its key exists (ON CONFLICT DO NOTHING, on SQLite and
+    PostgreSQL): True when this call inserted it. Two processes doing it at once both go on,
+    without the savepoint an IntegrityError would need."""
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return rows_affected(db, insert(model).values(**values).on_conflict_do_nothing()) == 1
 
 
 def end_reading(db: Session) -> None:
