@@ -239,6 +239,33 @@ def _key_requirement(
 
 
 @dataclass(frozen=True)
+class KeyStanding:
+    """One member's security key as the organization's phishing-resistant rule sees it."""
+
+    has_security_key: bool
+    required: bool
+    grace_ends_at: datetime | None
+
+
+def key_standing(
+    db: Session, runtime: Runtime, organization: Organization, user: User
+) -> KeyStanding:
+    membership = db.scalar(
+        select(Membership).where(
+            Membership.organization_id == organization.id, Membership.user_id == user.id
+        )
+    )
+    if membership is None:
+        return KeyStanding(users.has_security_key(db, user.id), False, None)
+    found = _key_requirement(organization, membership.role, membership.created_at, runtime.now())
+    return KeyStanding(
+        has_security_key=users.has_security_key(db, user.id),
+        required=found["security_key_required"],
+        grace_ends_at=found["key_grace_ends_at"],
+    )
+
+
+@dataclass(frozen=True)
 class Adoption:
     members: int
     with_two_factor: int
