@@ -126,7 +126,7 @@ def test_remember_days_from_0_to_30_are_accepted(value: str | int, days: int) ->
     assert parse_remember_days(value) == days
 
 
-@pytest.mark.parametrize("value", ["31", "-1", "1.5", "", "ten", "99999", -3, 365])
+@pytest.mark.parametrize("value", ["31", "-1", "1.5", "", "ten", "99999", "²", "٣", -3, 365])
 def test_remember_days_outside_0_to_30_are_refused(value: str | int) -> None:
     with pytest.raises(InvalidInput) as refused:
         parse_remember_days(value)

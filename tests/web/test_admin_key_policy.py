@@ -446,3 +446,14 @@ def test_the_requirement_for_admins_leaves_members_alone(
     set_keys(runtime, phishing_resistant="admins", phishing_resistant_since=clock.now())
     sign_in(client, staff["bob"], clock)  # a member with a key, by code: fine
     assert client.get("/account/security").status_code == 200
+
+
+@pytest.mark.parametrize("days", ["²", "٣"])
+def test_a_grace_period_in_other_digits_is_refused_not_a_500(
+    as_boss: TestClient, runtime: Runtime, days: str
+) -> None:
+    before = snapshot(runtime)
+    response = post_policy(as_boss, grace_days=days, confirm=True)
+    assert response.status_code == 400
+    assert "The grace period is a whole number of days." in text_of(response)
+    assert snapshot(runtime) == before

@@ -106,7 +106,7 @@ def parse_remember_days(value: str | int) -> int:
     """Days a browser may be remembered for a second factor: a whole number from 0 (off)
     to MAX_REMEMBER_DAYS."""
     text = str(value).strip()
-    if not text.isdigit() or len(text) > 4 or int(text) > MAX_REMEMBER_DAYS:
+    if not (text.isascii() and text.isdigit()) or len(text) > 4 or int(text) > MAX_REMEMBER_DAYS:
         raise InvalidInput("remember_days", words.REMEMBER_DAYS_RANGE(max_days=MAX_REMEMBER_DAYS))
     return int(text)
 

@@ -131,7 +131,7 @@ def policy_submit(
         TwoFactorPolicy, int, frozenset[str] | None, KeyChoice, organizations.PolicyEffect
     ]:
         policy = parse_policy(two_factor)
-        if not grace_days.strip().isdigit():
+        if not (grace_days.strip().isascii() and grace_days.strip().isdigit()):  # not "²"
             raise InvalidInput("grace_days", words.GRACE_DAYS_WHOLE_NUMBER)
         days = int(grace_days.strip())
         allowed = parse_methods(asked) if asked is not None else None
