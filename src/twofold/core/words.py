@@ -1074,3 +1074,22 @@ SMS_ANOTHER_METHOD_OWED = Msg(
 SMS_CHANGE_CODE_SENT = Msg(
     "We texted a code to your phone. Enter it below with your password; it works for 5 minutes."
 )
+
+# --- Organization passkey policies (issue 14, decision 0029) ---------------------------------
+PASSKEYS_CHOICES = Msg("Passkeys must be one of: off, second-factor, passwordless.")
+PHISHING_RESISTANT_CHOICES = Msg("Phishing-resistant must be one of: off, admins, all.")
+REMEMBER_DAYS_RANGE = Msg(
+    "Remember-this-browser days are a whole number from 0 (off) to {max_days}."
+)
+PHISHING_RESISTANT_NEEDS_PASSKEYS = Msg(
+    "Security keys and passkeys cannot be required while they are turned off: allow them "
+    "(second-factor or passwordless) or set phishing-resistant to off."
+)
+OIDC_SECURITY_KEY_UNAVAILABLE = Msg(
+    "A security key or passkey is required, but none is registered and the person's "
+    "organization does not offer them."
+)
+FORWARD_SECURITY_KEY_UNAVAILABLE = Msg(
+    "This address requires a security key or passkey, and your organization does not offer "
+    "them. Ask an administrator of your organization."
+)

@@ -27,7 +27,9 @@ from twofold.services.oidc_tokens import ClientCredentials
 from twofold.services.sign_in_steps import Step
 from twofold.store.models import OidcClient, User
 from twofold.web.deps import (
+    ADD_PASSKEY_PAGE,
     CODE_PAGE,
+    PASSKEY_PAGE,
     SETUP_PAGE,
     ClientDep,
     DbDep,
@@ -234,8 +236,12 @@ def _proceed(
         assert session is not None
         url = oidc_flow.issue_code(db, runtime, client, auth_request, session)
         return _onward(request, client, url, after_form)
-    if step is Step.TWO_FACTOR_UNAVAILABLE:
-        denial = oidc_flow.TWO_FACTOR_UNAVAILABLE
+    if step in (Step.TWO_FACTOR_UNAVAILABLE, Step.SECURITY_KEY_UNAVAILABLE):
+        denial = (
+            oidc_flow.TWO_FACTOR_UNAVAILABLE
+            if step is Step.TWO_FACTOR_UNAVAILABLE
+            else oidc_flow.SECURITY_KEY_UNAVAILABLE
+        )
         url = oidc_flow.refuse(db, runtime, client, auth_request, denial, session, client_info)
         return _onward(request, client, url, after_form)
     if oidc.PROMPT_NONE in (auth_request.prompt or "").split():
@@ -261,6 +267,8 @@ def _proceed(
         Step.SIGN_IN: SIGN_IN_AGAIN,
         Step.SECOND_FACTOR: CODE_PAGE,
         Step.ENROLL: SETUP_PAGE,
+        Step.SECURITY_KEY: PASSKEY_PAGE,
+        Step.ADD_SECURITY_KEY: ADD_PASSKEY_PAGE,
     }[step]
     onward = redirect(target)
     pending.store(request, onward, auth_request)

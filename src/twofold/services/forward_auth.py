@@ -23,6 +23,7 @@ from twofold.services.transactions import use_case
 from twofold.store.models import AuthSession, Organization, User
 
 REQUIRE_MFA = "mfa"
+REQUIRE_PHR = "phr"  # a security key or passkey (WebAuthn), decision 0029
 # A sign-in started at /login?rd=… must be finished within this time.
 PENDING_LIFETIME = timedelta(minutes=30)
 _MAX_SLUG = 64
@@ -37,18 +38,21 @@ class Verdict(StrEnum):
 @dataclass(frozen=True)
 class Demand:
     """What the proxy (or the sign-in link) asked: an organization's slug (None: the current
-    one) and whether a second factor is required even where the policy is optional."""
+    one), whether a second factor is required even where the policy is optional, and
+    whether it must be a security key or passkey (`require=phr`)."""
 
     organization: str | None
     require_mfa: bool
+    require_phr: bool = False
 
     @classmethod
     def from_query(cls, org: str, require: str) -> Demand:
-        """Never raises: an unknown `require` value asks for the most (mfa), since a proxy
-        that asks for something Twofold does not know must not get less."""
+        """Never raises: any `require` value asks for a second factor (an unknown one too,
+        since a proxy that asks for something Twofold does not know must not get less);
+        `phr` asks for a security key or passkey as well (which implies a second factor)."""
         slug = org.strip().lower()[: _MAX_SLUG + 1] or None
         wanted = {part.strip().lower() for part in require.split(",") if part.strip()}
-        return cls(organization=slug, require_mfa=bool(wanted))
+        return cls(organization=slug, require_mfa=bool(wanted), require_phr=REQUIRE_PHR in wanted)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,9 @@ _VERDICTS = {
     Step.ENROLL: Verdict.SIGN_IN,
     Step.NOT_A_MEMBER: Verdict.FORBIDDEN,
     Step.TWO_FACTOR_UNAVAILABLE: Verdict.FORBIDDEN,
+    Step.SECURITY_KEY: Verdict.SIGN_IN,
+    Step.ADD_SECURITY_KEY: Verdict.SIGN_IN,
+    Step.SECURITY_KEY_UNAVAILABLE: Verdict.FORBIDDEN,
 }
 
 
@@ -117,6 +124,7 @@ def check(
         session,
         organization_id=organization_id,
         two_factor_required=demand.require_mfa,
+        phishing_resistant_required=demand.require_phr,
         make_current=make_current,
     )
     verdict = _VERDICTS[step]
@@ -146,10 +154,11 @@ class PendingSignIn:
     organization: str | None
     require_mfa: bool
     started_at: int  # Unix time
+    require_phr: bool = False  # absent from cookies sealed before decision 0029
 
     @property
     def demand(self) -> Demand:
-        return Demand(self.organization, self.require_mfa)
+        return Demand(self.organization, self.require_mfa, self.require_phr)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -29,6 +29,7 @@ from twofold.store.models import (
     RecoveryCode,
     SmsChallenge,
     User,
+    WebAuthnCredential,
 )
 
 REENROLL_PURPOSE = "reenroll"
@@ -112,6 +113,8 @@ def reset_two_factor(
     db.execute(delete(SmsChallenge).where(SmsChallenge.user_id == target.id))
     db.execute(delete(Authenticator).where(Authenticator.user_id == target.id))
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == target.id))
+    # Security keys and passkeys too: a lost key is recovered this way (decision 0029).
+    db.execute(delete(WebAuthnCredential).where(WebAuthnCredential.user_id == target.id))
     crash_point("reset.after_delete", db)
     users.clear_code_failures(target)
     target.two_factor_reset_at = now
@@ -151,7 +154,11 @@ def reset_refusal(db: Session, target: User) -> Text | None:
     """None if `target` has something to reset: 2FA on, or a reset still waiting for them
     (a new reset sends a new link, e.g. when the first one expired). Resetting someone
     without 2FA would lock them out of everything until they used the link, for nothing."""
-    if users.has_two_factor(db, target.id) or target.two_factor_reset_at is not None:
+    if (
+        users.has_two_factor(db, target.id)
+        or users.has_security_key(db, target.id)
+        or target.two_factor_reset_at is not None
+    ):
         return None
     return words.NOTHING_TO_RESET(login=target.login)
 

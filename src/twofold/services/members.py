@@ -12,7 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from twofold.core import words
 from twofold.core.errors import InvalidInput
-from twofold.core.policy import MembershipView, Role, TwoFactorPolicy
+from twofold.core.policy import MembershipView, PhishingResistantPolicy, Role, TwoFactorPolicy
 from twofold.services import users
 from twofold.services.runtime import Runtime
 from twofold.store.models import (
@@ -21,11 +21,12 @@ from twofold.store.models import (
     Organization,
     RecoveryCode,
     User,
+    WebAuthnCredential,
 )
 
 PER_PAGE = 50
 SORTS = {"login", "email", "role", "last_sign_in", "two_factor"}
-STATUSES = {"", "enabled", "not_enabled", "locked"}
+STATUSES = {"", "enabled", "not_enabled", "locked", "security_key", "no_security_key"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class MemberRow:
     locked: bool
     last_sign_in_at: datetime | None
     grace_ends_at: datetime | None = None  # may still put off setting up 2FA until then
+    # A security key or passkey registered: meets a phishing-resistant requirement.
+    has_security_key: bool = False
+    security_key_required: bool = False  # the organization requires one of this member
+    key_grace_ends_at: datetime | None = None  # may still put off adding one until then
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,11 @@ def _has_2fa(user_id: InstrumentedAttribute[int] = Membership.user_id) -> Exists
     return users.users_with_two_factor().where(Authenticator.user_id == user_id).exists()
 
 
+def _has_security_key(user_id: InstrumentedAttribute[int] = Membership.user_id) -> Exists:
+    """A WebAuthn credential exists for the member (correlated as `_has_2fa`)."""
+    return users.users_with_security_key().where(WebAuthnCredential.user_id == user_id).exists()
+
+
 def _member_conditions(*, search: str, status: str, now: datetime) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     needle = search.strip().lower()[:100]
@@ -69,6 +79,10 @@ def _member_conditions(*, search: str, status: str, now: datetime) -> list[Colum
         conditions.append(~_has_2fa())
     elif status == "locked":
         conditions.append(users.code_locked_sql(now))
+    elif status == "security_key":
+        conditions.append(_has_security_key())
+    elif status == "no_security_key":
+        conditions.append(~_has_security_key())
     return conditions
 
 
@@ -143,6 +157,9 @@ def list_members(
     }
     rows = [loaded[user_id] for user_id in ids if user_id in loaded]
     with_2fa = set(db.scalars(users.users_with_two_factor().where(Authenticator.user_id.in_(ids))))
+    with_key = set(
+        db.scalars(users.users_with_security_key().where(WebAuthnCredential.user_id.in_(ids)))
+    )
     codes_left = dict(
         db.execute(
             select(RecoveryCode.user_id, func.count(RecoveryCode.id))
@@ -164,6 +181,8 @@ def list_members(
                 locked=users.is_code_locked(user, now),
                 last_sign_in_at=user.last_sign_in_at,
                 grace_ends_at=_grace_end(organization, role, joined_at, now),
+                has_security_key=user.id in with_key,
+                **_key_requirement(organization, role, joined_at, now),
             )
             for user, role, joined_at in rows
         ],
@@ -189,6 +208,61 @@ def _grace_end(
         grace_days=organization.grace_days,
     ).grace_ends_at()
     return end if end is not None and end > now else None
+
+
+def _view(organization: Organization, role: str, joined_at: datetime) -> MembershipView:
+    return MembershipView(
+        organization_id=organization.id,
+        slug=organization.slug,
+        name=organization.name,
+        role=Role(role),
+        joined_at=joined_at,
+        policy=TwoFactorPolicy(organization.two_factor_policy),
+        required_since=organization.required_since,
+        grace_days=organization.grace_days,
+        phishing_resistant=PhishingResistantPolicy(organization.phishing_resistant),
+        phishing_resistant_since=organization.phishing_resistant_since,
+    )
+
+
+def _key_requirement(
+    organization: Organization, role: str, joined_at: datetime, now: datetime
+) -> dict[str, Any]:
+    """Whether the organization requires a security key of the member, and their grace end
+    while it lies ahead, by the rule that decides their access (core.policy)."""
+    view = _view(organization, role, joined_at)
+    end = view.key_grace_ends_at()
+    return {
+        "security_key_required": view.requires_security_key,
+        "key_grace_ends_at": end if end is not None and end > now else None,
+    }
+
+
+@dataclass(frozen=True)
+class KeyStanding:
+    """One member's security key as the organization's phishing-resistant rule sees it."""
+
+    has_security_key: bool
+    required: bool
+    grace_ends_at: datetime | None
+
+
+def key_standing(
+    db: Session, runtime: Runtime, organization: Organization, user: User
+) -> KeyStanding:
+    membership = db.scalar(
+        select(Membership).where(
+            Membership.organization_id == organization.id, Membership.user_id == user.id
+        )
+    )
+    if membership is None:
+        return KeyStanding(users.has_security_key(db, user.id), False, None)
+    found = _key_requirement(organization, membership.role, membership.created_at, runtime.now())
+    return KeyStanding(
+        has_security_key=users.has_security_key(db, user.id),
+        required=found["security_key_required"],
+        grace_ends_at=found["key_grace_ends_at"],
+    )
 
 
 @dataclass(frozen=True)

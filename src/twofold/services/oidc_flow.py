@@ -69,7 +69,14 @@ class AuthorizationRequest:
 
     @property
     def wants_two_factor(self) -> bool:
-        return oidc.ACR_TWO_FACTOR in (self.acr_values or "").split()
+        """acr_values asks for a second factor: mfa, or phr (which implies one)."""
+        asked = (self.acr_values or "").split()
+        return oidc.ACR_TWO_FACTOR in asked or self.wants_phishing_resistant
+
+    @property
+    def wants_phishing_resistant(self) -> bool:
+        """acr_values asks for a security key or passkey (WebAuthn): acr phr."""
+        return oidc.ACR_PHISHING_RESISTANT in (self.acr_values or "").split()
 
     def freshness(self) -> oidc.FreshnessDemand:
         return oidc.FreshnessDemand(
@@ -214,6 +221,7 @@ def next_step(
         session,
         organization_id=client.organization_id,
         two_factor_required=requires_two_factor(client, request),
+        phishing_resistant_required=request.wants_phishing_resistant,
         make_current=True,
         needs_fresh_sign_in=lambda s: oidc.needs_fresh_sign_in(
             session_auth_time(s), request.freshness(), runtime.now()
@@ -238,6 +246,9 @@ TWO_FACTOR_DECLINED = Denial(
 TWO_FACTOR_UNAVAILABLE = Denial(
     "access_denied", words.OIDC_TWO_FACTOR_UNAVAILABLE, "two_factor_unavailable"
 )  # required, and the person's organization offers none
+SECURITY_KEY_UNAVAILABLE = Denial(
+    "access_denied", words.OIDC_SECURITY_KEY_UNAVAILABLE, "security_key_unavailable"
+)  # acr phr asked, the person has no security key, and the organization offers none
 LOGIN_REQUIRED = Denial("login_required", words.OIDC_LOGIN_REQUIRED, "login_required")
 INTERACTION_REQUIRED = Denial(
     "interaction_required", words.OIDC_INTERACTION_REQUIRED, "interaction_required"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.orm import Session
@@ -12,24 +13,34 @@ from sqlalchemy.orm import Session
 from twofold.core import words
 from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
+from twofold.core.oidc import is_phishing_resistant
 from twofold.core.policy import (
     Access,
     MembershipView,
     MethodKind,
+    PasskeyPolicy,
+    PhishingResistantPolicy,
     Role,
     TwoFactorPolicy,
     access_for,
+    check_key_settings,
     grace_end,
+    key_grace_end,
     methods_text,
+    parse_remember_days,
+    phishing_resistant_since_after,
     stored_methods,
 )
+from twofold.core.sessions import amr_methods
 from twofold.core.words import Words
 from twofold.services import audit, oidc_grants, sessions
 from twofold.services.runtime import ClientInfo, Runtime, outbox_refused_in_production
 from twofold.services.transactions import use_case
 from twofold.services.users import (
+    has_security_key,
     mark_credentials_changed_of,
     method_kinds,
+    users_with_security_key,
     users_with_two_factor,
 )
 from twofold.store.db import rows_affected
@@ -131,6 +142,21 @@ class PolicyEffect:
     # keep it (None: they must add an app at once). None when SMS is not being turned off.
     members_with_sms_only: int | None = None
     sms_grace_ends_at: datetime | None = None
+    # Security keys and passkeys (decision 0029): each setting before -> after.
+    passkeys_before: str = PasskeyPolicy.SECOND_FACTOR.value
+    passkeys_after: str = PasskeyPolicy.SECOND_FACTOR.value
+    phishing_resistant_before: str = PhishingResistantPolicy.OFF.value
+    phishing_resistant_after: str = PhishingResistantPolicy.OFF.value
+    remember_days_before: int = 0
+    remember_days_after: int = 0
+    # Members with a security key or passkey registered.
+    members_with_key: int = 0
+    # With a phishing-resistant requirement after the change: the members it covers, those
+    # of them without a key yet, and until when the ones already here may add one (None:
+    # at once).
+    members_requiring_key: int = 0
+    requiring_key_without_one: int = 0
+    key_grace_ends_at: datetime | None = None
 
 
 def members_without_2fa(db: Session, organization_id: int) -> int:
@@ -143,6 +169,59 @@ def members_without_2fa(db: Session, organization_id: int) -> int:
         )
         or 0
     )
+
+
+def members_with_security_key(
+    db: Session, organization_id: int, *, admins_only: bool = False
+) -> int:
+    """Members (or its admins) with a security key or passkey."""
+    conditions = [
+        Membership.organization_id == organization_id,
+        Membership.user_id.in_(users_with_security_key()),
+    ]
+    if admins_only:
+        conditions.append(Membership.role == Role.ADMIN.value)
+    return int(db.scalar(select(func.count(Membership.id)).where(*conditions)) or 0)
+
+
+def admin_count(db: Session, organization_id: int) -> int:
+    return int(
+        db.scalar(
+            select(func.count(Membership.id)).where(
+                Membership.organization_id == organization_id,
+                Membership.role == Role.ADMIN.value,
+            )
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class KeySettings:
+    """An organization's security-key settings after a change (None in a request: unchanged)."""
+
+    passkeys: PasskeyPolicy
+    phishing_resistant: PhishingResistantPolicy
+    remember_days: int
+
+
+def _key_settings_after(
+    organization: Organization,
+    passkeys: PasskeyPolicy | None,
+    phishing_resistant: PhishingResistantPolicy | None,
+    remember_days: int | None,
+) -> KeySettings:
+    """The settings a change would leave, checked as a whole by core.policy's rules."""
+    after = KeySettings(
+        passkeys=passkeys or PasskeyPolicy(organization.passkeys),
+        phishing_resistant=phishing_resistant
+        or PhishingResistantPolicy(organization.phishing_resistant),
+        remember_days=parse_remember_days(
+            organization.remember_days if remember_days is None else remember_days
+        ),
+    )
+    check_key_settings(after.passkeys, after.phishing_resistant)
+    return after
 
 
 def _check_grace_days(grace_days: int | None) -> None:
@@ -167,11 +246,15 @@ def preview_policy(
     two_factor: TwoFactorPolicy,
     grace_days: int | None,
     methods: frozenset[str] | None = None,
+    passkeys: PasskeyPolicy | None = None,
+    phishing_resistant: PhishingResistantPolicy | None = None,
+    remember_days: int | None = None,
 ) -> PolicyEffect:
     """What `set_policy` with the same arguments would do; refuses what it would refuse."""
     _check_grace_days(grace_days)
     if methods is not None:
         check_methods_allowed(runtime, methods)
+    keys = _key_settings_after(organization, passkeys, phishing_resistant, remember_days)
     now = runtime.now()
     since = _required_since_after(organization, two_factor, now)
     days = organization.grace_days if grace_days is None else grace_days
@@ -190,7 +273,40 @@ def preview_policy(
         methods_after=methods_text(after),
         members_with_sms_only=sms_only,
         sms_grace_ends_at=sms_grace,
+        **_key_effect(db, organization, keys, days, now),
     )
+
+
+def _key_effect(
+    db: Session, organization: Organization, keys: KeySettings, grace_days: int, now: datetime
+) -> dict[str, Any]:
+    """The security-key part of a preview: the settings before and after, and whom a
+    phishing-resistant requirement covers (how many have no key yet, and their grace)."""
+    before = PhishingResistantPolicy(organization.phishing_resistant)
+    after = keys.phishing_resistant
+    since = phishing_resistant_since_after(
+        before, after, organization.phishing_resistant_since, now
+    )
+    admins_only = after is PhishingResistantPolicy.ADMINS
+    covered = 0
+    with_key = 0
+    if after is not PhishingResistantPolicy.OFF:
+        covered = (
+            admin_count(db, organization.id) if admins_only else member_count(db, organization.id)
+        )
+        with_key = members_with_security_key(db, organization.id, admins_only=admins_only)
+    return {
+        "passkeys_before": organization.passkeys,
+        "passkeys_after": keys.passkeys.value,
+        "phishing_resistant_before": before.value,
+        "phishing_resistant_after": after.value,
+        "remember_days_before": organization.remember_days,
+        "remember_days_after": keys.remember_days,
+        "members_with_key": members_with_security_key(db, organization.id),
+        "members_requiring_key": covered,
+        "requiring_key_without_one": covered - with_key,
+        "key_grace_ends_at": key_grace_end(after, since, grace_days),
+    }
 
 
 def allows_sms(organization: Organization) -> bool:
@@ -259,6 +375,9 @@ def set_policy(
     grace_days: int | None,
     sign_out_everyone: bool,
     methods: frozenset[str] | None = None,
+    passkeys: PasskeyPolicy | None = None,
+    phishing_resistant: PhishingResistantPolicy | None = None,
+    remember_days: int | None = None,
     actor_id: int | None = None,
     client: ClientInfo | None = None,
     keep_session_id: int | None = None,
@@ -266,11 +385,38 @@ def set_policy(
     """Apply a policy; returns how many sessions were ended. The grace period counts from
     when `required` was switched on, so changing it takes effect at once for everyone.
     `methods`: the second factors allowed (None: unchanged); when SMS stops being allowed,
-    members whose only method it is keep it for the grace days from now."""
+    members whose only method it is keep it for the grace days from now. `passkeys`,
+    `phishing_resistant`, `remember_days` (None: unchanged): decision 0029; the grace for
+    adding a security key counts from when the requirement was switched on or widened."""
     _check_grace_days(grace_days)
     if methods is not None:
         check_methods_allowed(runtime, methods)
+    keys = _key_settings_after(organization, passkeys, phishing_resistant, remember_days)
     now = runtime.now()
+    keys_before = {
+        "passkeys": organization.passkeys,
+        "phishing_resistant": organization.phishing_resistant,
+        "remember_days": str(organization.remember_days),
+    }
+    organization.phishing_resistant_since = phishing_resistant_since_after(
+        PhishingResistantPolicy(organization.phishing_resistant),
+        keys.phishing_resistant,
+        organization.phishing_resistant_since,
+        now,
+    )
+    organization.passkeys = keys.passkeys.value
+    organization.phishing_resistant = keys.phishing_resistant.value
+    organization.remember_days = keys.remember_days
+    keys_after = {
+        "passkeys": organization.passkeys,
+        "phishing_resistant": organization.phishing_resistant,
+        "remember_days": str(organization.remember_days),
+    }
+    keys_change: dict[str, str] = {}
+    for name, value in keys_before.items():
+        if value != keys_after[name]:
+            keys_change[f"{name}_before"] = value
+            keys_change[f"{name}_after"] = keys_after[name]
     before = (organization.two_factor_policy, organization.grace_days)
     methods_before = organization.allowed_methods
     organization.required_since = _required_since_after(organization, two_factor, now)
@@ -299,6 +445,7 @@ def set_policy(
         before=f"{before[0]} (grace {before[1]} days)",
         after=f"{organization.two_factor_policy} (grace {organization.grace_days} days)",
         **methods_change,  # type: ignore[arg-type]  # str values only, never the named ones
+        **keys_change,  # type: ignore[arg-type]  # the same
     )
     ended = 0
     if sign_out_everyone:
@@ -435,6 +582,9 @@ def membership_views(db: Session, user: User) -> list[MembershipView]:
             grace_days=organization.grace_days,
             allowed_methods=stored_methods(organization.allowed_methods),
             methods_changed_at=organization.methods_changed_at,
+            phishing_resistant=PhishingResistantPolicy(organization.phishing_resistant),
+            phishing_resistant_since=organization.phishing_resistant_since,
+            passkeys=PasskeyPolicy(organization.passkeys),
         )
         for membership, organization in rows
     ]
@@ -448,6 +598,7 @@ class Standing:
     current: MembershipView | None
     access: Access
     has_two_factor: bool
+    has_security_key: bool = False
 
 
 def standing(
@@ -469,6 +620,7 @@ def standing(
         sessions.update_session_row(db, session, organization_id=current.organization_id)
     kinds = method_kinds(db, user.id)
     two_factor = bool(kinds)
+    key = has_security_key(db, user.id)
     access = access_for(
         has_two_factor=two_factor,
         is_superadmin=user.is_superadmin,
@@ -479,8 +631,16 @@ def standing(
         now=runtime.now(),
         reset_pending=user.two_factor_reset_at is not None and not two_factor,
         method_kinds=kinds,
+        has_security_key=key,
+        session_phishing_resistant=is_phishing_resistant(amr_methods(session.amr)),
     )
-    return Standing(memberships=views, current=current, access=access, has_two_factor=two_factor)
+    return Standing(
+        memberships=views,
+        current=current,
+        access=access,
+        has_two_factor=two_factor,
+        has_security_key=key,
+    )
 
 
 @use_case

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from twofold.core import oidc
-from twofold.core.policy import Demand, two_factor_offered
+from twofold.core.policy import Demand, security_keys_offered, two_factor_offered
 from twofold.core.sessions import SessionState, amr_methods
 from twofold.services import organizations, sessions
 from twofold.services.runtime import Runtime
@@ -32,6 +32,11 @@ class Step(StrEnum):
     # 2FA is required but cannot be set up (every organization of the person has it off):
     # the application is refused at once, rather than the person sent to a dead end.
     TWO_FACTOR_UNAVAILABLE = "two_factor_unavailable"
+    # Phishing resistance (decision 0029), asked by the organization or the application:
+    SECURITY_KEY = "security_key"  # the passkey prompt: this session used no security key
+    ADD_SECURITY_KEY = "add_security_key"  # the person has none: add one
+    # Required, the person has none, and the organization does not offer them: refused.
+    SECURITY_KEY_UNAVAILABLE = "security_key_unavailable"
     ISSUE = "issue"  # nothing: answer the application
 
 
@@ -55,6 +60,7 @@ def step_for(
     two_factor_required: bool,
     make_current: bool,
     needs_fresh_sign_in: Callable[[AuthSession], bool] | None = None,
+    phishing_resistant_required: bool = False,
 ) -> Step:
     """What the person in `session` must still do for an application of `organization_id`
     (None: whichever organization is current). With `make_current`, that organization
@@ -78,9 +84,17 @@ def step_for(
     )
     demand = standing.access.demand
     if demand is Demand.VERIFY:
-        return Step.SECOND_FACTOR
+        return Step.SECURITY_KEY if standing.access.security_key else Step.SECOND_FACTOR
     if demand is Demand.ENROLL:
-        return Step.ENROLL
+        return Step.ADD_SECURITY_KEY if standing.access.security_key else Step.ENROLL
+    if phishing_resistant_required and not oidc.is_phishing_resistant(amr_methods(session.amr)):
+        # The application asks for a security key (acr phr): used in this session, else
+        # added first where the organization offers them.
+        if standing.has_security_key:
+            return Step.SECURITY_KEY
+        if not security_keys_offered(standing.current):
+            return Step.SECURITY_KEY_UNAVAILABLE
+        return Step.ADD_SECURITY_KEY
     if two_factor_required and not oidc.has_second_factor(amr_methods(session.amr)):
         # With 2FA on, a new sign-in asks for the code; without, it must be set up first,
         # if the setup page offers it (the same test as that page's).

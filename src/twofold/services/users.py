@@ -29,6 +29,7 @@ from twofold.store.models import (
     Organization,
     RecoveryCode,
     User,
+    WebAuthnCredential,
 )
 
 DEFAULT_ORGANIZATION = "default"
@@ -114,6 +115,19 @@ def users_with_two_factor() -> Select[int]:
     """The ids of the people with 2FA on (narrow it further with .where). Selecting user_id
     alone lets the (user_id, confirmed_at) index answer on its own."""
     return select(Authenticator.user_id).where(two_factor_is_on())
+
+
+def users_with_security_key() -> Select[int]:
+    """The ids of the people with a security key or passkey (a WebAuthn credential): those
+    who meet an organization's phishing-resistant requirement (decision 0029)."""
+    return select(WebAuthnCredential.user_id)
+
+
+def has_security_key(db: Session, user_id: int) -> bool:
+    found = db.scalar(
+        users_with_security_key().where(WebAuthnCredential.user_id == user_id).limit(1)
+    )
+    return found is not None
 
 
 def confirmed_authenticator(db: Session, user_id: int) -> Authenticator | None:

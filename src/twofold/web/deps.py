@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from twofold.core.policy import Demand
+from twofold.core.policy import Access, Demand
 from twofold.core.sessions import SessionState
 from twofold.otp.clock import unix_time
 from twofold.services import organizations, sessions
@@ -99,6 +99,20 @@ OptionalSession = Annotated[AuthSession | None, Depends(get_optional_session)]
 
 SETUP_PAGE = "/account/security/setup"
 CODE_PAGE = "/login/code"
+# Security keys and passkeys (decision 0027): the prompt, and adding one (decision 0029:
+# where an organization's phishing-resistant requirement sends people).
+PASSKEY_PAGE = "/login/passkey"
+ADD_PASSKEY_PAGE = "/account/security/passkeys/new"
+
+
+def verify_page(access: Access) -> str:
+    """Where a VERIFY demand is answered: the passkey prompt when a code cannot answer it."""
+    return PASSKEY_PAGE if access.security_key else CODE_PAGE
+
+
+def enroll_page(access: Access) -> str:
+    """Where an ENROLL (or GRACE) demand is met: adding a security key, or setting up 2FA."""
+    return ADD_PASSKEY_PAGE if access.security_key else SETUP_PAGE
 
 
 def _standing(
@@ -126,6 +140,8 @@ def get_challenge_session(
         _user, standing = _standing(request, db, runtime, session)
         if standing.access.demand is not Demand.VERIFY:
             raise Redirect("/account/security")
+        if standing.access.security_key:  # a code does not answer it
+            raise Redirect(PASSKEY_PAGE)
     return session
 
 
@@ -149,7 +165,7 @@ def get_enrolling_user(
     """Signed in, perhaps obliged to set up 2FA first: may reach the setup pages."""
     user, standing = _standing(request, db, runtime, session)
     if standing.access.demand is Demand.VERIFY:
-        raise Redirect(CODE_PAGE)
+        raise Redirect(verify_page(standing.access))
     return user
 
 
@@ -162,9 +178,9 @@ def get_current_user(
     """Signed in with everything the current organization demands."""
     user, standing = _standing(request, db, runtime, session)
     if standing.access.demand is Demand.VERIFY:
-        raise Redirect(CODE_PAGE)
+        raise Redirect(verify_page(standing.access))
     if standing.access.demand is Demand.ENROLL:
-        raise Redirect(SETUP_PAGE)
+        raise Redirect(enroll_page(standing.access))
     return user
 
 

@@ -24,12 +24,13 @@ from twofold.store.models import AuthSession, User
 from twofold.web import forward_pending
 from twofold.web.deps import (
     CODE_PAGE,
-    SETUP_PAGE,
     ClientDep,
     DbDep,
     OptionalSession,
     PendingSession,
     RuntimeDep,
+    enroll_page,
+    verify_page,
 )
 from twofold.web.errors import message_for
 from twofold.web.forms import Refused, submit
@@ -64,11 +65,11 @@ def landing_page(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> str:
     user = db.get(User, session.user_id)
     if user is None:
         return "/login"
-    demand = organizations.standing(db, runtime, user, session).access.demand
-    if demand is Demand.VERIFY:
-        return CODE_PAGE
-    if demand in (Demand.ENROLL, Demand.GRACE):
-        return SETUP_PAGE
+    access = organizations.standing(db, runtime, user, session).access
+    if access.demand is Demand.VERIFY:
+        return verify_page(access)
+    if access.demand in (Demand.ENROLL, Demand.GRACE):
+        return enroll_page(access)
     return AFTER_SIGN_IN
 
 

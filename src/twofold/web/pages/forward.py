@@ -22,7 +22,9 @@ from twofold.store.db import end_reading
 from twofold.store.models import AuthSession
 from twofold.web import forward_pending
 from twofold.web.deps import (
+    ADD_PASSKEY_PAGE,
     CODE_PAGE,
+    PASSKEY_PAGE,
     SETUP_PAGE,
     ClientDep,
     DbDep,
@@ -88,11 +90,10 @@ def _header_value(value: str) -> str:
 
 def _refusal_page(request: Request, step: Step) -> Response:
     """A short page, never a redirect: the proxy shows it, and nothing loops."""
-    message = (
-        words.FORWARD_TWO_FACTOR_UNAVAILABLE
-        if step is Step.TWO_FACTOR_UNAVAILABLE
-        else words.FORWARD_NOT_A_MEMBER
-    )
+    message = {
+        Step.TWO_FACTOR_UNAVAILABLE: words.FORWARD_TWO_FACTOR_UNAVAILABLE,
+        Step.SECURITY_KEY_UNAVAILABLE: words.FORWARD_SECURITY_KEY_UNAVAILABLE,
+    }.get(step, words.FORWARD_NOT_A_MEMBER)
     return render(
         request,
         "error.html",
@@ -160,6 +161,8 @@ def resume(
             Step.SIGN_IN: SIGN_IN_AGAIN,
             Step.SECOND_FACTOR: CODE_PAGE,
             Step.ENROLL: SETUP_PAGE,
+            Step.SECURITY_KEY: PASSKEY_PAGE,
+            Step.ADD_SECURITY_KEY: ADD_PASSKEY_PAGE,
         }[answer.step]
         return redirect(target)
     forward_pending.clear(request, response)
@@ -189,6 +192,7 @@ def start(
         target=target,
         organization=demand.organization,
         require_mfa=demand.require_mfa,
+        require_phr=demand.require_phr,
         started_at=int(runtime.now().timestamp()),
     )
     response = redirect(forward_pending.CONTINUE)

@@ -97,6 +97,7 @@ def member_page(
         organization,
         member=target,
         status=users.describe(db, runtime, target),
+        key=members.key_standing(db, runtime, organization, target),
         refused=admin_scope.refusal(db, scope, target),
         resettable=member_actions.reset_refusal(db, target) is None,
         events=events,
