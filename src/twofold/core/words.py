@@ -1074,3 +1074,23 @@ SMS_ANOTHER_METHOD_OWED = Msg(
 SMS_CHANGE_CODE_SENT = Msg(
     "We texted a code to your phone. Enter it below with your password; it works for 5 minutes."
 )
+
+# -- Remember this browser (decision 0028) -------------------------------------------------
+REMEMBER_THIS_BROWSER = Plural(
+    "Don't ask for a code on this browser for {n} day",
+    "Don't ask for a code on this browser for {n} days",
+)
+NO_SUCH_REMEMBERED_BROWSER = Msg("That browser is not remembered (any more).")
+NOTICE_REMEMBERED_BROWSER_FORGOTTEN = Msg(
+    "That browser is forgotten: it will be asked for a code at its next sign-in."
+)
+NOTICE_REMEMBERED_BROWSERS_FORGOTTEN = Msg(
+    "Every remembered browser is forgotten: each will be asked for a code at its next sign-in."
+)
+NOTICE_MEMBER_BROWSERS_FORGOTTEN = Msg(
+    "The member's remembered browsers are forgotten: each will be asked for a code again."
+)
+EVENT_REMEMBERED_BROWSER_ADDED = Msg("Browser remembered: no code asked there for a while")
+EVENT_REMEMBERED_BROWSER_USED = Msg("Signed in on a remembered browser, without a code")
+EVENT_REMEMBERED_BROWSER_REFUSED = Msg("A remembered browser was refused: the code was asked")
+EVENT_REMEMBERED_BROWSER_FORGOTTEN = Msg("Remembered browsers forgotten")
