@@ -292,10 +292,9 @@ def forget_own(
 ) -> None:
     """ "Forget" on the security page: one of the person's own; anyone else's is not found."""
     condition = (RememberedBrowser.id == remembered_id) & (RememberedBrowser.user_id == user.id)
-    if not forget_where(
-        db, runtime.now(), condition, user_id=user.id, client=client, reason="by_owner"
-    ):
+    if db.scalar(select(RememberedBrowser.id).where(condition)) is None:
         raise NotFound(words.NO_SUCH_REMEMBERED_BROWSER)
+    forget_where(db, runtime.now(), condition, user_id=user.id, client=client, reason="by_owner")
     db.commit()
 
 
