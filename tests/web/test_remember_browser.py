@@ -316,3 +316,27 @@ def test_another_persons_sign_in_on_the_same_browser_is_asked_the_code(
     sign_out(client)
     bob = make_person(runtime, "bob", with_totp=True)
     assert password(client, bob).headers["location"] == "/login/code"
+
+
+def test_a_password_change_here_clears_this_browsers_cookie_too(
+    client: TestClient, alice_with_totp: Person, clock: FixedClock, runtime: Runtime
+) -> None:
+    set_days(runtime, 7)
+    password(client, alice_with_totp)
+    code_step(client, alice_with_totp, clock, remember=True)
+    new = "another long passphrase for alice 77"
+    changed = post_form(
+        client,
+        "/account/password",
+        {
+            "current_password": alice_with_totp.password,
+            "new_password": new,
+            "confirm_password": new,
+        },
+    )
+    assert changed.headers["location"] == "/account/security?notice=password_changed"
+    assert set_cookies(changed)[COOKIE]["max-age"] == "0"
+    assert remembered_rows(runtime) == []
+    sign_out(client)
+    alice_with_totp.password = new
+    assert password(client, alice_with_totp).headers["location"] == "/login/code"

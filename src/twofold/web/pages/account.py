@@ -297,7 +297,7 @@ def disable_submit(
             error=None if blockers else done.message,
             blockers=blockers,
         )
-    return redirect("/account/security?notice=disabled")
+    return _forgotten_here(request, redirect("/account/security?notice=disabled"))
 
 
 @router.get("/password")
@@ -337,7 +337,7 @@ def password_submit(
             status_code=done.status,
             field_errors=done.field_errors("current_password"),
         )
-    return redirect("/account/security?notice=password_changed")
+    return _forgotten_here(request, redirect("/account/security?notice=password_changed"))
 
 
 @router.post("/organization")
@@ -443,6 +443,7 @@ def end_session(
 
 @router.post("/sessions/end-others")
 def end_other_sessions(
+    request: Request,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -450,7 +451,14 @@ def end_other_sessions(
     session: AuthenticatedSession,
 ) -> Response:
     activity.end_other_sessions(db, runtime, user, session.id, client)
-    return redirect("/account/security?notice=others_ended")
+    return _forgotten_here(request, redirect("/account/security?notice=others_ended"))
+
+
+def _forgotten_here(request: Request, response: Response) -> Response:
+    """After a change that forgot every remembered browser of the person (decision 0028):
+    this browser's remember cookie is cleared too."""
+    clear_remember_cookie(request, response)
+    return response
 
 
 @router.post("/remembered/{remembered_id}/forget")
