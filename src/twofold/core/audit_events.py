@@ -70,3 +70,8 @@ class AuditEventType(StrEnum):
     SMS_SEND_FAILED = "sms.send_failed"
     # A text message refused before sending: a per-account, per-address or global limit.
     SMS_LIMIT_REACHED = "sms.limit_reached"
+    # Remember this browser (decision 0028): each browser remembered, used, refused, forgotten.
+    REMEMBERED_BROWSER_ADDED = "remembered_browser.added"
+    REMEMBERED_BROWSER_USED = "remembered_browser.used"
+    REMEMBERED_BROWSER_REFUSED = "remembered_browser.refused"
+    REMEMBERED_BROWSER_FORGOTTEN = "remembered_browser.forgotten"

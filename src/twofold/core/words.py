@@ -1093,3 +1093,23 @@ FORWARD_SECURITY_KEY_UNAVAILABLE = Msg(
     "This address requires a security key or passkey, and your organization does not offer "
     "them. Ask an administrator of your organization."
 )
+
+# -- Remember this browser (decision 0028) -------------------------------------------------
+REMEMBER_THIS_BROWSER = Plural(
+    "Don't ask for a code on this browser for {n} day",
+    "Don't ask for a code on this browser for {n} days",
+)
+NO_SUCH_REMEMBERED_BROWSER = Msg("That browser is not remembered (any more).")
+NOTICE_REMEMBERED_BROWSER_FORGOTTEN = Msg(
+    "That browser is forgotten: it will be asked for a code at its next sign-in."
+)
+NOTICE_REMEMBERED_BROWSERS_FORGOTTEN = Msg(
+    "Every remembered browser is forgotten: each will be asked for a code at its next sign-in."
+)
+NOTICE_MEMBER_BROWSERS_FORGOTTEN = Msg(
+    "The member's remembered browsers are forgotten: each will be asked for a code again."
+)
+EVENT_REMEMBERED_BROWSER_ADDED = Msg("Browser remembered: no code asked there for a while")
+EVENT_REMEMBERED_BROWSER_USED = Msg("Signed in on a remembered browser, without a code")
+EVENT_REMEMBERED_BROWSER_REFUSED = Msg("A remembered browser was refused: the code was asked")
+EVENT_REMEMBERED_BROWSER_FORGOTTEN = Msg("Remembered browsers forgotten")

@@ -171,6 +171,13 @@ class PendingSignIn:
         return now.timestamp() - self.started_at > PENDING_LIFETIME.total_seconds()
 
 
+def organization_of(db: Session, pending: PendingSignIn) -> int | None:
+    """The organization a proxied application's sign-in enters (None: none named, or an
+    unknown one)."""
+    found = _organization_id(db, pending.organization)
+    return None if isinstance(found, _Unknown) else found
+
+
 @use_case
 def refuse(
     db: Session,

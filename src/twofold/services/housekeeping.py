@@ -4,9 +4,9 @@ Purged: expired sessions; one-time links once expired, or a day after use; sent 
 after sending and given-up mail after thirty days; password-throttle rows whose last failure
 no longer counts; ID-token signing keys past their `unpublish_at` (out of the JWKS, and
 every token they signed has expired); texted codes a day after they expired or were used;
-SMS rate windows an hour after they ended. The audit log is never purged. Safe to run in several
-processes at once: each batch re-checks its condition in the DELETE, so a row is removed
-once and counted once.
+SMS rate windows an hour after they ended; remembered browsers past their hard cap. The
+audit log is never purged. Safe to run in several processes at once: each batch re-checks
+its condition in the DELETE, so a row is removed once and counted once.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from twofold.store.models import (
     OidcSigningKey,
     OneTimeToken,
     OutgoingEmail,
+    RememberedBrowser,
     SmsChallenge,
     SmsRateWindow,
     Throttle,
@@ -66,6 +67,7 @@ class PurgeReport:
     signing_keys: int = 0
     sms_codes: int = 0
     sms_windows: int = 0
+    remembered_browsers: int = 0
 
     @property
     def total(self) -> int:
@@ -115,6 +117,11 @@ KINDS = (
     _Kind("signing_keys", OidcSigningKey.id, lambda now: OidcSigningKey.unpublish_at <= now),
     _Kind("sms_codes", SmsChallenge.id, _sms_codes_due),
     _Kind("sms_windows", SmsRateWindow.key, _sms_windows_due),
+    # Past its hard cap a remembered browser stands in for nothing (core/remembered.py);
+    # forgotten ones are deleted at once, so only these are left to clean.
+    _Kind(
+        "remembered_browsers", RememberedBrowser.id, lambda now: RememberedBrowser.expires_at <= now
+    ),
 )
 
 

@@ -15,7 +15,7 @@ from twofold.core.audit_events import AuditEventType
 from twofold.core.errors import InvalidInput
 from twofold.core.words import Text
 from twofold.notify.messages import Message
-from twofold.services import audit, links, organizations, sessions, users
+from twofold.services import audit, links, organizations, remembered_browsers, sessions, users
 from twofold.services.admin_scope import AdminScope, refuse, require_manageable
 from twofold.services.crash_points import crash_point
 from twofold.services.notifications import send_to
@@ -236,6 +236,9 @@ def deactivate(
         )
     target.is_active = False
     ended = end_all_sessions(db, target.id, runtime.now())
+    remembered_browsers.forget_all_of(
+        db, runtime.now(), target.id, reason="deactivated", actor_id=scope.actor_id, client=client
+    )
     audit.record(
         db,
         runtime.now(),
@@ -246,3 +249,17 @@ def deactivate(
         sessions_ended=ended,
     )
     db.commit()
+
+
+@use_case
+def forget_remembered_browsers(
+    db: Session, runtime: Runtime, scope: AdminScope, target: User, client: ClientInfo | None
+) -> int:
+    """Every browser the member had remembered asks for the code again (decision 0028), if
+    the scope rule allows. Returns how many were forgotten."""
+    require_manageable(db, runtime, scope, target, "forget_browsers", client)
+    forgotten = remembered_browsers.forget_all_of(
+        db, runtime.now(), target.id, reason="by_admin", actor_id=scope.actor_id, client=client
+    )
+    db.commit()
+    return forgotten

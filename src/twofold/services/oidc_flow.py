@@ -197,6 +197,20 @@ def requires_two_factor(client: OidcClient, request: AuthorizationRequest) -> bo
     return client.require_two_factor or request.wants_two_factor
 
 
+def asks_more_than_policy(client: OidcClient, request: AuthorizationRequest) -> bool:
+    """Whether this request asks more than the organization's own 2FA policy: a second
+    factor (the client's require-2FA, acr mfa), a phishing-resistant one (acr phr), or a
+    fresh sign-in (prompt=login, max_age). A remembered browser is then not tried at the
+    sign-in it leads to: the code is asked (decision 0028)."""
+    freshness = request.freshness()
+    return (
+        requires_two_factor(client, request)
+        or oidc.ACR_PHISHING_RESISTANT in (request.acr_values or "").split()
+        or freshness.prompt_login
+        or freshness.max_age is not None
+    )
+
+
 def needs_fresh_sign_in(
     runtime: Runtime, request: AuthorizationRequest, session: AuthSession | None
 ) -> bool:

@@ -16,7 +16,7 @@ from twofold.core.errors import AlreadyExists, InvalidInput, NotFound
 from twofold.core.lockout import PERMANENT_LOCK_AT, is_locked
 from twofold.core.validation import check_password_length, normalize_email, normalize_login
 from twofold.notify.phones import mask, pretty
-from twofold.services import audit, oidc_grants
+from twofold.services import audit, oidc_grants, remembered_browsers
 from twofold.services.passwords import check_new_password, hash_new_password
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.sms_codes import open_phone
@@ -28,6 +28,7 @@ from twofold.store.models import (
     OidcGrant,
     Organization,
     RecoveryCode,
+    RememberedBrowser,
     User,
     WebAuthnCredential,
 )
@@ -300,14 +301,20 @@ def code_locked_sql(now: datetime) -> ColumnElement[bool]:
     )
 
 
+# The reason a remembered browser is forgotten along with the person's sessions and grants.
+CREDENTIALS_CHANGED = "credentials_changed"
+
+
 def mark_credentials_changed(db: Session, user: User, now: datetime) -> None:
     """The password changed, 2FA was reset or turned off, or every session was signed out:
     what the person signed in to before may no longer act for them. Their applications'
-    grants end (decision 0014: a refresh from an earlier sign-in is refused as well)."""
+    grants end (decision 0014: a refresh from an earlier sign-in is refused as well), and
+    every browser they had remembered asks for the code again (decision 0028)."""
     user.credentials_changed_at = now
     oidc_grants.revoke_grants_where(
         db, OidcGrant.user_id == user.id, oidc_grants.CREDENTIALS_CHANGED, now
     )
+    remembered_browsers.forget_all_of(db, now, user.id, reason=CREDENTIALS_CHANGED)
 
 
 def mark_credentials_changed_of(db: Session, user_ids: Select[int], now: datetime) -> None:
@@ -321,6 +328,9 @@ def mark_credentials_changed_of(db: Session, user_ids: Select[int], now: datetim
     )
     oidc_grants.revoke_grants_where(
         db, OidcGrant.user_id.in_(user_ids), oidc_grants.CREDENTIALS_CHANGED, now
+    )
+    remembered_browsers.forget_where(
+        db, now, RememberedBrowser.user_id.in_(user_ids), reason=CREDENTIALS_CHANGED
     )
 
 

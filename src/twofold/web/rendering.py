@@ -21,6 +21,8 @@ from twofold.web.labels import audit_details
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "twofold_session"
+# "Don't ask for a code on this browser" (decision 0028): a long-lived cookie of its own.
+REMEMBER_COOKIE = "twofold_remember"
 # With TWOFOLD_COOKIE_DOMAIN: the session token, sealed, for sibling subdomains' proxies;
 # only /auth/forward accepts it (an application behind the proxy sees it, and cannot turn it
 # into a console session).
@@ -166,3 +168,21 @@ def clear_session_cookie(request: Request, response: Response) -> None:
             httponly=True,
             samesite="lax",
         )
+
+
+def set_remember_cookie(request: Request, response: Response, token: str, max_age: int) -> None:
+    """The remember cookie: HttpOnly, SameSite=Lax, Path=/, Secure (and `__Host-`) under
+    https, kept by the browser no longer than the remembered browser's hard cap."""
+    response.set_cookie(
+        cookie_name(request, REMEMBER_COOKIE),
+        token,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+        path="/",
+    )
+
+
+def clear_remember_cookie(request: Request, response: Response) -> None:
+    delete_cookie(request, response, REMEMBER_COOKIE)

@@ -27,6 +27,7 @@ from twofold.services import (
     email_addresses,
     oidc_grants,
     organizations,
+    remembered_browsers,
 )
 from twofold.services.account import PendingEnrollment
 from twofold.services.organizations import Standing
@@ -47,7 +48,15 @@ from twofold.web.deps import (
 from twofold.web.forms import Refused, submit
 from twofold.web.labels import browser_summary, event_label
 from twofold.web.pages.auth import landing_page
-from twofold.web.rendering import redirect, render, runtime_of, set_session_cookie
+from twofold.web.rendering import (
+    REMEMBER_COOKIE,
+    clear_remember_cookie,
+    read_cookie,
+    redirect,
+    render,
+    runtime_of,
+    set_session_cookie,
+)
 
 router = APIRouter(prefix="/account")
 
@@ -65,6 +74,8 @@ SECURITY_NOTICES = {
     "authenticator_removed": words.NOTICE_AUTHENTICATOR_REMOVED,
     "sms_added": words.NOTICE_SMS_ADDED,
     "sms_not_offered": words.SMS_NOT_AVAILABLE,
+    "browser_forgotten": words.NOTICE_REMEMBERED_BROWSER_FORGOTTEN,
+    "browsers_forgotten": words.NOTICE_REMEMBERED_BROWSERS_FORGOTTEN,
 }
 
 MISSING_SETUP_CODE = words.ENTER_SETUP_CODE
@@ -119,6 +130,8 @@ def security_page(
 ) -> Response:
     enabled = standing.has_two_factor
     events, older = activity.events_page(db, user.id, page)
+    remembered = remembered_browsers.remembered_of(db, runtime, user.id)
+    own_cookie = read_cookie(request, REMEMBER_COOKIE)
     return render(
         request,
         "security.html",
@@ -129,6 +142,10 @@ def security_page(
         older_events=older,
         active_sessions=activity.active_sessions(db, runtime, user.id),
         current_session_id=session.id,
+        remembered_browsers=remembered,
+        this_remembered=next(
+            (r.id for r in remembered if remembered_browsers.is_this_browser(r, own_cookie)), None
+        ),
         applications=oidc_grants.connected_applications(db, user, runtime.now()),
         event_label=event_label,
         browser_summary=browser_summary,
@@ -280,7 +297,7 @@ def disable_submit(
             error=None if blockers else done.message,
             blockers=blockers,
         )
-    return redirect("/account/security?notice=disabled")
+    return _forgotten_here(request, redirect("/account/security?notice=disabled"))
 
 
 @router.get("/password")
@@ -320,7 +337,7 @@ def password_submit(
             status_code=done.status,
             field_errors=done.field_errors("current_password"),
         )
-    return redirect("/account/security?notice=password_changed")
+    return _forgotten_here(request, redirect("/account/security?notice=password_changed"))
 
 
 @router.post("/organization")
@@ -426,6 +443,7 @@ def end_session(
 
 @router.post("/sessions/end-others")
 def end_other_sessions(
+    request: Request,
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
@@ -433,7 +451,50 @@ def end_other_sessions(
     session: AuthenticatedSession,
 ) -> Response:
     activity.end_other_sessions(db, runtime, user, session.id, client)
-    return redirect("/account/security?notice=others_ended")
+    return _forgotten_here(request, redirect("/account/security?notice=others_ended"))
+
+
+def _forgotten_here(request: Request, response: Response) -> Response:
+    """After a change that forgot every remembered browser of the person (decision 0028):
+    this browser's remember cookie is cleared too."""
+    clear_remember_cookie(request, response)
+    return response
+
+
+@router.post("/remembered/{remembered_id}/forget")
+def forget_remembered_browser(
+    request: Request,
+    remembered_id: int,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: CurrentUser,
+) -> Response:
+    """ "Forget" one remembered browser: it is asked for the code at its next sign-in."""
+    remembered_browsers.forget_own(db, runtime, user, remembered_id, client)
+    response = redirect("/account/security?notice=browser_forgotten")
+    own = read_cookie(request, REMEMBER_COOKIE)
+    if own and not any(
+        remembered_browsers.is_this_browser(r, own)
+        for r in remembered_browsers.remembered_of(db, runtime, user.id)
+    ):
+        clear_remember_cookie(request, response)  # this browser's own, or one gone already
+    return response
+
+
+@router.post("/remembered/forget-all")
+def forget_all_remembered_browsers(
+    request: Request,
+    db: DbDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    user: CurrentUser,
+) -> Response:
+    """ "Forget all": every remembered browser of the person, this one included."""
+    remembered_browsers.forget_all_own(db, runtime, user, client)
+    response = redirect("/account/security?notice=browsers_forgotten")
+    clear_remember_cookie(request, response)
+    return response
 
 
 @router.post("/applications/{client_id}/revoke")

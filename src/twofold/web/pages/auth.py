@@ -9,15 +9,25 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from twofold.core import words
+from twofold.core import remembered, words
 from twofold.core.errors import SecondFactorLocked, TwofoldError
 from twofold.core.lockout import next_failure_locks
 from twofold.core.policy import Demand
 from twofold.core.sessions import SessionState
-from twofold.core.words import Msg, Words
+from twofold.core.words import Msg, Words, translate
 from twofold.notify.phones import mask
 from twofold.oidc import pending as oidc_pending
-from twofold.services import oidc_clients, organizations, second_factor, signin, signup, sms_codes
+from twofold.services import (
+    forward_auth,
+    oidc_clients,
+    oidc_flow,
+    organizations,
+    remembered_browsers,
+    second_factor,
+    signin,
+    signup,
+    sms_codes,
+)
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.users import method_kinds
 from twofold.store.models import AuthSession, User
@@ -36,11 +46,14 @@ from twofold.web.errors import message_for
 from twofold.web.forms import Refused, submit
 from twofold.web.pages import forward as forward_pages
 from twofold.web.rendering import (
+    REMEMBER_COOKIE,
     SESSION_COOKIE,
+    clear_remember_cookie,
     clear_session_cookie,
     read_cookie,
     redirect,
     render,
+    set_remember_cookie,
     set_session_cookie,
 )
 
@@ -187,6 +200,12 @@ def login_submit(
             next=safe_next(next),
             application=application_name(request, db),
         )
+    entering, asks_more = application_entry(request, db)
+    remember_token = (
+        read_cookie(request, REMEMBER_COOKIE)
+        if remembered.may_be_offered(application_asks_more=asks_more)
+        else None
+    )
     started = submit(
         runtime,
         lambda: signin.sign_in_with_password(
@@ -196,6 +215,8 @@ def login_submit(
             password=password,
             client=client,
             previous_session_id=session.id if session else None,
+            organization_id=entering,
+            remembered=remember_token,
         ),
     )
     if isinstance(started, Refused):
@@ -214,7 +235,31 @@ def login_submit(
         target = safe_next(next)
     response = redirect(target)
     set_session_cookie(request, response, started.token)
+    use = started.remembered
+    if use is not None and use.cookie is not None:
+        set_remember_cookie(request, response, use.cookie.token, use.cookie.max_age)
+    elif use is not None:
+        clear_remember_cookie(request, response)  # refused: the browser is forgotten
     return response
+
+
+def application_entry(request: Request, db: Session) -> tuple[int | None, bool]:
+    """For a sign-in an application started (OpenID Connect or forward-auth): the
+    organization it enters (None: the person's first) and whether it asks more than that
+    organization's own 2FA policy (a second factor, a fresh sign-in); a request that can
+    no longer be read asks the most."""
+    if oidc_pending.is_pending(request):
+        pending = oidc_pending.load(request)
+        client = oidc_clients.find_active_client(db, pending.client_id) if pending else None
+        if pending is None or client is None:
+            return None, True
+        return client.organization_id, oidc_flow.asks_more_than_policy(client, pending)
+    if forward_pending.is_pending(request):
+        forward = forward_pending.load(request)
+        if forward is None:
+            return None, True
+        return forward_auth.organization_of(db, forward), forward.require_mfa
+    return None, False
 
 
 def _prompt_context(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> dict[str, Any]:
@@ -227,7 +272,10 @@ def _prompt_context(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> dic
     current = organizations.standing(db, runtime, user, session).current
     locks, until = next_failure_locks(user.failed_code_count, now, user.key_failed_code_count)
     kinds = method_kinds(db, user.id)
+    days = remembered_browsers.days_offered(db, session.organization_id)
     return {
+        "remember_days": days,
+        "remember_label": translate(words.REMEMBER_THIS_BROWSER(n=days)) if days else None,
         "has_sms": "sms" in kinds,
         "has_totp": "totp" in kinds,
         "account": user.login,
@@ -356,6 +404,7 @@ def sms_submit(
     client: ClientDep,
     session: PendingSession,
     code: Annotated[str, Form()] = "",
+    remember: Annotated[str, Form()] = "",
 ) -> Response:
     def again(error: Words, status: int, refusal: TwofoldError | None) -> Response:
         lock = _lock(refusal) if isinstance(refusal, SecondFactorLocked) else None
@@ -371,6 +420,7 @@ def sms_submit(
         client,
         session,
         code,
+        remember=bool(remember),
     )
 
 
@@ -406,10 +456,13 @@ def _second_step(
     client: ClientInfo,
     session: AuthSession,
     code: str,
+    *,
+    remember: bool = False,
 ) -> Response:
     """Run one second-factor check from its prompt: the prompt again with `empty_message`
     when the field is left empty, or with the error (or the lock) when the check refuses;
-    else on to the next step with the new session cookie."""
+    else on to the next step with the new session cookie, and, with `remember` ticked where
+    the organization offers it, the remember cookie (decision 0028)."""
     if not code.strip():
         return reprompt(empty_message, 400, None)
     token = submit(runtime, lambda: verify(db, runtime, session, code, client))
@@ -417,6 +470,11 @@ def _second_step(
         return reprompt(token.message, token.status, token.error)
     response = redirect(after_sign_in_step(request, db, runtime, session))
     set_session_cookie(request, response, token)
+    if remember:
+        previous = read_cookie(request, REMEMBER_COOKIE)
+        cookie = remembered_browsers.remember(db, runtime, session, client, replacing=previous)
+        if cookie is not None:
+            set_remember_cookie(request, response, cookie.token, cookie.max_age)
     return response
 
 
@@ -428,6 +486,7 @@ def code_submit(
     client: ClientDep,
     session: PendingSession,
     code: Annotated[str, Form()] = "",
+    remember: Annotated[str, Form()] = "",
 ) -> Response:
     return _second_step(
         second_factor.verify_totp,
@@ -439,6 +498,7 @@ def code_submit(
         client,
         session,
         code,
+        remember=bool(remember),
     )
 
 
@@ -457,6 +517,7 @@ def recovery_submit(
     client: ClientDep,
     session: PendingSession,
     code: Annotated[str, Form()] = "",
+    remember: Annotated[str, Form()] = "",
 ) -> Response:
     return _second_step(
         second_factor.verify_recovery_code,
@@ -468,6 +529,7 @@ def recovery_submit(
         client,
         session,
         code,
+        remember=bool(remember),
     )
 
 

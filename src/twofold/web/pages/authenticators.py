@@ -24,7 +24,7 @@ from twofold.web.deps import (
 )
 from twofold.web.forms import Refused, submit
 from twofold.web.pages.account import CODE_ERRORS, qr_svg
-from twofold.web.rendering import redirect, render
+from twofold.web.rendering import clear_remember_cookie, redirect, render
 
 router = APIRouter(prefix="/account/security/authenticators")
 RECOVERY_ERRORS = (InvalidRecoveryCode, MalformedRecoveryCode)
@@ -244,6 +244,8 @@ def remove_submit(
             last=outlook.others_left == 0,
             blockers=outlook.blockers,
         )
-    return redirect(
+    response = redirect(
         "/account/security?notice=" + ("authenticator_removed" if still_on else "disabled")
     )
+    clear_remember_cookie(request, response)  # every remembered browser was forgotten
+    return response

@@ -15,7 +15,7 @@ from twofold.services import email_addresses, password_reset
 from twofold.store.models import AuthSession, User
 from twofold.web.deps import ClientDep, DbDep, OptionalSession, RuntimeDep
 from twofold.web.forms import Refused, submit
-from twofold.web.rendering import redirect, render, set_session_cookie
+from twofold.web.rendering import clear_remember_cookie, redirect, render, set_session_cookie
 
 router = APIRouter()
 
@@ -97,10 +97,13 @@ def reset_submit(
             login=user.login,
             field_errors=done.field_errors("new_password"),
         )
+    # Every remembered browser was forgotten: this one's cookie goes too.
     if done.token is None:
-        return redirect("/login?notice=password_reset")
-    response = redirect("/login/code")
-    set_session_cookie(request, response, done.token)
+        response = redirect("/login?notice=password_reset")
+    else:
+        response = redirect("/login/code")
+        set_session_cookie(request, response, done.token)
+    clear_remember_cookie(request, response)
     return response
 
 

@@ -32,6 +32,7 @@ NOTICES = {
     "invited": words.NOTICE_INVITATION_SENT,
     "client_revoked": words.NOTICE_CLIENT_REVOKED,
     "api_key_revoked": words.NOTICE_API_KEY_REVOKED,
+    "browsers_forgotten": words.NOTICE_MEMBER_BROWSERS_FORGOTTEN,
 }
 
 

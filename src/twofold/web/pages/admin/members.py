@@ -11,7 +11,15 @@ from fastapi.responses import Response
 
 from twofold.core import words
 from twofold.core.errors import Forbidden, NotFound
-from twofold.services import admin_scope, audit_log, member_actions, members, organizations, users
+from twofold.services import (
+    admin_scope,
+    audit_log,
+    member_actions,
+    members,
+    organizations,
+    remembered_browsers,
+    users,
+)
 from twofold.services.audit_log import AuditFilter
 from twofold.store.models import User
 from twofold.web.deps import (
@@ -100,6 +108,7 @@ def member_page(
         key=members.key_standing(db, runtime, organization, target),
         refused=admin_scope.refusal(db, scope, target),
         resettable=member_actions.reset_refusal(db, target) is None,
+        remembered=remembered_browsers.remembered_of(db, runtime, target.id),
         events=events,
         event_label=event_label,
         browser_summary=browser_summary,
@@ -183,6 +192,21 @@ def unlock_submit(
     target = target_member(request, db, runtime, scope, member_id, "unlock")
     member_actions.unlock(db, runtime, scope, target, get_client(request))
     return redirect(f"/admin/members/{target.id}?org={organization.slug}&notice=unlocked")
+
+
+@router.post("/members/{member_id}/forget-browsers")
+def forget_browsers_submit(
+    request: Request,
+    member_id: int,
+    db: DbDep,
+    runtime: RuntimeDep,
+    scope: ScopeDep,
+    organization: OrgDep,
+) -> Response:
+    """Forget every browser the member had remembered: each asks for the code again."""
+    target = target_member(request, db, runtime, scope, member_id, "forget_browsers")
+    member_actions.forget_remembered_browsers(db, runtime, scope, target, get_client(request))
+    return redirect(f"/admin/members/{target.id}?org={organization.slug}&notice=browsers_forgotten")
 
 
 @router.get("/members/{member_id}/remove")
