@@ -145,7 +145,7 @@ _DEFAULT_ORGANIZATION_AS_MIGRATED = (
     "UPDATE organizations SET name = 'Default organization', two_factor_policy = 'optional',"
     " required_since = NULL,"
     " grace_days = 0, signup_open = false, allowed_methods = 'totp',"
-    " methods_changed_at = NULL WHERE slug = 'default'"
+    " methods_changed_at = NULL, passkeys = 'second-factor' WHERE slug = 'default'"
 )
 # The whole reset as one script, built once per worker (the schema does not change after
 # postgres_engine has migrated it) and sent in one round trip: psycopg runs a parameterless

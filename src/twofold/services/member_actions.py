@@ -29,6 +29,7 @@ from twofold.store.models import (
     RecoveryCode,
     SmsChallenge,
     User,
+    WebAuthnCredential,
 )
 
 REENROLL_PURPOSE = "reenroll"
@@ -112,6 +113,7 @@ def reset_two_factor(
     db.execute(delete(SmsChallenge).where(SmsChallenge.user_id == target.id))
     db.execute(delete(Authenticator).where(Authenticator.user_id == target.id))
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == target.id))
+    db.execute(delete(WebAuthnCredential).where(WebAuthnCredential.user_id == target.id))
     crash_point("reset.after_delete", db)
     users.clear_code_failures(target)
     target.two_factor_reset_at = now

@@ -76,11 +76,16 @@ def sign_in_with_password(
     password_attempt_succeeded(db, throttle_name, client)
     two_factor = has_two_factor(db, user.id)
     state = SessionState.PASSWORD_VERIFIED if two_factor else SessionState.AUTHENTICATED
-    session, token = sessions.start_session(
-        db, runtime, user, state, [Method.PASSWORD], client, kind=kind
+    session, token = open_session(
+        db,
+        runtime,
+        user,
+        state,
+        [Method.PASSWORD],
+        client,
+        previous_session_id=previous_session_id,
+        kind=kind,
     )
-    if previous_session_id is not None:
-        sessions.replace_session(db, previous_session_id, session)
     if two_factor:
         db.commit()
         metrics.sign_in_password("ok")
@@ -98,6 +103,25 @@ def sign_in_with_password(
     db.commit()
     metrics.sign_in_password("ok")
     return SignInStarted(session=session, token=token, needs_second_factor=False)
+
+
+def open_session(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    state: SessionState,
+    methods: list[Method],
+    client: ClientInfo,
+    *,
+    previous_session_id: int | None = None,
+    kind: SessionKind = SessionKind.BROWSER,
+) -> tuple[AuthSession, str]:
+    """A new session after a first factor (the password, or a passkey's user verification),
+    replacing the one this browser had."""
+    session, token = sessions.start_session(db, runtime, user, state, methods, client, kind=kind)
+    if previous_session_id is not None:
+        sessions.replace_session(db, previous_session_id, session)
+    return session, token
 
 
 def _failure_reason(user: User | None) -> str:
