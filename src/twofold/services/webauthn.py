@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from webauthn import (
     generate_authentication_options,
@@ -57,6 +57,7 @@ from twofold.core.webauthn import (
     CHALLENGE_BYTES,
     CHALLENGE_SECONDS,
     MAX_RESPONSE_CHARS,
+    PasskeyPolicy,
     accepted_in,
     ensure_sign_count_advances,
     method_of,
@@ -248,6 +249,19 @@ def _membership_policies(db: Session, user_id: int) -> list[str]:
             .join(Membership, Membership.organization_id == Organization.id)
             .where(Membership.user_id == user_id)
         )
+    )
+
+
+def passwordless_anywhere(db: Session) -> bool:
+    """Whether any organization allows passwordless sign-in: only then does the login page
+    offer "Sign in with a passkey" (and its autofill)."""
+    return (
+        db.scalar(
+            select(Organization.id)
+            .where(Organization.passkeys == PasskeyPolicy.PASSWORDLESS.value)
+            .limit(1)
+        )
+        is not None
     )
 
 
@@ -710,7 +724,7 @@ def sign_in_with_passkey(
 
 def registered_rp_ids(db: Session) -> dict[str, int]:
     """How many keys were registered for each relying-party id (twofold check)."""
-    counts: dict[str, int] = {}
-    for rp_id in db.scalars(select(WebAuthnCredential.rp_id)):
-        counts[rp_id] = counts.get(rp_id, 0) + 1
-    return counts
+    rows = db.execute(
+        select(WebAuthnCredential.rp_id, func.count()).group_by(WebAuthnCredential.rp_id)
+    )
+    return {rp_id: int(count) for rp_id, count in rows}
