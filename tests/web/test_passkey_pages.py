@@ -10,6 +10,7 @@ import json
 import re
 
 import pytest
+from sqlalchemy import select
 
 from asgi_client import TestClient
 from passkey_steps import set_passkeys
@@ -276,3 +277,36 @@ def test_passwordless_from_the_login_page_by_policy(
 
 def test_options_need_the_csrf_token(client: TestClient) -> None:
     assert client.post("/login/passkey/start", data={}).status_code == 403
+
+
+def test_admins_and_operators_see_names_and_kinds_never_key_material(
+    client: TestClient, runtime: Runtime, clock: FixedClock
+) -> None:
+    from passkey_steps import add_passkey
+    from support import make_member, make_org
+    from twofold.cli.users import method_line
+    from twofold.core.policy import Role
+    from twofold.store.models import User, WebAuthnCredential
+
+    make_org(runtime, "acme")
+    boss = make_member(runtime, "boss", "acme", role=Role.ADMIN, with_totp=True)
+    bob = make_member(runtime, "bob", "acme", with_totp=True)
+    clock.advance(30)
+    add_passkey(runtime, clock, bob, SoftAuthenticator(), name="Blue key")
+    add_passkey(runtime, clock, bob, SoftAuthenticator(backup_eligible=True), name="Phone")
+    sign_in(client, boss, clock)
+    page = plain(client.get(f"/admin/members/{bob.id}?org=acme"))
+    assert "Blue key (security key or passkey)" in page
+    assert "Phone (synced passkey)" in page
+    with runtime.db() as db:
+        user = db.get(User, bob.id)
+        assert user is not None
+        status = users.describe(db, runtime, user)
+        keys = list(db.scalars(select(WebAuthnCredential)))
+    lines = [method_line(m) for m in status.methods]
+    assert len(lines) == 3
+    assert lines[1].startswith("Blue key (security key or passkey), added ")
+    for key in keys:
+        assert b64url(key.credential_id) not in page
+        assert b64url(key.public_key) not in page
+        assert all(b64url(key.credential_id) not in line for line in lines)

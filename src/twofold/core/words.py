@@ -385,6 +385,17 @@ CHECK_SCHEMA_NEWER = Msg(
     "version that migrated it."
 )
 CHECK_KEYS_MATCH = Msg("The secret keys match the keys recorded in the database.")
+CHECK_PASSKEYS_RP_ID = Msg(
+    "Security keys and passkeys answer for the relying-party id {rp_id} (TWOFOLD_WEBAUTHN_RP_ID)."
+)
+CHECK_PASSKEYS_ORPHANED = Plural(
+    "{n} security key or passkey was registered for the relying-party id {registered}; with "
+    "{rp_id} it cannot sign in. Set TWOFOLD_WEBAUTHN_RP_ID={registered} again, or its owner "
+    "must sign in another way and add it again.",
+    "{n} security keys or passkeys were registered for the relying-party id {registered}; "
+    "with {rp_id} they cannot sign in. Set TWOFOLD_WEBAUTHN_RP_ID={registered} again, or "
+    "their owners must sign in another way and add them again.",
+)
 CHECK_KEYS_NOT_COMPARED = Msg(
     "The secret keys were not compared with the database (its schema is not up to date)."
 )
