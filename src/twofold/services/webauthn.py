@@ -409,7 +409,9 @@ def finish_adding(
         )
     )
     if taken is not None:
-        raise PasskeyAlreadyRegistered()
+        _refuse(
+            db, runtime, PasskeyAlreadyRegistered(), "already_registered", client, user_id=user.id
+        )
     now = runtime.now()
     row = WebAuthnCredential(
         user_id=user.id,
