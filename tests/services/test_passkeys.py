@@ -454,3 +454,12 @@ def test_the_user_handle_is_the_random_subject_not_the_login(
     assert b"alice" not in handle
     assert len(handle) >= 32
     assert options["rp"]["id"] == "localhost"
+
+
+def test_housekeeping_purges_expired_challenges(runtime: Runtime, clock: FixedClock) -> None:
+    from twofold.services import housekeeping
+
+    passwordless_options(runtime, BINDING)
+    assert housekeeping.purge(runtime).passkey_challenges == 0
+    clock.advance(301)
+    assert housekeeping.purge(runtime).passkey_challenges == 1

@@ -17,6 +17,7 @@ LABELS = {
     "signing_keys": "unpublished ID-token signing keys",
     "sms_codes": "old texted codes",
     "sms_windows": "ended SMS rate windows",
+    "passkey_challenges": "expired security-key challenges",
 }
 
 
@@ -33,8 +34,8 @@ def purge_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Delete expired sessions, used or expired one-time links, sent or given-up emails,
-    old password-throttle rows, unpublished signing keys, old texted codes and ended SMS rate
-    windows now, and say how many of each.
+    old password-throttle rows, unpublished signing keys, old texted codes, ended SMS rate
+    windows and expired security-key challenges now, and say how many of each.
     The audit log is kept. Running servers do the same every TWOFOLD_PURGE_INTERVAL_SECONDS."""
     with open_runtime(data_dir) as (runtime, _db):
         due = housekeeping.count_due(runtime)

@@ -4,9 +4,9 @@ Purged: expired sessions; one-time links once expired, or a day after use; sent 
 after sending and given-up mail after thirty days; password-throttle rows whose last failure
 no longer counts; ID-token signing keys past their `unpublish_at` (out of the JWKS, and
 every token they signed has expired); texted codes a day after they expired or were used;
-SMS rate windows an hour after they ended. The audit log is never purged. Safe to run in several
-processes at once: each batch re-checks its condition in the DELETE, so a row is removed
-once and counted once.
+SMS rate windows an hour after they ended; expired WebAuthn challenges. The audit log is
+never purged. Safe to run in several processes at once: each batch re-checks its condition
+in the DELETE, so a row is removed once and counted once.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from twofold.store.models import (
     SmsChallenge,
     SmsRateWindow,
     Throttle,
+    WebAuthnChallenge,
 )
 
 log = logging.getLogger("twofold.housekeeping")
@@ -66,6 +67,7 @@ class PurgeReport:
     signing_keys: int = 0
     sms_codes: int = 0
     sms_windows: int = 0
+    passkey_challenges: int = 0
 
     @property
     def total(self) -> int:
@@ -115,6 +117,12 @@ KINDS = (
     _Kind("signing_keys", OidcSigningKey.id, lambda now: OidcSigningKey.unpublish_at <= now),
     _Kind("sms_codes", SmsChallenge.id, _sms_codes_due),
     _Kind("sms_windows", SmsRateWindow.key, _sms_windows_due),
+    # A WebAuthn challenge answers nothing once expired (decision 0027).
+    _Kind(
+        "passkey_challenges",
+        WebAuthnChallenge.id,
+        lambda now: WebAuthnChallenge.expires_at <= now,
+    ),
 )
 
 
