@@ -463,3 +463,27 @@ def test_housekeeping_purges_expired_challenges(runtime: Runtime, clock: FixedCl
     assert housekeeping.purge(runtime).passkey_challenges == 0
     clock.advance(301)
     assert housekeeping.purge(runtime).passkey_challenges == 1
+
+
+def test_a_key_satisfies_an_application_that_requires_a_second_factor(
+    runtime: Runtime, clock: FixedClock, steps: Steps
+) -> None:
+    from twofold.core.oidc import ACR_PHISHING_RESISTANT, acr_claim, amr_claim
+    from twofold.services.sign_in_steps import Step, step_for
+
+    alice = make_person(runtime, "alice", with_totp=True)
+    clock.advance(30)
+    key = SoftAuthenticator()
+    add_passkey(runtime, clock, alice, key)
+    token = steps.password_step(alice)
+    signed = second_factor(runtime, token, key.assertion(second_factor_options(runtime, token)))
+    with runtime.db() as db:
+        session = sessions.find_session(db, runtime, signed)
+        assert session is not None
+        step = step_for(
+            db, runtime, session, organization_id=None, two_factor_required=True, make_current=False
+        )
+        assert step is Step.ISSUE
+        methods = amr_methods(session.amr)
+    assert amr_claim(methods) == ["pwd", "hwk", "mfa"]
+    assert acr_claim(methods) == ACR_PHISHING_RESISTANT

@@ -15,6 +15,8 @@ import binascii
 import hashlib
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -47,6 +49,7 @@ from twofold.core.errors import (
     PasskeyRefused,
     PasskeysNotAllowed,
     PasswordlessNotAllowed,
+    SecondFactorLocked,
     SignCountRegressed,
     TwoFactorNotEnabled,
     UnknownPasskey,
@@ -66,7 +69,7 @@ from twofold.core.webauthn import (
 )
 from twofold.crypto.tokens import new_token
 from twofold.notify import messages
-from twofold.services import audit, second_factor, signin
+from twofold.services import audit, metrics, second_factor, signin
 from twofold.services.account import confirm_current_password
 from twofold.services.notifications import notify
 from twofold.services.runtime import ClientInfo, Runtime
@@ -529,6 +532,20 @@ def remove(
 # -- Signing in -----------------------------------------------------------------------------
 
 
+@contextmanager
+def _counted() -> Iterator[None]:
+    """The metrics' second-step count (method "passkey"): ok, refused or locked."""
+    try:
+        yield
+    except SecondFactorLocked:
+        metrics.sign_in_second_factor("passkey", "locked")
+        raise
+    except (PasskeyRefused, PasswordlessNotAllowed, PasskeysNotAllowed):
+        metrics.sign_in_second_factor("passkey", "refused")
+        raise
+    metrics.sign_in_second_factor("passkey", "ok")
+
+
 @use_case
 def begin_second_factor(db: Session, runtime: Runtime, session: AuthSession) -> str:
     """The options for navigator.credentials.get() at the code prompt: the person's keys,
@@ -626,28 +643,29 @@ def verify_second_factor(
 ) -> str:
     """The code prompt's second step with a security key or passkey: the same success as a
     code (lockout reset, session stepped up with hwk or swk, audited); the new token."""
-    user = second_factor.pending_user(db, runtime, session)
-    _ensure_accepted(db, session)
-    credential = parse_response(response)
-    challenge = _challenge_of(credential)
-    _consume_challenge(
-        db, runtime, challenge, SECOND_FACTOR, user_id=user.id, session_id=session.id
-    )
-    raw_id = _raw_id(credential)
-    row = db.scalar(
-        select(WebAuthnCredential).where(
-            WebAuthnCredential.credential_id == raw_id, WebAuthnCredential.user_id == user.id
+    with _counted():
+        user = second_factor.pending_user(db, runtime, session)
+        _ensure_accepted(db, session)
+        credential = parse_response(response)
+        challenge = _challenge_of(credential)
+        _consume_challenge(
+            db, runtime, challenge, SECOND_FACTOR, user_id=user.id, session_id=session.id
         )
-    )
-    if row is None:
-        _refuse(db, runtime, UnknownPasskey(), "unknown_credential", client, user_id=user.id)
-        raise UnknownPasskey()  # pragma: no cover - _refuse raised
-    asserted = _check_assertion(
-        db, runtime, credential, challenge, row, client, user_verification=False
-    )
-    return second_factor.succeed(
-        db, runtime, session, user, method_of(asserted.row.backup_eligible), client
-    )
+        raw_id = _raw_id(credential)
+        row = db.scalar(
+            select(WebAuthnCredential).where(
+                WebAuthnCredential.credential_id == raw_id, WebAuthnCredential.user_id == user.id
+            )
+        )
+        if row is None:
+            _refuse(db, runtime, UnknownPasskey(), "unknown_credential", client, user_id=user.id)
+            raise UnknownPasskey()  # pragma: no cover - _refuse raised
+        asserted = _check_assertion(
+            db, runtime, credential, challenge, row, client, user_verification=False
+        )
+        return second_factor.succeed(
+            db, runtime, session, user, method_of(asserted.row.backup_eligible), client
+        )
 
 
 @use_case
@@ -681,44 +699,49 @@ def sign_in_with_passkey(
     factors (amr hwk|swk, user, mfa), where every organization of the person allows it.
     The session is opened as after a password (signin.open_session: inactive and
     unconfirmed accounts refused) and stepped up as after a code (lock, audit)."""
-    credential = parse_response(response)
-    challenge = _challenge_of(credential)
-    _consume_challenge(db, runtime, challenge, PASSWORDLESS, binding=binding)
-    raw_id = _raw_id(credential)
-    row = db.scalar(select(WebAuthnCredential).where(WebAuthnCredential.credential_id == raw_id))
-    if row is None:
-        _refuse(db, runtime, UnknownPasskey(), "unknown_credential", client, user_id=None)
-        raise UnknownPasskey()  # pragma: no cover - _refuse raised
-    user = second_factor.lock_user_row(db, row.user_id)
-    if user is None or not user.is_active or awaits_address_confirmation(user):
-        _refuse(db, runtime, UnknownPasskey(), "account_not_usable", client, user_id=row.user_id)
-        raise UnknownPasskey()  # pragma: no cover - _refuse raised
-    second_factor.ensure_not_locked(user, runtime.now())
-    asserted = _check_assertion(
-        db, runtime, credential, challenge, row, client, user_verification=True
-    )
-    if not passwordless_allowed(_membership_policies(db, user.id)):
-        _refuse(
+    with _counted():
+        credential = parse_response(response)
+        challenge = _challenge_of(credential)
+        _consume_challenge(db, runtime, challenge, PASSWORDLESS, binding=binding)
+        raw_id = _raw_id(credential)
+        row = db.scalar(
+            select(WebAuthnCredential).where(WebAuthnCredential.credential_id == raw_id)
+        )
+        if row is None:
+            _refuse(db, runtime, UnknownPasskey(), "unknown_credential", client, user_id=None)
+            raise UnknownPasskey()  # pragma: no cover - _refuse raised
+        user = second_factor.lock_user_row(db, row.user_id)
+        if user is None or not user.is_active or awaits_address_confirmation(user):
+            _refuse(
+                db, runtime, UnknownPasskey(), "account_not_usable", client, user_id=row.user_id
+            )
+            raise UnknownPasskey()  # pragma: no cover - _refuse raised
+        second_factor.ensure_not_locked(user, runtime.now())
+        asserted = _check_assertion(
+            db, runtime, credential, challenge, row, client, user_verification=True
+        )
+        if not passwordless_allowed(_membership_policies(db, user.id)):
+            _refuse(
+                db,
+                runtime,
+                PasswordlessNotAllowed(),
+                "passwordless_not_allowed",
+                client,
+                user_id=user.id,
+            )
+        session, _password_token = signin.open_session(
             db,
             runtime,
-            PasswordlessNotAllowed(),
-            "passwordless_not_allowed",
+            user,
+            SessionState.PASSWORD_VERIFIED,
+            [Method.USER_VERIFICATION],
             client,
-            user_id=user.id,
+            previous_session_id=previous_session_id,
         )
-    session, _password_token = signin.open_session(
-        db,
-        runtime,
-        user,
-        SessionState.PASSWORD_VERIFIED,
-        [Method.USER_VERIFICATION],
-        client,
-        previous_session_id=previous_session_id,
-    )
-    token = second_factor.succeed(
-        db, runtime, session, user, method_of(asserted.row.backup_eligible), client
-    )
-    return signin.SignInStarted(session=session, token=token, needs_second_factor=False)
+        token = second_factor.succeed(
+            db, runtime, session, user, method_of(asserted.row.backup_eligible), client
+        )
+        return signin.SignInStarted(session=session, token=token, needs_second_factor=False)
 
 
 # -- For operators ---------------------------------------------------------------------------
