@@ -14,6 +14,8 @@ from playwright.sync_api import CDPSession, Page, expect
 
 from browser.axe import check_accessible
 from browser.flows import (
+    DESKTOP,
+    PHONE,
     at_path,
     create_first_admin,
     enroll,
@@ -85,6 +87,9 @@ def test_register_sign_in_refuse_a_clone_and_sign_in_without_a_password(
     enter_password(page, "ada")
     expect(page).to_have_url(at_path("/login/passkey"))
     check_accessible(page)
+    page.set_viewport_size(PHONE)
+    shoot(page, shots / "passkey-prompt-phone.png")
+    page.set_viewport_size(DESKTOP)
     page.get_by_role("button", name="Use your security key or passkey").click()
     expect_security_page(page, two_factor_on=True)
 
