@@ -334,7 +334,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_rp_id(self) -> Settings:
+        """An RP id set by hand must fit the base URL's host. A base URL that is not an
+        http(s) address is refused at start by its own check (runtime.check_public_url)."""
         host = host_name(urlsplit(self.public_url).netloc)
+        if not host or not (self.webauthn_rp_id and self.webauthn_rp_id.strip()):
+            return self
         if not rp_id_fits(self.rp_id, host):
             raise ValueError(
                 f"TWOFOLD_WEBAUTHN_RP_ID={self.rp_id!r} must be the base URL's host ({host}) "

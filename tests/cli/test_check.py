@@ -110,6 +110,8 @@ def test_on_postgresql_pending_migrations_say_twofold_migrate(
     assert "ok      migrations: The database schema is up to date." in output
 
     engine = create_engine(database_url, poolclass=NullPool)
+    with engine.connect() as connection:  # put back as it was, whatever the newest is
+        newest = connection.scalar(text("SELECT version_num FROM alembic_version"))
     try:
         with engine.begin() as connection:
             connection.execute(text("UPDATE alembic_version SET version_num = '0014'"))
@@ -119,7 +121,9 @@ def test_on_postgresql_pending_migrations_say_twofold_migrate(
         assert "Run `twofold migrate` first." in output
     finally:
         with engine.begin() as connection:
-            connection.execute(text("UPDATE alembic_version SET version_num = '0015'"))
+            connection.execute(
+                text("UPDATE alembic_version SET version_num = :newest"), {"newest": newest}
+            )
         engine.dispose()
 
 
