@@ -487,3 +487,29 @@ def test_a_key_satisfies_an_application_that_requires_a_second_factor(
         methods = amr_methods(session.amr)
     assert amr_claim(methods) == ["pwd", "hwk", "mfa"]
     assert acr_claim(methods) == ACR_PHISHING_RESISTANT
+
+
+def test_a_locked_person_cannot_use_a_key_either(
+    runtime: Runtime, clock: FixedClock, steps: Steps
+) -> None:
+    from datetime import timedelta
+
+    from twofold.core.errors import SecondFactorLocked
+
+    set_passkeys(runtime, "default", "passwordless")
+    alice = make_person(runtime, "alice", with_totp=True)
+    clock.advance(30)
+    key = SoftAuthenticator()
+    add_passkey(runtime, clock, alice, key)
+    token = steps.password_step(alice)
+    options = second_factor_options(runtime, token)
+    with runtime.db() as db:
+        user = db.get(User, alice.id)
+        assert user is not None
+        user.code_locked_until = runtime.now() + timedelta(minutes=15)
+        user.failed_code_count = 10
+        db.commit()
+    with pytest.raises(SecondFactorLocked):
+        second_factor(runtime, token, key.assertion(options))
+    with pytest.raises(SecondFactorLocked):
+        passwordless(runtime, BINDING, key.assertion(passwordless_options(runtime, BINDING)))

@@ -97,8 +97,15 @@
     } catch (_err) {
       throw new Error(MESSAGES.network);
     }
+    if (reply.redirected) {
+      // The sign-in expired (or was finished elsewhere): the server says where to go now.
+      window.location.assign(reply.url);
+      return null;
+    }
     const data = await reply.json().catch(() => ({}));
-    if (!reply.ok) throw new Error(data.error || MESSAGES.failed);
+    if (!reply.ok || typeof data.challenge !== "string") {
+      throw new Error(data.error || MESSAGES.failed);
+    }
     return data;
   }
 
@@ -126,8 +133,9 @@
         const options = creationOptions(JSON.parse(form.dataset.options));
         credential = await navigator.credentials.create({ publicKey: options });
       } else {
-        const options = requestOptions(await fetchOptions(form));
-        const request = { publicKey: options };
+        const fetched = await fetchOptions(form);
+        if (!fetched) return;
+        const request = { publicKey: requestOptions(fetched) };
         if (mediation === "conditional") {
           conditional = new AbortController();
           request.mediation = "conditional";
