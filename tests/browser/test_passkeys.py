@@ -132,3 +132,15 @@ def test_register_sign_in_refuse_a_clone_and_sign_in_without_a_password(
     page.get_by_role("button", name="Sign in with a passkey").click()
     expect_security_page(page, two_factor_on=True)
     set_passkey_policy(server, "second-factor")
+
+    # Another origin (the same server by its IP address): the key does not answer there.
+    sign_out(page)
+    elsewhere = server.base_url.replace("localhost", "127.0.0.1")
+    page.goto(f"{elsewhere}/login")
+    page.get_by_label("Login name or email").fill("ada")
+    page.get_by_label("Password", exact=True).fill(STRONG_PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(f"{elsewhere}/login/passkey")
+    page.get_by_role("button", name="Use your security key or passkey").click()
+    expect(page.get_by_role("alert")).to_contain_text("usual address")
+    expect(page).to_have_url(f"{elsewhere}/login/passkey")

@@ -14,6 +14,8 @@
     failed: "Your security key or passkey could not be used here. Try again, or use another way.",
     known: "That security key or passkey is already on your account.",
     network: "We could not reach the server. Check your connection and try again.",
+    origin:
+      "Security keys and passkeys work only at this service's usual address. Open it there and try again.",
   };
 
   function fromBase64url(text) {
@@ -114,6 +116,7 @@
     if (error && error.name === "AbortError") return "";
     if (error && error.name === "InvalidStateError") return MESSAGES.known;
     if (error && error.name === "NotSupportedError") return MESSAGES.unsupported;
+    if (error && error.name === "SecurityError") return MESSAGES.origin;
     if (error && error.message && !error.name.endsWith("Error")) return error.message;
     return (error && error.message) || MESSAGES.failed;
   }
