@@ -711,15 +711,16 @@ def sign_in_with_passkey(
             _refuse(db, runtime, UnknownPasskey(), "unknown_credential", client, user_id=None)
             raise UnknownPasskey()  # pragma: no cover - _refuse raised
         user = second_factor.lock_user_row(db, row.user_id)
+        # The answer is judged first: only the key's holder learns anything of the account.
+        asserted = _check_assertion(
+            db, runtime, credential, challenge, row, client, user_verification=True
+        )
         if user is None or not user.is_active or awaits_address_confirmation(user):
             _refuse(
                 db, runtime, UnknownPasskey(), "account_not_usable", client, user_id=row.user_id
             )
             raise UnknownPasskey()  # pragma: no cover - _refuse raised
         second_factor.ensure_not_locked(user, runtime.now())
-        asserted = _check_assertion(
-            db, runtime, credential, challenge, row, client, user_verification=True
-        )
         if not passwordless_allowed(_membership_policies(db, user.id)):
             _refuse(
                 db,
