@@ -513,3 +513,17 @@ def test_a_locked_person_cannot_use_a_key_either(
         second_factor(runtime, token, key.assertion(options))
     with pytest.raises(SecondFactorLocked):
         passwordless(runtime, BINDING, key.assertion(passwordless_options(runtime, BINDING)))
+
+
+def test_keys_count_toward_the_ten_when_adding_an_authenticator(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    from support import add_authenticator
+
+    alice = make_person(runtime, "alice", with_totp=True)
+    clock.advance(30)
+    for number in range(9):
+        add_passkey(runtime, clock, alice, SoftAuthenticator(), name=f"Key {number}")
+    clock.advance(30)
+    with pytest.raises(TooManyAuthenticators):
+        add_authenticator(runtime, alice, clock)
