@@ -171,3 +171,17 @@ def test_the_deprecated_switch_set_to_false_trusts_no_one_and_asks_to_be_removed
     settings = Settings()
     assert settings.proxy_trust == ()
     assert "remove it" in translate(settings.proxy_setting_warning or "")
+
+
+def test_the_webauthn_rp_id_and_origin_come_from_the_base_url() -> None:
+    settings = Settings(base_url="https://Login.Example.com:8443/")
+    assert settings.rp_id == "login.example.com"
+    assert settings.webauthn_origin == "https://login.example.com:8443"
+    parent = Settings(base_url="https://login.example.com", webauthn_rp_id="example.com")
+    assert parent.rp_id == "example.com"
+
+
+@pytest.mark.parametrize("rp_id", ["other.com", "ample.com", "com", "login.example.com.evil"])
+def test_an_rp_id_that_does_not_fit_the_base_url_stops_the_start(rp_id: str) -> None:
+    with pytest.raises(ValidationError, match="TWOFOLD_WEBAUTHN_RP_ID"):
+        Settings(base_url="https://login.example.com", webauthn_rp_id=rp_id)

@@ -18,6 +18,7 @@ from twofold.core.client_ip import (
 )
 from twofold.core.rate_limits import Rate, parse_rate
 from twofold.core.redirects import AllowedHost, parse_allowed_hosts
+from twofold.core.webauthn import rp_id_fits
 from twofold.core.words import Words
 from twofold.notify.phones import parse_allowed_countries
 
@@ -42,6 +43,11 @@ class Settings(BaseSettings):
         default=None,
         description="Public URL: the only base of every absolute link Twofold writes "
         "(emails, printed links); in development defaults to the address `serve` prints.",
+    )
+    webauthn_rp_id: str | None = Field(
+        default=None,
+        description="Relying-party id of security keys and passkeys (default: the base URL's "
+        "host; may be a parent domain of it). Changing it orphans every key registered.",
     )
     allowed_hosts: str | None = Field(
         default=None,
@@ -201,6 +207,20 @@ class Settings(BaseSettings):
         return f"http://{shown}:{self.port}"
 
     @property
+    def rp_id(self) -> str:
+        """The WebAuthn relying-party id: TWOFOLD_WEBAUTHN_RP_ID, else the base URL's host."""
+        if self.webauthn_rp_id and self.webauthn_rp_id.strip():
+            return self.webauthn_rp_id.strip().lower().rstrip(".")
+        return host_name(urlsplit(self.public_url).netloc)
+
+    @property
+    def webauthn_origin(self) -> str:
+        """The origin every WebAuthn response must come from: the base URL's scheme and
+        host (and port), never the request's Host header."""
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+    @property
     def uses_https(self) -> bool:
         """Decided by the configured public URL, not by the scheme a request arrived with."""
         return urlsplit(self.public_url).scheme.lower() == "https"
@@ -311,6 +331,20 @@ class Settings(BaseSettings):
     @property
     def resolved_metrics_dir(self) -> Path:
         return self.metrics_dir if self.metrics_dir is not None else self.data_dir / "metrics"
+
+    @model_validator(mode="after")
+    def _check_rp_id(self) -> Settings:
+        """An RP id set by hand must fit the base URL's host. A base URL that is not an
+        http(s) address is refused at start by its own check (runtime.check_public_url)."""
+        host = host_name(urlsplit(self.public_url).netloc)
+        if not host or not (self.webauthn_rp_id and self.webauthn_rp_id.strip()):
+            return self
+        if not rp_id_fits(self.rp_id, host):
+            raise ValueError(
+                f"TWOFOLD_WEBAUTHN_RP_ID={self.rp_id!r} must be the base URL's host ({host}) "
+                "or a parent domain of it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_legacy_proxies(self) -> Settings:

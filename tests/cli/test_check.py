@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from cli.commands import ok, twofold
-from support import POSTGRES_URL, TEST_KEYS, require_or_skip
+from support import POSTGRES_URL, STRONG_PASSWORD, TEST_KEYS, require_or_skip
 from twofold.crypto.keyring import KeyRing
 
 pytestmark = pytest.mark.usefixtures("cli_environment")
@@ -110,6 +110,8 @@ def test_on_postgresql_pending_migrations_say_twofold_migrate(
     assert "ok      migrations: The database schema is up to date." in output
 
     engine = create_engine(database_url, poolclass=NullPool)
+    with engine.connect() as connection:  # put back as it was, whatever the newest is
+        newest = connection.scalar(text("SELECT version_num FROM alembic_version"))
     try:
         with engine.begin() as connection:
             connection.execute(text("UPDATE alembic_version SET version_num = '0014'"))
@@ -119,7 +121,9 @@ def test_on_postgresql_pending_migrations_say_twofold_migrate(
         assert "Run `twofold migrate` first." in output
     finally:
         with engine.begin() as connection:
-            connection.execute(text("UPDATE alembic_version SET version_num = '0015'"))
+            connection.execute(
+                text("UPDATE alembic_version SET version_num = :newest"), {"newest": newest}
+            )
         engine.dispose()
 
 
@@ -131,3 +135,33 @@ def test_redis_that_answers_is_ok(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     status, output = twofold(tmp_path / "data", "check")
     assert status == 0, output
     assert "ok      redis: Redis answers" in output
+
+
+def test_keys_registered_for_another_rp_id_are_a_warning(
+    migrated_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok(migrated_data_dir, "user", "create", "ada", "--password-stdin", stdin=STRONG_PASSWORD + "\n")
+    engine = create_engine(f"sqlite:///{migrated_data_dir / 'twofold.db'}", poolclass=NullPool)
+    with engine.begin() as connection:
+        user_id = connection.scalar(text("SELECT id FROM users WHERE login = 'ada'"))
+        for number in range(2):
+            connection.execute(
+                text(
+                    "INSERT INTO webauthn_credentials (user_id, name, credential_id, public_key,"
+                    " sign_count, transports, aaguid, backup_eligible, backed_up, discoverable,"
+                    " created_at, rp_id) VALUES (:user, :name, :cid, :key, 0, '', '', false,"
+                    " false, false, '2026-01-01 00:00:00.000000', 'example.com')"
+                ),
+                {"user": user_id, "name": f"Key {number}", "cid": bytes([number]), "key": b"k"},
+            )
+    engine.dispose()
+    status, output = twofold(migrated_data_dir, "check")
+    assert status == 0, output
+    [orphaned] = [line for line in lines_of(output, "warning") if "passkeys" in line]
+    assert "2 security keys or passkeys were registered for the relying-party id" in orphaned
+    assert "example.com" in orphaned
+    assert "localhost" in orphaned
+    monkeypatch.setenv("TWOFOLD_BASE_URL", "https://login.example.com")
+    monkeypatch.setenv("TWOFOLD_WEBAUTHN_RP_ID", "example.com")
+    status, output = twofold(migrated_data_dir, "check")
+    assert "answer for the relying-party id example.com" in output

@@ -185,7 +185,10 @@ def sign_in_for(
             response = post_form(client, "/login/recovery", {"code": code})
         else:
             assert clock is not None
-            response = post_form(client, "/login/code", {"code": person.totp(clock)})
+            # ?other=1: the code form itself, also for a person whom a security key would
+            # be offered first
+            code = {"code": person.totp(clock)}
+            response = post_form(client, "/login/code?other=1", code, "/login/code")
         assert response.headers["location"] == "/oidc/continue"
         response = client.get("/oidc/continue")
     return response

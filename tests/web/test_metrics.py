@@ -286,3 +286,32 @@ def test_the_mail_queue_depth_is_read_from_the_outbox_when_scraped(
     samples = scrape(local)
     assert value(samples, "twofold_mail_queue_depth") == 3
     assert value(samples, "twofold_mail_queue_oldest_seconds") == 90
+
+
+def test_a_security_key_at_the_prompt_moves_the_passkey_counter(
+    connect: Connect, runtime: Runtime, alice_with_totp: Person, clock: FixedClock
+) -> None:
+    from passkey_steps import add_passkey
+    from soft_webauthn import SoftAuthenticator
+    from web.test_passkey_pages import csrf_of
+
+    key = SoftAuthenticator()
+    add_passkey(runtime, clock, alice_with_totp, key)
+    local = connect(LOOPBACK)
+    browser = connect(STRANGER)
+    before = scrape(local)
+    post_form(browser, "/login", {"login": "alice", "password": alice_with_totp.password})
+    prompt = browser.get("/login/passkey")
+    options = browser.post("/login/passkey/options", data={"csrf_token": csrf_of(prompt)})
+    data = {"csrf_token": csrf_of(prompt), "response": "garbage"}
+    assert browser.post("/login/passkey", data=data).status_code == 400
+    options = browser.post("/login/passkey/options", data={"csrf_token": csrf_of(prompt)})
+    data["response"] = key.assertion(options.text)
+    assert browser.post("/login/passkey", data=data).status_code == 303
+    after = scrape(local)
+    second = "twofold_sign_in_second_factor_total"
+    for outcome in ("ok", "refused"):
+        moved = value(after, second, method="passkey", outcome=outcome) - value(
+            before, second, method="passkey", outcome=outcome
+        )
+        assert moved == 1, outcome

@@ -18,6 +18,7 @@ LABELS = {
     "sms_codes": "old texted codes",
     "sms_windows": "ended SMS rate windows",
     "remembered_browsers": "remembered browsers past their 30 days",
+    "passkey_challenges": "expired security-key challenges",
 }
 
 
@@ -35,7 +36,8 @@ def purge_command(
 ) -> None:
     """Delete expired sessions, used or expired one-time links, sent or given-up emails,
     old password-throttle rows, unpublished signing keys, old texted codes, ended SMS rate
-    windows and remembered browsers past their 30 days now, and say how many of each.
+    windows, remembered browsers past their 30 days and expired security-key challenges now,
+    and say how many of each.
     The audit log is kept. Running servers do the same every TWOFOLD_PURGE_INTERVAL_SECONDS."""
     with open_runtime(data_dir) as (runtime, _db):
         due = housekeeping.count_due(runtime)

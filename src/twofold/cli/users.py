@@ -138,7 +138,11 @@ def user_show(
 def method_line(method: MethodView) -> str:
     """One second factor as operators see it: kind, name, dates; never its secret."""
     used = f"{method.last_used_at:%Y-%m-%d %H:%M} UTC" if method.last_used_at else "never"
-    kind = {"totp": "authenticator app", "sms": "text messages"}.get(method.kind, method.kind)
+    kind = {
+        "totp": "authenticator app",
+        "sms": "text messages",
+        "passkey": "synced passkey" if method.synced else "security key or passkey",
+    }.get(method.kind, method.kind)
     if method.phone:
         kind = f"{kind} to {method.phone}"
     return f"{method.name} ({kind}), added {method.created_at:%Y-%m-%d}, last used {used}"

@@ -19,6 +19,12 @@ class AuditEventType(StrEnum):
     AUTHENTICATOR_ADDED = "authenticator.added"
     AUTHENTICATOR_RENAMED = "authenticator.renamed"
     AUTHENTICATOR_REMOVED = "authenticator.removed"
+    # Security keys and passkeys (issue #14, decision 0027).
+    PASSKEY_ADDED = "passkey.added"
+    PASSKEY_RENAMED = "passkey.renamed"
+    PASSKEY_REMOVED = "passkey.removed"
+    PASSKEY_REFUSED = "webauthn.refused"
+    SIGN_COUNT_REGRESSED = "webauthn.sign_count_regressed"
     PASSWORD_CHANGED = "password.changed"
     PASSWORD_CHECK_FAILED = "password.check_failed"
     SIGNED_OUT = "session.signed_out"

@@ -172,6 +172,52 @@ class LastMethodRequired(TwofoldError):
         return words.LAST_METHOD_REQUIRED(required=words.and_list(self.blockers))
 
 
+class PasskeyRefused(TwofoldError):
+    """A security key's or passkey's answer that does not prove anything: malformed, for
+    another site (origin, RP id), with no user presence, a bad signature (decision 0027)."""
+
+    code = "passkey_refused"
+    default_message = words.PASSKEY_REFUSED
+
+
+class PasskeyChallengeExpired(PasskeyRefused):
+    """The challenge answered is unknown, expired (5 minutes), another session's, or used."""
+
+    code = "passkey_challenge_expired"
+    default_message = words.PASSKEY_CHALLENGE_EXPIRED
+
+
+class UnknownPasskey(PasskeyRefused):
+    code = "unknown_passkey"
+    default_message = words.UNKNOWN_PASSKEY
+
+
+class PasskeyAlreadyRegistered(PasskeyRefused):
+    code = "passkey_already_registered"
+    default_message = words.PASSKEY_ALREADY_REGISTERED
+
+
+class SignCountRegressed(PasskeyRefused):
+    """The key reported a use counter at or below the last one: a cloned key (audited)."""
+
+    code = "sign_count_regressed"
+    default_message = words.SIGN_COUNT_REGRESSED
+
+
+class PasskeysNotAllowed(TwofoldError):
+    """The organization entered does not accept security keys or passkeys (policy off)."""
+
+    code = "passkeys_not_allowed"
+    default_message = words.PASSKEYS_NOT_ALLOWED
+
+
+class PasswordlessNotAllowed(TwofoldError):
+    """Not every organization of the person allows signing in without a password."""
+
+    code = "passwordless_not_allowed"
+    default_message = words.PASSWORDLESS_NOT_ALLOWED
+
+
 class TwoFactorNotEnabled(TwofoldError):
     code = "two_factor_not_enabled"
     default_message = words.TWO_FACTOR_NOT_ENABLED

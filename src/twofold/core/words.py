@@ -194,6 +194,37 @@ AUTHENTICATOR_NAME_SHAPE = Msg(
     "Give the authenticator a name of 1 to {max} characters, such as “Work phone”."
 )
 NO_SUCH_AUTHENTICATOR = Msg("That authenticator is not on your account (any more).")
+PASSKEY_NAME_SHAPE = Msg(
+    "Give the security key or passkey a name of 1 to {max} characters, such as “YubiKey”."
+)
+NO_SUCH_PASSKEY = Msg("That security key or passkey is not on your account (any more).")
+PASSKEY_REFUSED = Msg(
+    "Your security key or passkey could not be checked. Try again, or use another way to sign in."
+)
+PASSKEY_CHALLENGE_EXPIRED = Msg(
+    "That request to use your security key or passkey expired or was used already. Try again."
+)
+UNKNOWN_PASSKEY = Msg(
+    "That security key or passkey is not registered on an account here (any more). Use "
+    "another one, or sign in with your password."
+)
+PASSKEY_ALREADY_REGISTERED = Msg("That security key or passkey is already on your account.")
+SIGN_COUNT_REGRESSED = Msg(
+    "That security key reported fewer uses than it did before, which is what a copied key "
+    "does, so it was refused. Use another way to sign in and tell your administrator."
+)
+PASSKEYS_NOT_ALLOWED = Msg(
+    "Your organization does not accept security keys or passkeys. Use your authenticator "
+    "app or another way to sign in."
+)
+PASSWORDLESS_NOT_ALLOWED = Msg(
+    "Signing in without a password is not allowed for your account. Enter your login name "
+    "and password; you can use your passkey as the second step."
+)
+PASSKEY_RESPONSE_MISSING = Msg(
+    "Nothing came back from your security key or passkey. Use the button (JavaScript must "
+    "be on), or use another way to sign in."
+)
 LAST_METHOD_REQUIRED = Msg(
     "This is your only second factor, and two-factor authentication is required for "
     "{required}. Add your new phone or app first, then remove this one."
@@ -354,6 +385,17 @@ CHECK_SCHEMA_NEWER = Msg(
     "version that migrated it."
 )
 CHECK_KEYS_MATCH = Msg("The secret keys match the keys recorded in the database.")
+CHECK_PASSKEYS_RP_ID = Msg(
+    "Security keys and passkeys answer for the relying-party id {rp_id} (TWOFOLD_WEBAUTHN_RP_ID)."
+)
+CHECK_PASSKEYS_ORPHANED = Plural(
+    "{n} security key or passkey was registered for the relying-party id {registered}; with "
+    "{rp_id} it cannot sign in. Set TWOFOLD_WEBAUTHN_RP_ID={registered} again, or its owner "
+    "must sign in another way and add it again.",
+    "{n} security keys or passkeys were registered for the relying-party id {registered}; "
+    "with {rp_id} they cannot sign in. Set TWOFOLD_WEBAUTHN_RP_ID={registered} again, or "
+    "their owners must sign in another way and add them again.",
+)
 CHECK_KEYS_NOT_COMPARED = Msg(
     "The secret keys were not compared with the database (its schema is not up to date)."
 )
@@ -542,6 +584,11 @@ NOTICE_AUTHENTICATOR_ADDED = Msg(
     "Authenticator added. A code from any of your authenticators now signs you in."
 )
 NOTICE_AUTHENTICATOR_RENAMED = Msg("Authenticator renamed.")
+NOTICE_PASSKEY_ADDED = Msg(
+    "Security key or passkey added. You can use it at the second step of signing in."
+)
+NOTICE_PASSKEY_RENAMED = Msg("Security key or passkey renamed.")
+NOTICE_PASSKEY_REMOVED = Msg("Security key or passkey removed. It no longer signs you in.")
 NOTICE_AUTHENTICATOR_REMOVED = Msg(
     "Authenticator removed. Its codes no longer sign you in; your other authenticators do."
 )
@@ -618,6 +665,11 @@ EVENT_TWO_FACTOR_DISABLED = Msg("Two-factor authentication turned off")
 EVENT_AUTHENTICATOR_ADDED = Msg("Authenticator added")
 EVENT_AUTHENTICATOR_RENAMED = Msg("Authenticator renamed")
 EVENT_AUTHENTICATOR_REMOVED = Msg("Authenticator removed")
+EVENT_PASSKEY_ADDED = Msg("Security key or passkey added")
+EVENT_PASSKEY_RENAMED = Msg("Security key or passkey renamed")
+EVENT_PASSKEY_REMOVED = Msg("Security key or passkey removed")
+EVENT_PASSKEY_REFUSED = Msg("A security key or passkey was refused")
+EVENT_SIGN_COUNT_REGRESSED = Msg("Refused: a security key that looks copied")
 EVENT_PASSWORD_CHANGED = Msg("Password changed")
 EVENT_PASSWORD_CHECK_FAILED = Msg("Wrong current password entered")
 EVENT_PASSWORD_RESET_REQUESTED = Msg("Password reset link sent")
@@ -681,6 +733,16 @@ SUBJECT_AUTHENTICATOR_REMOVED = Msg("an authenticator was removed")
 AUTHENTICATOR_REMOVED = Msg(
     "The authenticator named “{name}” was removed from your account {login}. Its codes no "
     "longer sign you in, and the applications you signed in to must ask you again."
+)
+SUBJECT_PASSKEY_ADDED = Msg("a security key or passkey was added")
+PASSKEY_ADDED = Msg(
+    "A security key or passkey named “{name}” was added to your account {login}. It now "
+    "signs you in as a second factor."
+)
+SUBJECT_PASSKEY_REMOVED = Msg("a security key or passkey was removed")
+PASSKEY_REMOVED = Msg(
+    "The security key or passkey named “{name}” was removed from your account {login}. It "
+    "no longer signs you in, and the applications you signed in to must ask you again."
 )
 SUBJECT_RECOVERY_CODES_REGENERATED = Msg("new recovery codes")
 RECOVERY_CODES_REGENERATED = Msg(

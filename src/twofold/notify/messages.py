@@ -74,6 +74,20 @@ def authenticator_removed(login: str, name: str) -> Message:
     )
 
 
+def passkey_added(login: str, name: str) -> Message:
+    return Message(
+        words.SUBJECT_PASSKEY_ADDED,
+        (words.PASSKEY_ADDED(login=login, name=name), NOT_YOU),
+    )
+
+
+def passkey_removed(login: str, name: str) -> Message:
+    return Message(
+        words.SUBJECT_PASSKEY_REMOVED,
+        (words.PASSKEY_REMOVED(login=login, name=name), NOT_YOU),
+    )
+
+
 def two_factor_disabled(login: str) -> Message:
     return Message(
         words.SUBJECT_TWO_FACTOR_DISABLED,

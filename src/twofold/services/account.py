@@ -54,6 +54,7 @@ from twofold.store.models import (
     AuthSession,
     RecoveryCode,
     User,
+    WebAuthnCredential,
 )
 
 # A setup page reopened within this time shows the same key, so a half-finished
@@ -306,6 +307,7 @@ def turn_off_two_factor(db: Session, runtime: Runtime, user: User, client: Clien
     transaction (turning 2FA off, or removing the last authenticator where allowed)."""
     db.execute(delete(Authenticator).where(Authenticator.user_id == user.id))
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    db.execute(delete(WebAuthnCredential).where(WebAuthnCredential.user_id == user.id))
     clear_code_failures(user)
     mark_credentials_changed(db, user, runtime.now())
     audit.record(

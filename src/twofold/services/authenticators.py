@@ -43,6 +43,7 @@ from twofold.services.users import (
     confirmed_count,
     mark_credentials_changed,
     methods_of,
+    second_factor_count,
     two_factor_is_on,
 )
 from twofold.store.models import Authenticator, User
@@ -63,10 +64,9 @@ def begin_adding(
     second factor (a code from an authenticator the person has, or a recovery code).
     Returns its key (shown to its owner only) and its name."""
     name = authenticator_name(name)
-    confirmed = confirmed_count(db, user.id)
-    if confirmed == 0:
+    if confirmed_count(db, user.id) == 0:
         raise TwoFactorNotEnabled()  # the first one is set up on the setup page
-    ensure_room_for_another(confirmed)
+    ensure_room_for_another(second_factor_count(db, user.id))  # keys count too (0027)
     confirm_current_password(db, runtime, user, password, client)
     confirm_any_second_factor_for_change(db, runtime, user, code, client)
     pending = new_pending_totp(db, runtime, user, name)
@@ -94,10 +94,9 @@ def confirm_adding(
     """The first code from the new authenticator turns it on; the person is told by email.
     The recovery codes stay as they are (they belong to the account, not to a phone)."""
     pending = fresh_pending_authenticator(db, runtime, user.id)
-    confirmed = confirmed_count(db, user.id)
-    if pending is None or confirmed == 0:
+    if pending is None or confirmed_count(db, user.id) == 0:
         raise EnrollmentNotStarted()
-    ensure_room_for_another(confirmed)
+    ensure_room_for_another(second_factor_count(db, user.id))
     # Someone who holds the new key is not guessing it: a wrong code here is not counted.
     consume_totp_step(db, runtime, pending, user, code)
     pending.confirmed_at = runtime.now()

@@ -17,6 +17,7 @@ from twofold.core.errors import TwofoldError
 from twofold.crypto.key_file import read_key_file
 from twofold.crypto.keyring import KeyRing, KeyRingError
 from twofold.otp.clock import SystemClock
+from twofold.services import webauthn
 from twofold.services.crash_points import TEST_HOOK_VARIABLES
 from twofold.services.key_state import check_recorded_primary
 from twofold.services.runtime import (
@@ -168,12 +169,31 @@ def _database_checks(settings: Settings, engine: Engine, keys: KeyRing | None) -
         findings.append(ok("migrations", words.CHECK_SCHEMA_MIGRATED_AT_START))
     else:
         findings.append(error("migrations", words.SCHEMA_OUT_OF_DATE))
+    if state == "current":
+        findings += _passkey_rp_ids(settings, engine)
     if keys is not None:
         if state == "current":
             findings.append(_keys_match(engine, keys))
         else:
             findings.append(warning("secret keys", words.CHECK_KEYS_NOT_COMPARED))
     return findings
+
+
+def _passkey_rp_ids(settings: Settings, engine: Engine) -> list[Finding]:
+    """Keys registered for another relying-party id than the configured one cannot answer
+    for it any more (decision 0027): changing TWOFOLD_WEBAUTHN_RP_ID orphans them."""
+    with Session(engine) as db:
+        registered = webauthn.registered_rp_ids(db)
+    rp_id = settings.rp_id
+    findings = [
+        warning(
+            "passkeys",
+            words.CHECK_PASSKEYS_ORPHANED(n=count, registered=other or "?", rp_id=rp_id),
+        )
+        for other, count in sorted(registered.items())
+        if other != rp_id
+    ]
+    return findings or [ok("passkeys", words.CHECK_PASSKEYS_RP_ID(rp_id=rp_id))]
 
 
 def _keys_match(engine: Engine, keys: KeyRing) -> Finding:

@@ -4,9 +4,10 @@ Purged: expired sessions; one-time links once expired, or a day after use; sent 
 after sending and given-up mail after thirty days; password-throttle rows whose last failure
 no longer counts; ID-token signing keys past their `unpublish_at` (out of the JWKS, and
 every token they signed has expired); texted codes a day after they expired or were used;
-SMS rate windows an hour after they ended; remembered browsers past their hard cap. The
-audit log is never purged. Safe to run in several processes at once: each batch re-checks
-its condition in the DELETE, so a row is removed once and counted once.
+SMS rate windows an hour after they ended; remembered browsers past their hard cap; expired
+WebAuthn challenges. The audit log is never purged. Safe to run in several processes at
+once: each batch re-checks its condition in the DELETE, so a row is removed once and
+counted once.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from twofold.store.models import (
     SmsChallenge,
     SmsRateWindow,
     Throttle,
+    WebAuthnChallenge,
 )
 
 log = logging.getLogger("twofold.housekeeping")
@@ -68,6 +70,7 @@ class PurgeReport:
     sms_codes: int = 0
     sms_windows: int = 0
     remembered_browsers: int = 0
+    passkey_challenges: int = 0
 
     @property
     def total(self) -> int:
@@ -121,6 +124,12 @@ KINDS = (
     # forgotten ones are deleted at once, so only these are left to clean.
     _Kind(
         "remembered_browsers", RememberedBrowser.id, lambda now: RememberedBrowser.expires_at <= now
+    ),
+    # A WebAuthn challenge answers nothing once expired (decision 0027).
+    _Kind(
+        "passkey_challenges",
+        WebAuthnChallenge.id,
+        lambda now: WebAuthnChallenge.expires_at <= now,
     ),
 )
 

@@ -25,7 +25,7 @@ PasswordOutcome = Literal["ok", "refused", "throttled"]
 CodeOutcome = Literal["ok", "refused", "locked"]
 VerifyOutcome = Literal["ok", "refused", "sent", "not_sent"]
 LockoutKind = Literal["timed", "until_unlocked", "api_key"]
-CodeMethod = Literal["totp", "recovery_code", "sms"]
+CodeMethod = Literal["totp", "recovery_code", "sms", "passkey"]
 
 
 @dataclass(frozen=True)

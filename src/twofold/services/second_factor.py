@@ -94,7 +94,7 @@ def _counted(method: metrics.CodeMethod) -> Iterator[None]:
     metrics.sign_in_second_factor(method, "ok")
 
 
-def _pending_user(db: Session, runtime: Runtime, session: AuthSession) -> User:
+def pending_user(db: Session, runtime: Runtime, session: AuthSession) -> User:
     """The person at the code prompt: after the password, or signed in and asked again
     because the current organization requires 2FA and this session has not passed it there."""
     if session.state not in CHALLENGE_STATES or session.expires_at <= runtime.now():
@@ -238,7 +238,7 @@ def _count_key_failure(
         metrics.lockout("until_unlocked")
 
 
-def _succeed(
+def succeed(
     db: Session,
     runtime: Runtime,
     session: AuthSession,
@@ -246,6 +246,8 @@ def _succeed(
     method: Method,
     client: ClientInfo,
 ) -> str:
+    """THE success of a second factor (a code, a recovery code, a security key): the lock
+    reset, the session stepped up with `method` (a new token), audited, committed."""
     now = runtime.now()
     if user.failed_code_count >= FAILED_CODES_WORTH_NOTICE:
         notify(
@@ -370,9 +372,9 @@ def verify_totp(
 ) -> str:
     """Second step of sign-in with an authenticator app; returns the new session token."""
     with _counted("totp"):
-        user = _pending_user(db, runtime, session)
+        user = pending_user(db, runtime, session)
         _check_totp(db, runtime, user, code, client)
-        return _succeed(db, runtime, session, user, Method.TOTP, client)
+        return succeed(db, runtime, session, user, Method.TOTP, client)
 
 
 @use_case
@@ -381,9 +383,9 @@ def verify_recovery_code(
 ) -> str:
     """Second step with a recovery code, used up by this sign-in; returns the new token."""
     with _counted("recovery_code"):
-        user = _pending_user(db, runtime, session)
+        user = pending_user(db, runtime, session)
         _use_recovery_code(db, runtime, user, code, client)
-        return _succeed(db, runtime, session, user, Method.RECOVERY_CODE, client)
+        return succeed(db, runtime, session, user, Method.RECOVERY_CODE, client)
 
 
 @use_case
@@ -392,7 +394,7 @@ def send_sign_in_code(
 ) -> sms_codes.SentCode:
     """ "Text me a code": a code for this session, sent to the person's phone (limits,
     resend wait and provider failures as in sms_codes.issue)."""
-    user = _pending_user(db, runtime, session)
+    user = pending_user(db, runtime, session)
     phone = sms_codes.sms_method(db, user.id)
     if phone is None:
         raise TwoFactorNotEnabled(words.SMS_NOT_SET_UP)
@@ -408,7 +410,7 @@ def verify_sms_code(
     """Second step with the code texted for this session; returns the new session token.
     A wrong code counts on the code (5 at most) and toward the same lock as every method."""
     with _counted("sms"):
-        user = _pending_user(db, runtime, session)
+        user = pending_user(db, runtime, session)
         challenge = sms_codes.live_challenge(
             db, runtime, user.id, sms_codes.Purpose.SIGN_IN, session_id=session.id
         )
@@ -419,7 +421,7 @@ def verify_sms_code(
         phone = db.get(Authenticator, challenge.authenticator_id)
         if phone is not None:
             phone.last_used_at = runtime.now()
-        return _succeed(db, runtime, session, user, Method.SMS, client)
+        return succeed(db, runtime, session, user, Method.SMS, client)
 
 
 def _use_recovery_code(

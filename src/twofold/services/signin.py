@@ -94,15 +94,21 @@ def sign_in_with_password(
         if two_factor and not stood_in
         else SessionState.AUTHENTICATED
     )
-    session, token = sessions.start_session(
-        db, runtime, user, state, [Method.PASSWORD], client, organization_id=entering, kind=kind
+    session, token = open_session(
+        db,
+        runtime,
+        user,
+        state,
+        [Method.PASSWORD],
+        client,
+        previous_session_id=previous_session_id,
+        kind=kind,
+        organization_id=entering,
     )
     if stood_in and session.organization_id is not None:
         # The organization's own policy is satisfied here, and nowhere else: no second
         # factor in the amr, no second_factor_at (decision 0028).
         sessions.mark_verified(session, session.organization_id)
-    if previous_session_id is not None:
-        sessions.replace_session(db, previous_session_id, session)
     if two_factor and not stood_in:
         db.commit()
         metrics.sign_in_password("ok")
@@ -130,6 +136,29 @@ def _entered_organization(user: User, organization_id: int | None) -> int | None
     if organization_id is not None and organization_id in ids:
         return organization_id
     return ids[0] if ids else None
+
+
+def open_session(
+    db: Session,
+    runtime: Runtime,
+    user: User,
+    state: SessionState,
+    methods: list[Method],
+    client: ClientInfo,
+    *,
+    previous_session_id: int | None = None,
+    kind: SessionKind = SessionKind.BROWSER,
+    organization_id: int | None = None,
+) -> tuple[AuthSession, str]:
+    """A new session after a first factor (the password, or a passkey's user verification),
+    entering `organization_id` (None: the person's first), replacing the one this browser
+    had."""
+    session, token = sessions.start_session(
+        db, runtime, user, state, methods, client, organization_id=organization_id, kind=kind
+    )
+    if previous_session_id is not None:
+        sessions.replace_session(db, previous_session_id, session)
+    return session, token
 
 
 def _failure_reason(user: User | None) -> str:

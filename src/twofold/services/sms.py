@@ -47,7 +47,12 @@ from twofold.services.sms_codes import (
 )
 from twofold.services.sms_codes import check as check_code
 from twofold.services.transactions import use_case
-from twofold.services.users import MethodView, confirmed_count, methods_of
+from twofold.services.users import (
+    MethodView,
+    confirmed_count,
+    methods_of,
+    second_factor_count,
+)
 from twofold.store.models import DEFAULT_SMS_NAME, Authenticator, AuthSession, User
 
 
@@ -75,7 +80,7 @@ def begin_phone(
     if not first:
         if sms_method(db, user.id) is not None:
             raise AlreadyExists("phone", words.SMS_ALREADY_ON)
-        ensure_room_for_another(confirmed_count(db, user.id))
+        ensure_room_for_another(second_factor_count(db, user.id))
     e164 = parse(phone, countries)  # a typo costs no password attempt
     if not first:
         confirm_current_password(db, runtime, user, password, client)
@@ -151,7 +156,7 @@ def confirm_phone(
     if not first:
         if sms_method(db, user.id) is not None:
             raise AlreadyExists("phone", words.SMS_ALREADY_ON)
-        ensure_room_for_another(confirmed_count(db, user.id))
+        ensure_room_for_another(second_factor_count(db, user.id))
     check_code(db, runtime, locked, challenge, code, client, None)
     now = runtime.now()
     pending.confirmed_at = now

@@ -192,6 +192,23 @@ def confirmed_count(db: Session, user_id: int) -> int:
     )
 
 
+def passkey_count(db: Session, user_id: int) -> int:
+    """How many security keys and passkeys the person has (decision 0027)."""
+    return int(
+        db.scalar(
+            select(func.count())
+            .select_from(WebAuthnCredential)
+            .where(WebAuthnCredential.user_id == user_id)
+        )
+        or 0
+    )
+
+
+def second_factor_count(db: Session, user_id: int) -> int:
+    """Every second factor the person has, of any kind: at most MAX_AUTHENTICATORS in all."""
+    return confirmed_count(db, user_id) + passkey_count(db, user_id)
+
+
 def recovery_codes_left(db: Session, user_id: int) -> int:
     return int(
         db.scalar(
@@ -214,6 +231,10 @@ class MethodView:
     last_used_at: datetime | None
     # For a phone: its number, whole for its owner, masked for anyone else (services.sms).
     phone: str | None = None
+    # For a security key or passkey (kind "passkey"): synced (backup eligible), and usable
+    # without a password (discoverable, with user verification).
+    synced: bool = False
+    passwordless: bool = False
 
 
 def methods_of(
@@ -235,6 +256,31 @@ def methods_of(
             row.created_at,
             row.last_used_at,
             _phone_shown(runtime, row, to_owner) if runtime and row.kind == "sms" else None,
+        )
+        for row in rows
+    ]
+
+
+PASSKEY_KIND = "passkey"
+
+
+def passkeys_of(db: Session, user_id: int) -> list[MethodView]:
+    """The person's security keys and passkeys, oldest first: names and kinds, never key
+    material (their ids are the webauthn_credentials rows', apart from authenticators')."""
+    rows = db.scalars(
+        select(WebAuthnCredential)
+        .where(WebAuthnCredential.user_id == user_id)
+        .order_by(WebAuthnCredential.id)
+    )
+    return [
+        MethodView(
+            row.id,
+            PASSKEY_KIND,
+            row.name,
+            row.created_at,
+            row.last_used_at,
+            synced=row.backup_eligible,
+            passwordless=row.discoverable,
         )
         for row in rows
     ]
@@ -277,7 +323,7 @@ def describe(db: Session, runtime: Runtime, user: User) -> UserStatus:
         locked=locked,
         locked_until=user.code_locked_until if locked else None,
         organizations=sorted(f"{m.organization.slug} ({m.role})" for m in user.memberships),
-        methods=methods_of(db, user.id, runtime),
+        methods=methods_of(db, user.id, runtime) + passkeys_of(db, user.id),
     )
 
 

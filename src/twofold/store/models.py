@@ -200,6 +200,9 @@ class WebAuthnCredential(Base):
     discoverable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The relying-party id it was registered for: a key answers only for that id, so
+    # `twofold check` tells when TWOFOLD_WEBAUTHN_RP_ID no longer matches (migration 0017).
+    rp_id: Mapped[str] = mapped_column(String(253), default="", server_default="")
 
 
 class WebAuthnChallenge(Base):

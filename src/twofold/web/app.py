@@ -45,6 +45,7 @@ from twofold.web.pages import (
     authenticators,
     forward,
     invite,
+    passkeys,
     phone,
     recovery_links,
     reenroll,
@@ -250,6 +251,8 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(account.router)
     app.include_router(authenticators.router)
+    app.include_router(passkeys.router)
+    app.include_router(passkeys.sign_in_router)
     app.include_router(phone.router)
     app.include_router(setup.router)
     app.include_router(signup.router)

@@ -28,10 +28,11 @@ from twofold.services import (
     oidc_grants,
     organizations,
     remembered_browsers,
+    webauthn,
 )
 from twofold.services.account import PendingEnrollment
 from twofold.services.organizations import Standing
-from twofold.services.users import has_two_factor, recovery_codes_left
+from twofold.services.users import has_two_factor, passkeys_of, recovery_codes_left
 from twofold.services.users import methods_of as user_methods
 from twofold.store.models import User
 from twofold.web import forward_pending
@@ -72,6 +73,9 @@ SECURITY_NOTICES = {
     "authenticator_added": words.NOTICE_AUTHENTICATOR_ADDED,
     "authenticator_renamed": words.NOTICE_AUTHENTICATOR_RENAMED,
     "authenticator_removed": words.NOTICE_AUTHENTICATOR_REMOVED,
+    "passkey_added": words.NOTICE_PASSKEY_ADDED,
+    "passkey_renamed": words.NOTICE_PASSKEY_RENAMED,
+    "passkey_removed": words.NOTICE_PASSKEY_REMOVED,
     "sms_added": words.NOTICE_SMS_ADDED,
     "sms_not_offered": words.SMS_NOT_AVAILABLE,
     "browser_forgotten": words.NOTICE_REMEMBERED_BROWSER_FORGOTTEN,
@@ -132,6 +136,8 @@ def security_page(
     events, older = activity.events_page(db, user.id, page)
     remembered = remembered_browsers.remembered_of(db, runtime, user.id)
     own_cookie = read_cookie(request, REMEMBER_COOKIE)
+    methods = user_methods(db, user.id, runtime, to_owner=True) if enabled else []
+    passkeys = passkeys_of(db, user.id) if enabled else []
     return render(
         request,
         "security.html",
@@ -154,7 +160,10 @@ def security_page(
         offered=two_factor_offered(standing.memberships, user.is_superadmin, enabled),
         disable_blockers=blockers_to_disabling(standing.memberships, user.is_superadmin),
         codes_left=recovery_codes_left(db, user.id) if enabled else 0,
-        methods=user_methods(db, user.id, runtime, to_owner=True) if enabled else [],
+        methods=methods,
+        passkeys=passkeys,
+        passkeys_offered=enabled and webauthn.accepted_for(db, session),
+        second_factors=len(methods) + len(passkeys),
         sms_offered=sms_offered(standing.current, runtime.settings.sms_countries),
         max_authenticators=MAX_AUTHENTICATORS,
         used_recovery_code=Method.RECOVERY_CODE in amr_methods(session.amr),

@@ -27,6 +27,7 @@ from twofold.services import (
     signin,
     signup,
     sms_codes,
+    webauthn,
 )
 from twofold.services.runtime import ClientInfo, Runtime
 from twofold.services.users import method_kinds
@@ -152,6 +153,7 @@ def login_page(
         next=safe_next(next),
         signup_open=bool(signup.open_organizations(db)),
         application=application_name(request, db) if for_application else None,
+        passwordless=webauthn.passwordless_anywhere(db),
     )
     if ended:
         clear_session_cookie(request, response)  # said once
@@ -178,6 +180,29 @@ def safe_next(target: str) -> str:
     return ""
 
 
+def login_form(
+    request: Request,
+    db: Session,
+    *,
+    error: str,
+    status: int,
+    login: str = "",
+    next: str = "",
+) -> Response:
+    """The sign-in form again with what went wrong (a password or a passkey sign-in)."""
+    return render(
+        request,
+        "login.html",
+        status_code=status,
+        error=error,
+        login=login[:254],
+        signup_open=bool(signup.open_organizations(db)),
+        next=safe_next(next),
+        application=application_name(request, db),
+        passwordless=webauthn.passwordless_anywhere(db),
+    )
+
+
 @router.post("/login")
 def login_submit(
     request: Request,
@@ -190,15 +215,13 @@ def login_submit(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     if not login.strip() or not password:
-        return render(
+        return login_form(
             request,
-            "login.html",
-            status_code=400,
-            error=words.ENTER_LOGIN_AND_PASSWORD,
-            login=login[:254],
-            signup_open=bool(signup.open_organizations(db)),
-            next=safe_next(next),
-            application=application_name(request, db),
+            db,
+            error=translate(words.ENTER_LOGIN_AND_PASSWORD),
+            status=400,
+            login=login,
+            next=next,
         )
     entering, asks_more = application_entry(request, db)
     remember_token = (
@@ -220,15 +243,8 @@ def login_submit(
         ),
     )
     if isinstance(started, Refused):
-        return render(
-            request,
-            "login.html",
-            status_code=started.status,
-            error=started.message,
-            login=login[:254],
-            signup_open=bool(signup.open_organizations(db)),
-            next=safe_next(next),
-            application=application_name(request, db),
+        return login_form(
+            request, db, error=started.message, status=started.status, login=login, next=next
         )
     target = after_sign_in_step(request, db, runtime, started.session)
     if safe_next(next) and started.session.state == SessionState.AUTHENTICATED:
@@ -262,7 +278,7 @@ def application_entry(request: Request, db: Session) -> tuple[int | None, bool]:
     return None, False
 
 
-def _prompt_context(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> dict[str, Any]:
+def prompt_context(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> dict[str, Any]:
     """Whose code and for which organization, why it is asked again after a switch, and
     whether the next wrong code locks (then for how many minutes; None: until unlocked)."""
     user = db.get(User, session.user_id)
@@ -278,6 +294,7 @@ def _prompt_context(db: DbDep, runtime: RuntimeDep, session: AuthSession) -> dic
         "remember_label": translate(words.REMEMBER_THIS_BROWSER(n=days)) if days else None,
         "has_sms": "sms" in kinds,
         "has_totp": "totp" in kinds,
+        "has_passkey": webauthn.offered_at_prompt(db, session),
         "account": user.login,
         "organization": current.name if current else None,
         "asked_again": session.state == SessionState.AUTHENTICATED,
@@ -291,7 +308,7 @@ def _prompt(
 ) -> Response:
     """The code or recovery prompt; while the second factor is locked, only the reason."""
     user = db.get(User, session.user_id)
-    context = _prompt_context(db, runtime, session)
+    context = prompt_context(db, runtime, session)
     try:
         if user is not None:
             second_factor.ensure_not_locked(user, runtime.now())
@@ -312,14 +329,18 @@ def _lock(error: Exception | None) -> dict[str, Any]:
 
 @router.get("/login/code")
 def code_page(
-    request: Request, db: DbDep, runtime: RuntimeDep, session: PendingSession
+    request: Request, db: DbDep, runtime: RuntimeDep, session: PendingSession, other: str = ""
 ) -> Response:
+    # A security key or passkey is offered first (its page links to the other ways).
+    if not other and webauthn.offered_at_prompt(db, session):
+        return redirect(PASSKEY_PAGE)
     if method_kinds(db, session.user_id) == {"sms"}:
         return redirect(SMS_PAGE)  # a phone is their only method: no app code to ask for
     return _prompt(request, "code.html", db, runtime, session)
 
 
 SMS_PAGE = "/login/sms"
+PASSKEY_PAGE = "/login/passkey"
 
 
 def _sms_context(db: Session, runtime: Runtime, session: AuthSession) -> dict[str, Any]:
@@ -330,7 +351,7 @@ def _sms_context(db: Session, runtime: Runtime, session: AuthSession) -> dict[st
         "wait_seconds": sms_codes.seconds_until_resend(
             db, runtime, session.user_id, sms_codes.Purpose.SIGN_IN
         ),
-        **_prompt_context(db, runtime, session),
+        **prompt_context(db, runtime, session),
     }
 
 
@@ -438,7 +459,7 @@ def _template_prompt(
     """A code prompt page (`template`) with the error, or the lock, the refusal says."""
 
     def again(error: Words, status: int, refusal: TwofoldError | None) -> Response:
-        context = _prompt_context(db, runtime, session)
+        context = prompt_context(db, runtime, session)
         return render(
             request, template, status_code=status, error=error, **_lock(refusal), **context
         )
