@@ -1,0 +1,138 @@
+"""Security keys end to end (issue #14, decisions 0027 and 0029): a key added through the
+security page's ceremony, then used at the passkey prompt after the password, answers an
+application's `acr_values=urn:twofold:acr:phr` and an organization that requires keys of
+everyone. No session is stepped up by hand here: every answer is a signed WebAuthn one
+(tests/soft_webauthn.py), checked by the server as a browser's would be."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from sqlalchemy import update
+
+from asgi_client import TestClient
+from oidc.conftest import (
+    ISSUER,
+    ORG,
+    Rp,
+    callback_params,
+    exchange,
+    id_claims,
+    onward_target,
+)
+from soft_webauthn import SoftAuthenticator
+from support import Person, post_form, sign_in
+from twofold.otp.clock import FixedClock
+from twofold.services.runtime import Runtime
+from twofold.store.models import Organization
+
+PHR = "urn:twofold:acr:phr"
+NEW = "/account/security/passkeys/new"
+FINISH = "/account/security/passkeys/new/finish"
+OPTIONS = re.compile(r'data-options="([^"]+)"')
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(text: str) -> str:
+    match = CSRF.search(text)
+    assert match
+    return match.group(1)
+
+
+@pytest.fixture
+def key() -> SoftAuthenticator:
+    return SoftAuthenticator(origin=ISSUER)
+
+
+@pytest.fixture
+def keyholder(
+    client: TestClient, clock: FixedClock, member: Person, key: SoftAuthenticator
+) -> Person:
+    """mia, with her app and a security key she added on the security page; signed out."""
+    sign_in(client, member, clock)
+    clock.advance(30)
+    page = post_form(
+        client, NEW, {"name": "YubiKey", "password": member.password, "code": member.totp(clock)}
+    )
+    match = OPTIONS.search(page.text)
+    assert match, page.text
+    answer = key.register(html.unescape(match.group(1)))
+    done = client.post(
+        FINISH, data={"csrf_token": csrf_of(page.text), "name": "YubiKey", "response": answer}
+    )
+    assert done.status_code == 303, done.text
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/account/security").text)})
+    client.cookies.clear()
+    clock.advance(30)
+    return member
+
+
+def password_then_key(
+    client: TestClient, person: Person, key: SoftAuthenticator, first: str
+) -> str:
+    """The password at the sign-in page, then the key at the prompt it leads to (the
+    prompt is offered first); the page the key's answer sends the browser on to."""
+    token = csrf_of(client.get(first).text)
+    login = client.post(
+        "/login", data={"login": person.login, "password": person.password, "csrf_token": token}
+    )
+    assert login.status_code == 303, login.text
+    where = login.headers["location"]
+    while where != "/login/passkey":
+        hop = client.get(where)
+        assert hop.status_code == 303, hop.text
+        where = hop.headers["location"]
+    prompt = client.get("/login/passkey")
+    assert prompt.status_code == 200, prompt.text
+    options = client.post("/login/passkey/options", data={"csrf_token": csrf_of(prompt.text)})
+    assert options.status_code == 200, options.text
+    done = client.post(
+        "/login/passkey",
+        data={"csrf_token": csrf_of(prompt.text), "response": key.assertion(options.text)},
+    )
+    assert done.status_code == 303, done.text
+    return done.headers["location"]
+
+
+def test_an_application_asking_for_phr_gets_it_from_a_real_key(
+    client: TestClient, rp: Rp, keyholder: Person, key: SoftAuthenticator
+) -> None:
+    assert client.get(rp.authorize_url(acr_values=PHR)).status_code == 303  # to sign in
+    onward = password_then_key(client, keyholder, key, "/login?oidc=1")
+    assert onward == "/oidc/continue"
+    code = callback_params(onward_target(client.get(onward)), rp)["code"]
+    tokens = exchange(client, rp, code)
+    assert tokens.status_code == 200, tokens.text
+    claims = id_claims(client, tokens.json()["id_token"])
+    assert claims["acr"] == PHR
+    assert claims["amr"] == ["pwd", "hwk", "mfa"]
+
+
+def test_an_organization_requiring_keys_is_entered_with_the_key_not_a_code(
+    client: TestClient,
+    runtime: Runtime,
+    clock: FixedClock,
+    keyholder: Person,
+    key: SoftAuthenticator,
+) -> None:
+    with runtime.db() as db:
+        db.execute(
+            update(Organization)
+            .where(Organization.slug == ORG)
+            .values(phishing_resistant="all", phishing_resistant_since=clock.now())
+        )
+        db.commit()
+    token = csrf_of(client.get("/login").text)
+    client.post(
+        "/login",
+        data={"login": keyholder.login, "password": keyholder.password, "csrf_token": token},
+    )
+    by_code = client.post("/login/code", data={"code": keyholder.totp(clock), "csrf_token": token})
+    assert by_code.headers["location"] == "/login/passkey"  # a code does not enter acme
+    assert client.get("/account/security").headers["location"] == "/login/passkey"
+    client.cookies.clear()
+    clock.advance(30)
+    assert password_then_key(client, keyholder, key, "/login") == "/account/security"
+    assert client.get("/account/security").status_code == 200
