@@ -84,6 +84,11 @@ def password_then_key(
         hop = client.get(where)
         assert hop.status_code == 303, hop.text
         where = hop.headers["location"]
+    return answer_prompt(client, key)
+
+
+def answer_prompt(client: TestClient, key: SoftAuthenticator) -> str:
+    """The key's answer at the passkey prompt; where it sends the browser on to."""
     prompt = client.get("/login/passkey")
     assert prompt.status_code == 200, prompt.text
     options = client.post("/login/passkey/options", data={"csrf_token": csrf_of(prompt.text)})
@@ -136,3 +141,75 @@ def test_an_organization_requiring_keys_is_entered_with_the_key_not_a_code(
     clock.advance(30)
     assert password_then_key(client, keyholder, key, "/login") == "/account/security"
     assert client.get("/account/security").status_code == 200
+
+
+def test_a_member_without_a_key_is_sent_to_add_one_and_can(
+    client: TestClient, runtime: Runtime, clock: FixedClock, member: Person
+) -> None:
+    with runtime.db() as db:
+        db.execute(
+            update(Organization)
+            .where(Organization.slug == ORG)
+            .values(phishing_resistant="all", phishing_resistant_since=clock.now())
+        )
+        db.commit()
+    sign_in_token = csrf_of(client.get("/login").text)
+    client.post(
+        "/login",
+        data={"login": member.login, "password": member.password, "csrf_token": sign_in_token},
+    )
+    coded = client.post(
+        "/login/code", data={"code": member.totp(clock), "csrf_token": sign_in_token}
+    )
+    assert coded.headers["location"] == NEW
+    assert client.get("/account/security").headers["location"] == NEW  # nothing else first
+    clock.advance(30)
+    page = post_form(
+        client, NEW, {"name": "YubiKey", "password": member.password, "code": member.totp(clock)}
+    )
+    match = OPTIONS.search(page.text)
+    assert match, page.text
+    key = SoftAuthenticator(origin=ISSUER)
+    done = client.post(
+        FINISH,
+        data={
+            "csrf_token": csrf_of(page.text),
+            "name": "YubiKey",
+            "response": key.register(html.unescape(match.group(1))),
+        },
+    )
+    assert done.status_code == 303, done.text
+    # The key is registered; this session passed a code only, so the key is asked for next.
+    after = client.get("/account/security")
+    assert (after.status_code, after.headers.get("location")) == (303, "/login/passkey")
+    assert answer_prompt(client, key) == "/account/security"
+    assert client.get("/account/security").status_code == 200
+
+
+def test_a_signed_in_session_steps_up_with_the_key_when_an_application_asks_phr(
+    client: TestClient, rp: Rp, clock: FixedClock, keyholder: Person, key: SoftAuthenticator
+) -> None:
+    sign_in_token = csrf_of(client.get("/login").text)
+    client.post(
+        "/login",
+        data={
+            "login": keyholder.login,
+            "password": keyholder.password,
+            "csrf_token": sign_in_token,
+        },
+    )
+    coded = client.post(
+        "/login/code", data={"code": keyholder.totp(clock), "csrf_token": sign_in_token}
+    )
+    assert coded.headers["location"] == "/account/security"  # signed in with the code
+    asked = client.get(rp.authorize_url(acr_values=PHR))
+    where = asked.headers["location"]
+    while where != "/login/passkey":
+        hop = client.get(where)
+        assert hop.status_code == 303, hop.text
+        where = hop.headers["location"]
+    assert answer_prompt(client, key) == "/oidc/continue"
+    code = callback_params(onward_target(client.get("/oidc/continue")), rp)["code"]
+    claims = id_claims(client, exchange(client, rp, code).json()["id_token"])
+    assert claims["acr"] == PHR
+    assert claims["amr"] == ["pwd", "otp", "hwk", "mfa"]

@@ -94,14 +94,22 @@ def _counted(method: metrics.CodeMethod) -> Iterator[None]:
     metrics.sign_in_second_factor(method, "ok")
 
 
-def pending_user(db: Session, runtime: Runtime, session: AuthSession) -> User:
+def pending_user(
+    db: Session, runtime: Runtime, session: AuthSession, *, key_step_up: bool = False
+) -> User:
     """The person at the code prompt: after the password, or signed in and asked again
-    because the current organization requires 2FA and this session has not passed it there."""
+    because the current organization requires 2FA and this session has not passed it there.
+    `key_step_up`: a signed-in session that has not used a security key may use one even
+    where a code already passed (an organization or application asking for a key)."""
     if session.state not in CHALLENGE_STATES or session.expires_at <= runtime.now():
         raise NotPasswordVerified()
-    if session.state == SessionState.AUTHENTICATED.value and (
-        session.organization_id is None
-        or session.organization_id in sessions.verified_organizations(session)
+    if (
+        session.state == SessionState.AUTHENTICATED.value
+        and not key_step_up
+        and (
+            session.organization_id is None
+            or session.organization_id in sessions.verified_organizations(session)
+        )
     ):
         raise NotPasswordVerified()  # nothing left to verify in this session
     user = lock_user_row(db, session.user_id)

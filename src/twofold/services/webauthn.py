@@ -55,8 +55,9 @@ from twofold.core.errors import (
     UnknownPasskey,
 )
 from twofold.core.methods import ensure_removable, ensure_room_for_another
+from twofold.core.oidc import is_phishing_resistant
 from twofold.core.policy import PasskeyPolicy
-from twofold.core.sessions import Method, SessionState
+from twofold.core.sessions import Method, SessionState, amr_methods
 from twofold.core.webauthn import (
     CHALLENGE_BYTES,
     CHALLENGE_SECONDS,
@@ -547,10 +548,18 @@ def _counted() -> Iterator[None]:
 
 
 @use_case
+def _pending_user(db: Session, runtime: Runtime, session: AuthSession) -> User:
+    """The person at the key prompt: as at the code prompt, and also a signed-in session
+    that has not used a key yet, where a code passed but the organization (decision 0029)
+    or an application (acr phr) asks for a key: a key is a step up, never a step down."""
+    key_used = is_phishing_resistant(amr_methods(session.amr))
+    return second_factor.pending_user(db, runtime, session, key_step_up=not key_used)
+
+
 def begin_second_factor(db: Session, runtime: Runtime, session: AuthSession) -> str:
     """The options for navigator.credentials.get() at the code prompt: the person's keys,
     a challenge bound to this session; user presence is enough (a second factor)."""
-    user = second_factor.pending_user(db, runtime, session)
+    user = _pending_user(db, runtime, session)
     _ensure_accepted(db, session)
     rows = credentials_of(db, user.id)
     if not rows:
@@ -644,7 +653,7 @@ def verify_second_factor(
     """The code prompt's second step with a security key or passkey: the same success as a
     code (lockout reset, session stepped up with hwk or swk, audited); the new token."""
     with _counted():
-        user = second_factor.pending_user(db, runtime, session)
+        user = _pending_user(db, runtime, session)
         _ensure_accepted(db, session)
         credential = parse_response(response)
         challenge = _challenge_of(credential)

@@ -9,8 +9,9 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from twofold.core.oidc import is_phishing_resistant
 from twofold.core.policy import Access, Demand
-from twofold.core.sessions import SessionState
+from twofold.core.sessions import SessionState, amr_methods
 from twofold.otp.clock import unix_time
 from twofold.services import organizations, sessions
 from twofold.services.organizations import Standing
@@ -128,24 +129,49 @@ def _standing(
     return user, standing
 
 
-def get_challenge_session(
-    request: Request, db: DbDep, runtime: RuntimeDep, session: OptionalSession
+def _challenge_session(
+    request: Request,
+    db: Session,
+    runtime: Runtime,
+    session: AuthSession | None,
+    *,
+    codes_answer: bool,
 ) -> AuthSession:
-    """A session at the code prompt: after the password, or signed in and asked again
-    because the current organization requires 2FA that this session has not passed there."""
     if session is None:
         expired = bool(read_cookie(request, SESSION_COOKIE))
         raise Redirect("/login?notice=expired" if expired else "/login")
     if session.state == SessionState.AUTHENTICATED:
+        if not codes_answer and not is_phishing_resistant(amr_methods(session.amr)):
+            # A key is a step up, whoever asks for it: the organization (decision 0029) or
+            # an application (acr phr, forward-auth require=phr) a pending sign-in is for.
+            return session
         _user, standing = _standing(request, db, runtime, session)
         if standing.access.demand is not Demand.VERIFY:
             raise Redirect("/account/security")
-        if standing.access.security_key:  # a code does not answer it
+        if standing.access.security_key and codes_answer:  # a code does not answer it
             raise Redirect(PASSKEY_PAGE)
     return session
 
 
+def get_challenge_session(
+    request: Request, db: DbDep, runtime: RuntimeDep, session: OptionalSession
+) -> AuthSession:
+    """A session at a code prompt: after the password, or signed in and asked again
+    because the current organization requires 2FA that this session has not passed there
+    (sent to the key prompt where only a security key answers it)."""
+    return _challenge_session(request, db, runtime, session, codes_answer=True)
+
+
+def get_key_challenge_session(
+    request: Request, db: DbDep, runtime: RuntimeDep, session: OptionalSession
+) -> AuthSession:
+    """A session at the security-key prompt: as at a code prompt, and also where the
+    organization asks for the key itself (a code then does not answer it)."""
+    return _challenge_session(request, db, runtime, session, codes_answer=False)
+
+
 PendingSession = Annotated[AuthSession, Depends(get_challenge_session)]
+KeyPromptSession = Annotated[AuthSession, Depends(get_key_challenge_session)]
 
 
 async def get_authenticated_session(request: Request, session: OptionalSession) -> AuthSession:

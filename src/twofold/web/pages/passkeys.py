@@ -34,8 +34,8 @@ from twofold.web.deps import (
     CurrentUser,
     DbDep,
     EnrollingUser,
+    KeyPromptSession,
     OptionalSession,
-    PendingSession,
     RuntimeDep,
 )
 from twofold.web.forms import Refused, submit
@@ -261,7 +261,7 @@ def _prompt(
 
 @sign_in_router.get(PROMPT)
 def prompt_page(
-    request: Request, db: DbDep, runtime: RuntimeDep, session: PendingSession
+    request: Request, db: DbDep, runtime: RuntimeDep, session: KeyPromptSession
 ) -> Response:
     if not webauthn.offered_at_prompt(db, session):
         return redirect(f"{CODE_PAGE}?other=1")
@@ -269,7 +269,7 @@ def prompt_page(
 
 
 @sign_in_router.post(PROMPT_OPTIONS)
-def prompt_options(db: DbDep, runtime: RuntimeDep, session: PendingSession) -> Response:
+def prompt_options(db: DbDep, runtime: RuntimeDep, session: KeyPromptSession) -> Response:
     """The options for navigator.credentials.get(), as JSON (or {"error": …})."""
     options = submit(runtime, lambda: webauthn.begin_second_factor(db, runtime, session))
     if isinstance(options, Refused):
@@ -283,7 +283,7 @@ def prompt_submit(
     db: DbDep,
     runtime: RuntimeDep,
     client: ClientDep,
-    session: PendingSession,
+    session: KeyPromptSession,
     response: Annotated[str, Form()] = "",
 ) -> Response:
     if not response.strip():
