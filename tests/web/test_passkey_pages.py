@@ -10,7 +10,7 @@ import json
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from asgi_client import TestClient
 from passkey_steps import set_passkeys
@@ -19,6 +19,8 @@ from support import Person, post_form, sign_in, snapshot, text_of
 from twofold.otp.clock import FixedClock
 from twofold.services import users
 from twofold.services.runtime import Runtime
+from twofold.store.models import Organization
+from twofold.web.rendering import REMEMBER_COOKIE, SESSION_COOKIE
 
 SECURITY = "/account/security"
 NEW = "/account/security/passkeys/new"
@@ -122,6 +124,8 @@ def test_rename_and_remove(
     assert wrong.status_code == 400
     gone = post_form(client, f"{base}/remove", {"password": alice_signed_in.password})
     assert gone.headers["location"] == f"{SECURITY}?notice=passkey_removed"
+    # Removing a method forgets every remembered browser: this one's cookie goes too.
+    assert f'{REMEMBER_COOKIE}=""' in gone.headers["set-cookie"]
     with runtime.db() as db:
         assert users.passkeys_of(db, alice_signed_in.id) == []
     assert client.get(f"{base}/rename").status_code == 404
@@ -310,3 +314,38 @@ def test_admins_and_operators_see_names_and_kinds_never_key_material(
         assert b64url(key.credential_id) not in page
         assert b64url(key.public_key) not in page
         assert all(b64url(key.credential_id) not in line for line in lines)
+
+
+def test_the_key_prompt_offers_to_remember_the_browser_where_the_organization_does(
+    client: TestClient, runtime: Runtime, clock: FixedClock, alice_signed_in: Person
+) -> None:
+    key = SoftAuthenticator()
+    add_through_pages(client, alice_signed_in, clock, key, "YubiKey")
+    with runtime.db() as db:
+        db.execute(
+            update(Organization).where(Organization.slug == "default").values(remember_days=7)
+        )
+        db.commit()
+    client.cookies.clear()
+    person = alice_signed_in
+    post_form(client, "/login", {"login": person.login, "password": person.password})
+    prompt = client.get("/login/passkey")
+    assert "Don't ask for a code on this browser for 7 days" in plain(prompt)
+    options = client.post("/login/passkey/options", data={"csrf_token": csrf_of(prompt)})
+    done = client.post(
+        "/login/passkey",
+        data={
+            "csrf_token": csrf_of(prompt),
+            "response": key.assertion(options.text),
+            "remember": "1",
+        },
+    )
+    assert done.headers["location"] == SECURITY
+    remembered = client.cookies.get(REMEMBER_COOKIE)
+    assert remembered
+    session_cookie = client.cookies.get(SESSION_COOKIE)
+    client.cookies.clear()
+    client.cookies.set(REMEMBER_COOKIE, remembered)
+    again = post_form(client, "/login", {"login": person.login, "password": person.password})
+    assert again.headers["location"] == SECURITY  # neither key nor code asked this time
+    assert client.cookies.get(SESSION_COOKIE) != session_cookie

@@ -492,11 +492,24 @@ def _second_step(
     response = redirect(after_sign_in_step(request, db, runtime, session))
     set_session_cookie(request, response, token)
     if remember:
-        previous = read_cookie(request, REMEMBER_COOKIE)
-        cookie = remembered_browsers.remember(db, runtime, session, client, replacing=previous)
-        if cookie is not None:
-            set_remember_cookie(request, response, cookie.token, cookie.max_age)
+        remember_browser(request, db, runtime, session, client, response)
     return response
+
+
+def remember_browser(
+    request: Request,
+    db: Session,
+    runtime: Runtime,
+    session: AuthSession,
+    client: ClientInfo,
+    response: Response,
+) -> None:
+    """After a second factor with "Don't ask for a code on this browser" ticked: the
+    remember cookie, where the organization entered offers it (decision 0028)."""
+    previous = read_cookie(request, REMEMBER_COOKIE)
+    cookie = remembered_browsers.remember(db, runtime, session, client, replacing=previous)
+    if cookie is not None:
+        set_remember_cookie(request, response, cookie.token, cookie.max_age)
 
 
 @router.post("/login/code")

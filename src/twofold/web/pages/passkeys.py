@@ -42,6 +42,7 @@ from twofold.web.forms import Refused, submit
 from twofold.web.pages import auth
 from twofold.web.pages.account import CODE_ERRORS
 from twofold.web.rendering import (
+    clear_remember_cookie,
     cookie_name,
     is_https,
     read_cookie,
@@ -240,7 +241,9 @@ def remove_submit(
             method=method,
             field_errors=done.field_errors("password"),
         )
-    return redirect("/account/security?notice=passkey_removed")
+    response = redirect("/account/security?notice=passkey_removed")
+    clear_remember_cookie(request, response)  # every remembered browser was forgotten
+    return response
 
 
 # -- The second factor at sign-in ---------------------------------------------------------------
@@ -285,6 +288,7 @@ def prompt_submit(
     client: ClientDep,
     session: KeyPromptSession,
     response: Annotated[str, Form()] = "",
+    remember: Annotated[str, Form()] = "",
 ) -> Response:
     if not response.strip():
         return _prompt(
@@ -303,6 +307,8 @@ def prompt_submit(
         return _prompt(request, db, runtime, session, error=token.message, status=token.status)
     moved = redirect(auth.after_sign_in_step(request, db, runtime, session))
     set_session_cookie(request, moved, token)
+    if remember:
+        auth.remember_browser(request, db, runtime, session, client, moved)
     return moved
 
 
