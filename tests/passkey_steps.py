@@ -3,16 +3,20 @@ a browser's would be (tests/services and tests/attack use them)."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from asgi_client import TestClient
 from services.conftest import BROWSER, Steps
 from soft_webauthn import SoftAuthenticator
 from support import Person
+from twofold.core.sessions import Method
+from twofold.crypto.tokens import token_digest
 from twofold.otp.clock import FixedClock
 from twofold.services import sessions, webauthn
 from twofold.services.runtime import Runtime
 from twofold.services.users import MethodView
-from twofold.store.models import AuthSession, Organization, User
+from twofold.store.models import AuthSession, Organization, User, WebAuthnCredential
+from twofold.web.rendering import SESSION_COOKIE
 
 
 def set_passkeys(runtime: Runtime, slug: str, value: str) -> None:
@@ -106,3 +110,39 @@ def passwordless(runtime: Runtime, binding: str, response: str) -> str:
         return webauthn.sign_in_with_passkey(
             db, runtime, binding=binding, response=response, client=BROWSER
         ).token
+
+
+def give_key(runtime: Runtime, person: Person) -> None:
+    """A registered security key for `person`, as a row (for rules that ask only whether
+    one is there; tests that sign in with one use SoftAuthenticator through the pages)."""
+    with runtime.db() as db:
+        db.add(
+            WebAuthnCredential(
+                user_id=person.id,
+                name="YubiKey",
+                credential_id=f"key-{person.login}".encode(),
+                public_key=b"\x01",
+                sign_count=0,
+                created_at=runtime.now(),
+            )
+        )
+        db.commit()
+
+
+def use_key(client: TestClient, runtime: Runtime) -> None:
+    """The browser's session passes its security key, as the passkey prompt's success step
+    does (sessions.step_up with hwk); the browser's other cookies stay."""
+    token = client.cookies.get(SESSION_COOKIE)
+    assert token
+    with runtime.db() as db:
+        session = db.scalar(
+            select(AuthSession).where(AuthSession.token_digest == token_digest(token))
+        )
+        assert session is not None
+        new_token = sessions.step_up(db, runtime, session, Method.HARDWARE_KEY)
+        db.commit()
+    kept = {name: value for name, value in client.cookies.items() if name != SESSION_COOKIE}
+    client.cookies.clear()
+    for name, value in kept.items():
+        client.cookies.set(name, value)
+    client.cookies.set(SESSION_COOKIE, new_token)

@@ -22,59 +22,21 @@ from oidc.conftest import (
     onward_target,
     sign_in_for,
 )
+from passkey_steps import give_key, use_key
 from support import Person
 from twofold.core.audit_events import AuditEventType
-from twofold.core.sessions import Method
-from twofold.crypto.tokens import token_digest
 from twofold.otp.clock import FixedClock
-from twofold.services import sessions
 from twofold.services.runtime import Runtime
 from twofold.store.models import (
     AuditEvent,
-    AuthSession,
     OidcGrant,
     Organization,
-    WebAuthnCredential,
 )
-from twofold.web.rendering import SESSION_COOKIE
 
 MFA = "urn:twofold:acr:mfa"
 PHR = "urn:twofold:acr:phr"
 PASSKEY_PROMPT = "/login/passkey"
 ADD_PASSKEY = "/account/security/passkeys/new"
-
-
-def give_key(runtime: Runtime, person: Person) -> None:
-    with runtime.db() as db:
-        db.add(
-            WebAuthnCredential(
-                user_id=person.id,
-                name="YubiKey",
-                credential_id=f"key-{person.login}".encode(),
-                public_key=b"\x01",
-                sign_count=0,
-                created_at=runtime.now(),
-            )
-        )
-        db.commit()
-
-
-def use_key(client: TestClient, runtime: Runtime) -> None:
-    """The browser's session passes its security key, as the passkey prompt would."""
-    token = client.cookies.get(SESSION_COOKIE)
-    assert token
-    with runtime.db() as db:
-        session = db.scalar(
-            select(AuthSession).where(AuthSession.token_digest == token_digest(token))
-        )
-        assert session is not None
-        new_token = sessions.step_up(db, runtime, session, Method.HARDWARE_KEY)
-        db.commit()
-    pending = {name: value for name, value in client.cookies.items() if name != SESSION_COOKIE}
-    client.cookies.clear()
-    for name, value in pending.items():
-        client.cookies.set(name, value)
-    client.cookies.set(SESSION_COOKIE, new_token)
 
 
 def set_org(runtime: Runtime, **values: object) -> None:

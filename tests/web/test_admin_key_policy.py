@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from asgi_client import TestClient
+from passkey_steps import give_key, use_key
 from support import (
     Person,
     csrf_token,
@@ -27,13 +28,9 @@ from support import (
 )
 from twofold.core.audit_events import AuditEventType
 from twofold.core.policy import Role
-from twofold.core.sessions import Method
-from twofold.crypto.tokens import token_digest
 from twofold.otp.clock import FixedClock
-from twofold.services import sessions
 from twofold.services.runtime import Runtime
-from twofold.store.models import AuditEvent, AuthSession, Organization, WebAuthnCredential
-from twofold.web.rendering import SESSION_COOKIE
+from twofold.store.models import AuditEvent, Organization
 
 POLICY = "/admin/policy?org=default"
 MEMBERS = "/admin/members?org=default"
@@ -53,21 +50,6 @@ def org(runtime: Runtime) -> Organization:
         return organization
 
 
-def give_key(runtime: Runtime, person: Person) -> None:
-    with runtime.db() as db:
-        db.add(
-            WebAuthnCredential(
-                user_id=person.id,
-                name="YubiKey",
-                credential_id=f"key-{person.login}".encode(),
-                public_key=b"\x01",
-                sign_count=0,
-                created_at=runtime.now(),
-            )
-        )
-        db.commit()
-
-
 def set_keys(runtime: Runtime, **values: object) -> None:
     with runtime.db() as db:
         organization = db.scalar(select(Organization).where(Organization.slug == "default"))
@@ -75,21 +57,6 @@ def set_keys(runtime: Runtime, **values: object) -> None:
         for name, value in values.items():
             setattr(organization, name, value)
         db.commit()
-
-
-def use_key(client: TestClient, runtime: Runtime) -> None:
-    """The browser's session passes a security key (as the passkey prompt would)."""
-    token = client.cookies.get(SESSION_COOKIE)
-    assert token
-    with runtime.db() as db:
-        session = db.scalar(
-            select(AuthSession).where(AuthSession.token_digest == token_digest(token))
-        )
-        assert session is not None
-        new_token = sessions.step_up(db, runtime, session, Method.HARDWARE_KEY)
-        db.commit()
-    client.cookies.clear()
-    client.cookies.set(SESSION_COOKIE, new_token)
 
 
 def post_policy(client: TestClient, *, confirm: bool = False, **fields: str) -> httpx.Response:

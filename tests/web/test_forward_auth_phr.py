@@ -10,17 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from asgi_client import TestClient
+from passkey_steps import give_key, use_key
 from support import Person, make_member, make_org, sign_in, text_of
 from twofold.core.policy import TwoFactorPolicy
-from twofold.core.sessions import Method
-from twofold.crypto.tokens import token_digest
 from twofold.otp.clock import FixedClock
-from twofold.services import sessions
 from twofold.services.forward_auth import Demand
 from twofold.services.runtime import Runtime
 from twofold.settings import Settings
-from twofold.store.models import AuthSession, Organization, WebAuthnCredential
-from twofold.web.rendering import SESSION_COOKIE
+from twofold.store.models import Organization
 
 APP = "https://app.example.com/dash"
 
@@ -36,35 +33,6 @@ def carol(runtime: Runtime, clock: FixedClock) -> Person:
     person = make_member(runtime, "carol", "beta", with_totp=True)
     clock.advance(30)
     return person
-
-
-def give_key(runtime: Runtime, person: Person) -> None:
-    with runtime.db() as db:
-        db.add(
-            WebAuthnCredential(
-                user_id=person.id,
-                name="YubiKey",
-                credential_id=b"key-carol",
-                public_key=b"\x01",
-                sign_count=0,
-                created_at=runtime.now(),
-            )
-        )
-        db.commit()
-
-
-def use_key(client: TestClient, runtime: Runtime) -> None:
-    token = client.cookies.get(SESSION_COOKIE)
-    assert token
-    with runtime.db() as db:
-        session = db.scalar(
-            select(AuthSession).where(AuthSession.token_digest == token_digest(token))
-        )
-        assert session is not None
-        new_token = sessions.step_up(db, runtime, session, Method.HARDWARE_KEY)
-        db.commit()
-    client.cookies.clear()
-    client.cookies.set(SESSION_COOKIE, new_token)
 
 
 @pytest.mark.parametrize(

@@ -7,18 +7,19 @@ from collections.abc import Sequence
 
 from twofold.core import words
 from twofold.core.errors import InvalidInput, LastMethodRequired, TooManyAuthenticators
-from twofold.core.words import Words
+from twofold.core.words import Msg, Words
 
 MAX_AUTHENTICATORS = 10
 AUTHENTICATOR_NAME_MAX = 64
 
 
-def authenticator_name(raw: str) -> str:
-    """The name without surrounding spaces; 1 to 64 characters, none of them a control
-    character (it is shown in pages, emails, the admin console and the CLI)."""
+def authenticator_name(raw: str, shape: Msg = words.AUTHENTICATOR_NAME_SHAPE) -> str:
+    """THE name rule of every second factor (apps, phones, security keys): the name
+    without surrounding spaces; 1 to 64 characters, none of them a control character (it
+    is shown in pages, emails, the admin console and the CLI). `shape` says it for the kind."""
     name = " ".join(raw.split()) if raw.isprintable() else ""
     if not name or len(name) > AUTHENTICATOR_NAME_MAX:
-        raise InvalidInput("name", words.AUTHENTICATOR_NAME_SHAPE(max=AUTHENTICATOR_NAME_MAX))
+        raise InvalidInput("name", shape(max=AUTHENTICATOR_NAME_MAX))
     return name
 
 

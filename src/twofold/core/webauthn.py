@@ -8,8 +8,8 @@ import ipaddress
 from collections.abc import Sequence
 
 from twofold.core import words
-from twofold.core.errors import InvalidInput, SignCountRegressed
-from twofold.core.methods import AUTHENTICATOR_NAME_MAX
+from twofold.core.errors import SignCountRegressed
+from twofold.core.methods import authenticator_name
 from twofold.core.policy import PasskeyPolicy
 from twofold.core.sessions import Method
 
@@ -48,11 +48,8 @@ def method_of(backup_eligible: bool) -> Method:
 
 
 def passkey_name(raw: str) -> str:
-    """Like an authenticator's name: 1 to 64 printable characters, spaces collapsed."""
-    name = " ".join(raw.split()) if raw.isprintable() else ""
-    if not name or len(name) > AUTHENTICATOR_NAME_MAX:
-        raise InvalidInput("name", words.PASSKEY_NAME_SHAPE(max=AUTHENTICATOR_NAME_MAX))
-    return name
+    """Like an authenticator's name (core.methods), said for a key."""
+    return authenticator_name(raw, words.PASSKEY_NAME_SHAPE)
 
 
 def ensure_sign_count_advances(stored: int, reported: int) -> None:
