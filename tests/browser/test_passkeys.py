@@ -5,7 +5,6 @@ password once the organization allows it."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from browser.flows import (
     shoot,
     sign_out,
 )
+from browser.operator_cli import Operator
 from browser.server import Server
 from support import STRONG_PASSWORD
 
@@ -44,10 +44,10 @@ def virtual_authenticator(page: Page) -> tuple[CDPSession, str]:
     return cdp, str(added["authenticatorId"])
 
 
-def set_passkey_policy(server: Server, value: str) -> None:
-    """organizations.passkeys, written directly (the policy command is another change's)."""
-    with sqlite3.connect(server.data_dir / "twofold.db") as connection:
-        connection.execute("UPDATE organizations SET passkeys = ?", (value,))
+def set_passkey_policy(operator: Operator, value: str) -> None:
+    """The operator's command for the default organization (the person's only one)."""
+    out = operator.run("org", "policy", "default", "--passkeys", value, "--yes")
+    assert "Applied." in out
 
 
 def passkeys_list(page: Page) -> list[str]:
@@ -56,7 +56,7 @@ def passkeys_list(page: Page) -> list[str]:
 
 @pytest.mark.browser
 def test_register_sign_in_refuse_a_clone_and_sign_in_without_a_password(
-    page: Page, server: Server, shots: Path
+    page: Page, server: Server, operator: Operator, shots: Path
 ) -> None:
     create_first_admin(page, server.setup_url, "ada")
     phone, _codes = enroll(page)
@@ -122,7 +122,7 @@ def test_register_sign_in_refuse_a_clone_and_sign_in_without_a_password(
         },
     )
     page.get_by_role("button", name="Cancel and sign in as someone else").click()
-    set_passkey_policy(server, "passwordless")
+    set_passkey_policy(operator, "passwordless")
     page.goto("/login")
     expect(page.get_by_label("Login name or email")).to_have_attribute(
         "autocomplete", "username webauthn"
@@ -131,7 +131,7 @@ def test_register_sign_in_refuse_a_clone_and_sign_in_without_a_password(
     shoot(page, shots / "login-passkey.png")
     page.get_by_role("button", name="Sign in with a passkey").click()
     expect_security_page(page, two_factor_on=True)
-    set_passkey_policy(server, "second-factor")
+    set_passkey_policy(operator, "second-factor")
 
     # Another origin (the same server by its IP address): the key does not answer there.
     sign_out(page)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import create_engine, text
 
 from browser.axe import check_accessible
 from browser.flows import (
@@ -18,26 +17,20 @@ from browser.flows import (
     expect_security_page,
     sign_out,
 )
+from browser.operator_cli import Operator
 from browser.server import Server
 
 
-def set_remember_days(server: Server, days: int) -> None:
-    """What `twofold org policy default --remember-days N` does (another branch): the
-    server reads the organization's N at each use, so it applies at once."""
-    engine = create_engine(f"sqlite:///{server.data_dir / 'twofold.db'}")
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                text("UPDATE organizations SET remember_days = :days WHERE slug = 'default'"),
-                {"days": days},
-            )
-    finally:
-        engine.dispose()
+def set_remember_days(operator: Operator, days: int) -> None:
+    """The operator's command; the server reads the organization's N at each use, so it
+    applies at once."""
+    out = operator.run("org", "policy", "default", "--remember-days", str(days), "--yes")
+    assert "Applied." in out
 
 
 @pytest.mark.browser
 def test_tick_the_box_then_sign_in_without_a_code_until_the_organization_sets_0(
-    page: Page, server: Server
+    page: Page, server: Server, operator: Operator
 ) -> None:
     create_first_admin(page, server.setup_url, "rita")
     phone, _codes = enroll(page)
@@ -46,7 +39,7 @@ def test_tick_the_box_then_sign_in_without_a_code_until_the_organization_sets_0(
     expect(page.get_by_role("heading", name="Remembered browsers")).to_be_visible()
     expect(page.get_by_text("No browser is remembered")).to_be_visible()
 
-    set_remember_days(server, 7)
+    set_remember_days(operator, 7)
     sign_out(page)
     enter_password(page, "rita")
     expect(page).to_have_url(at_path("/login/code"))
@@ -67,7 +60,7 @@ def test_tick_the_box_then_sign_in_without_a_code_until_the_organization_sets_0(
     expect(remembered).to_contain_text("last used")
 
     # The organization turns it off: the code is asked at the very next sign-in.
-    set_remember_days(server, 0)
+    set_remember_days(operator, 0)
     sign_out(page)
     enter_password(page, "rita")
     expect(page).to_have_url(at_path("/login/code"))
