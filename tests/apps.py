@@ -42,5 +42,5 @@ def app_for(runtime: Runtime) -> FastAPI:
 def browser(runtime: Runtime, **options: Any) -> Iterator[TestClient]:
     """Another browser on the same app: its own cookies, redirects not followed."""
     options.setdefault("follow_redirects", False)
-    with TestClient(app_for(runtime), **options) as other:
+    with TestClient(app_for(runtime), lifespan_once=True, **options) as other:
         yield other

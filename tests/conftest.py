@@ -291,7 +291,7 @@ def runtime(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
     """A browser on the worker's shared app (tests/apps.py), now serving this test's runtime."""
-    with TestClient(app_for(runtime), follow_redirects=False) as test_client:
+    with TestClient(app_for(runtime), follow_redirects=False, lifespan_once=True) as test_client:
         yield test_client
 
 
