@@ -20,7 +20,7 @@ from twofold.web.rendering import SESSION_COOKIE
 
 
 def set_passkeys(runtime: Runtime, slug: str, value: str) -> None:
-    """organizations.passkeys, set directly (the policy command is another change's)."""
+    """organizations.passkeys, set directly (what `twofold org policy --passkeys` stores)."""
     with runtime.db() as db:
         db.execute(update(Organization).where(Organization.slug == slug).values(passkeys=value))
         db.commit()

@@ -1,9 +1,10 @@
 """acr phr (a security key or passkey, decision 0029): a client asking for it with
 `acr_values`, an organization requiring it, and what the ID token then says.
 
-WebAuthn sign-in is not on this branch: "the person used their security key" is the
-service step the passkey prompt ends with, `sessions.step_up(…, Method.HARDWARE_KEY)`, on
-the browser's session; a registered key is a `webauthn_credentials` row."""
+Here "the person used their security key" is the service step the passkey prompt ends with,
+`sessions.step_up(…, Method.HARDWARE_KEY)`, on the browser's session, and a registered key
+is a `webauthn_credentials` row (tests/passkey_steps.py): these tests are about the rules.
+tests/oidc/test_passkey_end_to_end.py does the same with real signed WebAuthn answers."""
 
 from __future__ import annotations
 

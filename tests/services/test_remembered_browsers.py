@@ -42,7 +42,7 @@ NEW_PASSWORD = "a brand new and long passphrase 42"
 
 
 def set_days(runtime: Runtime, days: int, slug: str = "default") -> None:
-    """What `twofold org policy SLUG --remember-days N` will do (another branch)."""
+    """What `twofold org policy SLUG --remember-days N` stores (set directly here)."""
     with runtime.db() as db:
         db.execute(update(Organization).where(Organization.slug == slug).values(remember_days=days))
         db.commit()

@@ -2,9 +2,10 @@
 remember this browser; decision 0029), the members table's "Security key" column and filter,
 and where the phishing-resistant requirement sends members in the browser.
 
-WebAuthn sign-in itself is not on this branch: a session that "used a security key" is
-given the hwk method through `sessions.step_up(…, Method.HARDWARE_KEY)`, the service the
-passkey prompt calls, and a registered key is a `webauthn_credentials` row."""
+A session that "used a security key" is given the hwk method through
+`sessions.step_up(…, Method.HARDWARE_KEY)`, the service the passkey prompt calls, and a
+registered key is a `webauthn_credentials` row (tests/passkey_steps.py); the ceremony itself
+is tested in tests/web/test_passkey_pages.py and tests/oidc/test_passkey_end_to_end.py."""
 
 from __future__ import annotations
 

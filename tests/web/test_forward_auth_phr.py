@@ -2,7 +2,7 @@
 key or passkey, as `require=mfa` asks for a second factor.
 
 A session that "used its security key" is given hwk by `sessions.step_up(…,
-Method.HARDWARE_KEY)`, the service step the passkey prompt ends with (not on this branch)."""
+Method.HARDWARE_KEY)`, the service step the passkey prompt ends with (tests/passkey_steps.py)."""
 
 from __future__ import annotations
 
