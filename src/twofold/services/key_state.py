@@ -72,14 +72,18 @@ def read_recorded_state(engine: Engine) -> RecordedState:
     return RecordedState(primary_kid=str(row[0]) if row else None, retired=retired)
 
 
-def record_primary_if_missing(db: Session, keys: KeyRing, now: datetime) -> None:
+def record_primary_if_missing(db: Session, keys: KeyRing, now: datetime) -> str:
     """At start-up: a database without a recorded primary adopts this ring's first key, so
     from then on the order of keys in TWOFOLD_SECRET_KEYS no longer decides what seals.
-    Another server starting at the same moment may record one first: then theirs stays."""
-    if db.get(KeyPrimary, 1) is not None:
-        return
+    Another server starting at the same moment may record one first: then theirs stays.
+    Returns the recorded primary's key id."""
+    recorded = db.get(KeyPrimary, 1)
+    if recorded is not None:
+        return recorded.kid
     values = {"id": 1, "kid": keys.primary_kid, "promoted_at": now}
-    insert_unless_present(db, KeyPrimary, values)
+    if insert_unless_present(db, KeyPrimary, values):
+        return keys.primary_kid
+    return str(db.scalar(select(KeyPrimary.kid).where(KeyPrimary.id == 1)))
 
 
 def check_recorded_primary(db: Session, keys: KeyRing) -> None:
@@ -146,6 +150,13 @@ class LiveKeyRing:
                     self._refresh_locked(now)
         return self._ring
 
+    def adopt(self, state: RecordedState, now: datetime) -> None:
+        """The recorded state as the server's start read it (in its start-up transaction):
+        followed from then on, so the first use of the keys after a start does not open a
+        connection of its own to read it again."""
+        with self._lock:
+            self._apply(state, now)
+
     def _refresh_locked(self, now: datetime) -> None:
         self._reload_key_file()
         try:
@@ -153,6 +164,9 @@ class LiveKeyRing:
         except Exception:  # the database is unreachable: keep the last state, retry next use
             log.warning("could not re-read the key state; keeping the last one", exc_info=True)
             return
+        self._apply(state, now)
+
+    def _apply(self, state: RecordedState, now: datetime) -> None:
         configured = self._configured
         usable = {kid: key for kid, key in configured.keys.items() if kid not in state.retired}
         primary = state.primary_kid or configured.primary_kid

@@ -21,6 +21,7 @@ from twofold.notify.sms import OutboxSms, SmsSender, TwilioSms, WebhookSms
 from twofold.otp.clock import Clock, SystemClock
 from twofold.services.key_state import (
     LiveKeyRing,
+    RecordedState,
     check_recorded_primary,
     record_primary_if_missing,
 )
@@ -278,11 +279,13 @@ def build_runtime(
             read_session_factory=make_session_factory(read_only(engine)),
         )
         with runtime.db() as db:
+            now = runtime.now()
             check_recorded_primary(db, keys)
-            check_key_fingerprints(db, keys, runtime.now())
-            record_primary_if_missing(db, keys, runtime.now())
+            retired = check_key_fingerprints(db, keys, now)
+            primary = record_primary_if_missing(db, keys, now)
             check_sms_provider(db, settings)
             db.commit()
+        runtime.keys.adopt(RecordedState(primary_kid=primary, retired=retired), now)
     except BaseException:
         if not given_engine:
             engine.dispose()  # a refused start must not leave pooled connections open
@@ -290,8 +293,9 @@ def build_runtime(
     return runtime
 
 
-def check_key_fingerprints(db: Session, keys: KeyRing, now: datetime) -> None:
-    """Refuse keys that differ from those the data was sealed with; record new key ids."""
+def check_key_fingerprints(db: Session, keys: KeyRing, now: datetime) -> frozenset[str]:
+    """Refuse keys that differ from those the data was sealed with; record new key ids.
+    Returns the retired key ids."""
     rows = list(db.scalars(select(KeyFingerprint)))
     stored = {row.kid: row.fingerprint for row in rows}
     retired = {row.kid for row in rows if row.retired_at is not None}  # may leave the ring
@@ -310,3 +314,4 @@ def check_key_fingerprints(db: Session, keys: KeyRing, now: datetime) -> None:
             theirs = db.scalar(select(KeyFingerprint.fingerprint).where(KeyFingerprint.kid == kid))
             if theirs != fingerprint:
                 raise KeysMismatch(words.KEY_RECORDED_CONCURRENTLY(kid=kid)) from None
+    return frozenset(retired)
