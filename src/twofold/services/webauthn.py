@@ -547,7 +547,6 @@ def _counted() -> Iterator[None]:
     metrics.sign_in_second_factor("passkey", "ok")
 
 
-@use_case
 def _pending_user(db: Session, runtime: Runtime, session: AuthSession) -> User:
     """The person at the key prompt: as at the code prompt, and also a signed-in session
     that has not used a key yet, where a code passed but the organization (decision 0029)
@@ -556,6 +555,7 @@ def _pending_user(db: Session, runtime: Runtime, session: AuthSession) -> User:
     return second_factor.pending_user(db, runtime, session, key_step_up=not key_used)
 
 
+@use_case
 def begin_second_factor(db: Session, runtime: Runtime, session: AuthSession) -> str:
     """The options for navigator.credentials.get() at the code prompt: the person's keys,
     a challenge bound to this session; user presence is enough (a second factor)."""
