@@ -72,25 +72,29 @@ def read_recorded_state(engine: Engine) -> RecordedState:
     return RecordedState(primary_kid=str(row[0]) if row else None, retired=retired)
 
 
-def record_primary_if_missing(db: Session, keys: KeyRing, now: datetime) -> str:
-    """At start-up: a database without a recorded primary adopts this ring's first key, so
-    from then on the order of keys in TWOFOLD_SECRET_KEYS no longer decides what seals.
-    Another server starting at the same moment may record one first: then theirs stays.
-    Returns the recorded primary's key id."""
-    recorded = db.get(KeyPrimary, 1)
+def record_primary_if_missing(
+    db: Session, keys: KeyRing, now: datetime, recorded: str | None
+) -> str:
+    """At start-up: a database without a recorded primary (`recorded`, as
+    check_recorded_primary read it) adopts this ring's first key, so from then on the order
+    of keys in TWOFOLD_SECRET_KEYS no longer decides what seals. Another server starting at
+    the same moment may record one first: then theirs stays. Returns the recorded primary's
+    key id."""
     if recorded is not None:
-        return recorded.kid
+        return recorded
     values = {"id": 1, "kid": keys.primary_kid, "promoted_at": now}
     if insert_unless_present(db, KeyPrimary, values):
         return keys.primary_kid
     return str(db.scalar(select(KeyPrimary.kid).where(KeyPrimary.id == 1)))
 
 
-def check_recorded_primary(db: Session, keys: KeyRing) -> None:
-    """Refuse to start a server that lacks the key the database says seals new values."""
+def check_recorded_primary(db: Session, keys: KeyRing) -> str | None:
+    """Refuse to start a server that lacks the key the database says seals new values.
+    Returns that key's id, or None when none is recorded yet."""
     recorded = db.get(KeyPrimary, 1)
     if recorded is not None and recorded.kid not in keys.keys:
         raise KeysMismatch(missing_primary_message(recorded.kid))
+    return recorded.kid if recorded is not None else None
 
 
 def missing_primary_message(kid: str) -> words.Text:

@@ -280,9 +280,9 @@ def build_runtime(
         )
         with runtime.db() as db:
             now = runtime.now()
-            check_recorded_primary(db, keys)
+            recorded = check_recorded_primary(db, keys)
             retired = check_key_fingerprints(db, keys, now)
-            primary = record_primary_if_missing(db, keys, now)
+            primary = record_primary_if_missing(db, keys, now, recorded)
             check_sms_provider(db, settings)
             db.commit()
         runtime.keys.adopt(RecordedState(primary_kid=primary, retired=retired), now)
