@@ -52,9 +52,18 @@ def keyholder(
 ) -> Person:
     """mia, with her app and a security key she added on the security page; signed out."""
     sign_in(client, member, clock)
+    add_key(client, clock, member, key)
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/account/security").text)})
+    client.cookies.clear()
+    clock.advance(30)
+    return member
+
+
+def add_key(client: TestClient, clock: FixedClock, person: Person, key: SoftAuthenticator) -> None:
+    """The security page's ceremony: the password and a fresh code, then the key's answer."""
     clock.advance(30)
     page = post_form(
-        client, NEW, {"name": "YubiKey", "password": member.password, "code": member.totp(clock)}
+        client, NEW, {"name": "YubiKey", "password": person.password, "code": person.totp(clock)}
     )
     match = OPTIONS.search(page.text)
     assert match, page.text
@@ -63,10 +72,37 @@ def keyholder(
         FINISH, data={"csrf_token": csrf_of(page.text), "name": "YubiKey", "response": answer}
     )
     assert done.status_code == 303, done.text
-    client.post("/logout", data={"csrf_token": csrf_of(client.get("/account/security").text)})
-    client.cookies.clear()
-    clock.advance(30)
-    return member
+
+
+def require_keys_of_everyone(runtime: Runtime, clock: FixedClock) -> None:
+    """acme requires a security key of every member (what the policy command stores)."""
+    with runtime.db() as db:
+        db.execute(
+            update(Organization)
+            .where(Organization.slug == ORG)
+            .values(phishing_resistant="all", phishing_resistant_since=clock.now())
+        )
+        db.commit()
+
+
+def password_and_code(client: TestClient, clock: FixedClock, person: Person) -> str:
+    """The password, then an app code posted at once (the browser's CSRF token serves
+    both forms); where the code's answer sends the browser."""
+    token = csrf_of(client.get("/login").text)
+    client.post(
+        "/login", data={"login": person.login, "password": person.password, "csrf_token": token}
+    )
+    coded = client.post("/login/code", data={"code": person.totp(clock), "csrf_token": token})
+    assert coded.status_code == 303, coded.text
+    return str(coded.headers["location"])
+
+
+def follow_to(client: TestClient, where: str, target: str) -> None:
+    """Follow the redirects from `where` until they lead to `target`."""
+    while where != target:
+        hop = client.get(where)
+        assert hop.status_code == 303, hop.text
+        where = hop.headers["location"]
 
 
 def password_then_key(
@@ -79,11 +115,7 @@ def password_then_key(
         "/login", data={"login": person.login, "password": person.password, "csrf_token": token}
     )
     assert login.status_code == 303, login.text
-    where = login.headers["location"]
-    while where != "/login/passkey":
-        hop = client.get(where)
-        assert hop.status_code == 303, hop.text
-        where = hop.headers["location"]
+    follow_to(client, login.headers["location"], "/login/passkey")
     return answer_prompt(client, key)
 
 
@@ -122,20 +154,8 @@ def test_an_organization_requiring_keys_is_entered_with_the_key_not_a_code(
     keyholder: Person,
     key: SoftAuthenticator,
 ) -> None:
-    with runtime.db() as db:
-        db.execute(
-            update(Organization)
-            .where(Organization.slug == ORG)
-            .values(phishing_resistant="all", phishing_resistant_since=clock.now())
-        )
-        db.commit()
-    token = csrf_of(client.get("/login").text)
-    client.post(
-        "/login",
-        data={"login": keyholder.login, "password": keyholder.password, "csrf_token": token},
-    )
-    by_code = client.post("/login/code", data={"code": keyholder.totp(clock), "csrf_token": token})
-    assert by_code.headers["location"] == "/login/passkey"  # a code does not enter acme
+    require_keys_of_everyone(runtime, clock)
+    assert password_and_code(client, clock, keyholder) == "/login/passkey"  # not by a code
     assert client.get("/account/security").headers["location"] == "/login/passkey"
     client.cookies.clear()
     clock.advance(30)
@@ -146,39 +166,11 @@ def test_an_organization_requiring_keys_is_entered_with_the_key_not_a_code(
 def test_a_member_without_a_key_is_sent_to_add_one_and_can(
     client: TestClient, runtime: Runtime, clock: FixedClock, member: Person
 ) -> None:
-    with runtime.db() as db:
-        db.execute(
-            update(Organization)
-            .where(Organization.slug == ORG)
-            .values(phishing_resistant="all", phishing_resistant_since=clock.now())
-        )
-        db.commit()
-    sign_in_token = csrf_of(client.get("/login").text)
-    client.post(
-        "/login",
-        data={"login": member.login, "password": member.password, "csrf_token": sign_in_token},
-    )
-    coded = client.post(
-        "/login/code", data={"code": member.totp(clock), "csrf_token": sign_in_token}
-    )
-    assert coded.headers["location"] == NEW
+    require_keys_of_everyone(runtime, clock)
+    assert password_and_code(client, clock, member) == NEW
     assert client.get("/account/security").headers["location"] == NEW  # nothing else first
-    clock.advance(30)
-    page = post_form(
-        client, NEW, {"name": "YubiKey", "password": member.password, "code": member.totp(clock)}
-    )
-    match = OPTIONS.search(page.text)
-    assert match, page.text
     key = SoftAuthenticator(origin=ISSUER)
-    done = client.post(
-        FINISH,
-        data={
-            "csrf_token": csrf_of(page.text),
-            "name": "YubiKey",
-            "response": key.register(html.unescape(match.group(1))),
-        },
-    )
-    assert done.status_code == 303, done.text
+    add_key(client, clock, member, key)
     # The key is registered; this session passed a code only, so the key is asked for next.
     after = client.get("/account/security")
     assert (after.status_code, after.headers.get("location")) == (303, "/login/passkey")
@@ -189,25 +181,9 @@ def test_a_member_without_a_key_is_sent_to_add_one_and_can(
 def test_a_signed_in_session_steps_up_with_the_key_when_an_application_asks_phr(
     client: TestClient, rp: Rp, clock: FixedClock, keyholder: Person, key: SoftAuthenticator
 ) -> None:
-    sign_in_token = csrf_of(client.get("/login").text)
-    client.post(
-        "/login",
-        data={
-            "login": keyholder.login,
-            "password": keyholder.password,
-            "csrf_token": sign_in_token,
-        },
-    )
-    coded = client.post(
-        "/login/code", data={"code": keyholder.totp(clock), "csrf_token": sign_in_token}
-    )
-    assert coded.headers["location"] == "/account/security"  # signed in with the code
+    assert password_and_code(client, clock, keyholder) == "/account/security"  # by the code
     asked = client.get(rp.authorize_url(acr_values=PHR))
-    where = asked.headers["location"]
-    while where != "/login/passkey":
-        hop = client.get(where)
-        assert hop.status_code == 303, hop.text
-        where = hop.headers["location"]
+    follow_to(client, asked.headers["location"], "/login/passkey")
     assert answer_prompt(client, key) == "/oidc/continue"
     code = callback_params(onward_target(client.get("/oidc/continue")), rp)["code"]
     claims = id_claims(client, exchange(client, rp, code).json()["id_token"])
